@@ -1,0 +1,50 @@
+# KOP — Kafka on Pulsar. `make run` serves Kafka on 127.0.0.1:9092;
+# `make test` runs every test (installing the Debian client packages the
+# end-to-end tests use when they are missing).
+
+GO        ?= go
+BIN       := bin/kop
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+FUZZTIME  ?= 5s
+FRANZ_GO  ?= $(shell $(GO) list -m -f '{{.Version}}' github.com/twmb/franz-go)
+
+.PHONY: all build run test unit e2e fuzz fuzz-long bench conformance deps clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kop
+
+run: build
+	./$(BIN) standalone --config conf/kop_standalone.conf
+
+# Everything: vet, unit and end-to-end tests, then each fuzz target briefly.
+test: deps build
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+unit:
+	$(GO) test -count=1 -short ./...
+
+e2e: build
+	$(GO) test -count=1 -v ./e2e/
+
+fuzz:
+	FUZZTIME=$${FUZZTIME:-60s} scripts/fuzz.sh
+
+bench: build
+	$(GO) run ./cmd/kopbench
+
+# franz-go's own kgo integration suite against a fresh standalone broker.
+conformance: build
+	FRANZ_GO=$(FRANZ_GO) scripts/conformance.sh
+
+# Debian packages the end-to-end tests drive (kcat, confluent-kafka for
+# Python); installed only when missing.
+deps:
+	scripts/deps.sh
+
+clean:
+	rm -rf bin

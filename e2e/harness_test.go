@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// kopBinary is the broker binary built once by TestMain.
+var kopBinary string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "kop-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	kopBinary = filepath.Join(dir, "kop")
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(file))
+	build := exec.Command("go", "build", "-o", kopBinary, "./cmd/kop")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building kop:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// broker is one kop process.
+type broker struct {
+	t        testing.TB
+	dataDir  string
+	confPath string
+	addr     string // Kafka listener host:port
+	httpAddr string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	logPath  string
+}
+
+// startStandalone starts `kop standalone` with a fresh data directory and
+// the given extra configuration keys.
+func startStandalone(t testing.TB, extra map[string]string) *broker {
+	t.Helper()
+	b := &broker{t: t, dataDir: t.TempDir()}
+	kport, rport, hport := freePort(t), freePort(t), freePort(t)
+	b.addr = fmt.Sprintf("127.0.0.1:%d", kport)
+	b.httpAddr = fmt.Sprintf("127.0.0.1:%d", hport)
+	kv := map[string]string{
+		"kafkaListeners":  "PLAINTEXT://" + b.addr,
+		"dataDir":         b.dataDir,
+		"raftBindAddress": fmt.Sprintf("127.0.0.1:%d", rport),
+		"httpAddress":     b.httpAddr,
+		"logLevel":        "info",
+	}
+	for k, v := range extra {
+		kv[k] = v
+	}
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "%s=%s\n", k, kv[k])
+	}
+	b.confPath = filepath.Join(t.TempDir(), "kop.conf")
+	if err := os.WriteFile(b.confPath, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.logPath = filepath.Join(t.TempDir(), "kop.log")
+	b.start()
+	t.Cleanup(func() {
+		b.stop()
+		if t.Failed() {
+			if out, err := os.ReadFile(b.logPath); err == nil {
+				tail := out
+				if len(tail) > 8000 {
+					tail = tail[len(tail)-8000:]
+				}
+				t.Logf("broker log tail:\n%s", tail)
+			}
+		}
+	})
+	return b
+}
+
+func (b *broker) start() {
+	b.t.Helper()
+	logf, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	cmd := exec.Command(kopBinary, "standalone", "--config", b.confPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		b.t.Fatalf("starting kop: %v", err)
+	}
+	b.cmd = cmd
+	b.exited = make(chan struct{})
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(b.exited)
+	}()
+	b.waitReady(60 * time.Second)
+}
+
+// waitReady polls /readyz until the broker serves Kafka.
+func (b *broker) waitReady(timeout time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-b.exited:
+			out, _ := os.ReadFile(b.logPath)
+			b.t.Fatalf("kop exited during start-up:\n%s", out)
+		default:
+		}
+		resp, err := http.Get("http://" + b.httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.t.Fatalf("kop not ready after %s", timeout)
+}
+
+// stop sends SIGTERM and waits for a graceful exit, SIGKILL after 30s.
+func (b *broker) stop() {
+	if b.cmd == nil {
+		return
+	}
+	select {
+	case <-b.exited:
+		b.cmd = nil
+		return
+	default:
+	}
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.exited:
+	case <-time.After(30 * time.Second):
+		b.t.Errorf("kop (pid %d) did not stop within 30s of SIGTERM; killing it", b.cmd.Process.Pid)
+		b.cmd.Process.Kill()
+		<-b.exited
+	}
+	b.cmd = nil
+}
+
+// kill9 kills the broker at once, as a crash would.
+func (b *broker) kill9() {
+	b.t.Helper()
+	if b.cmd == nil {
+		return
+	}
+	b.cmd.Process.Signal(syscall.SIGKILL)
+	<-b.exited
+	b.cmd = nil
+}
+
+// restart stops the broker gracefully and starts it again on the same data.
+func (b *broker) restart() {
+	b.t.Helper()
+	b.stop()
+	b.start()
+}
+
+// exitCode waits for the process to end on its own and returns its status.
+func (b *broker) exitCode(timeout time.Duration) (int, error) {
+	select {
+	case <-b.exited:
+	case <-time.After(timeout):
+		return 0, errors.New("still running")
+	}
+	return b.cmd.ProcessState.ExitCode(), nil
+}
+
+func testCtx(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,126 @@
+package kafkaapi
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/recordbatch"
+	"github.com/kop-project/kop/storage"
+)
+
+// Produce (key 0): append record batches to partition logs. v3+ only: the
+// versions that carry v2 record batches (Kafka 4.0 dropped v0–v2 too).
+func (s *Server) produceAPI() api {
+	return api{key: 0, min: 3, max: 13, handle: handlerOf(s.handleProduce)}
+}
+
+func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	var reqErr int16
+	switch {
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		reqErr = kerr.InvalidRequiredAcks.Code
+	case req.TransactionID != nil:
+		// Transactions are not implemented yet; InitProducerId refuses
+		// transactional ids, so a well-behaved client never gets here.
+		reqErr = kerr.TransactionalIDAuthorizationFailed.Code
+	}
+	if req.TimeoutMillis > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
+		defer cancel()
+	}
+
+	var wg sync.WaitGroup
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		var (
+			t     raftmeta.Topic
+			found bool
+		)
+		if req.Version >= 13 {
+			t, found = s.deps.Meta.TopicByID(rt.TopicID)
+		} else {
+			t, found = s.deps.Meta.Topic(rt.Topic)
+		}
+		for i, rp := range rt.Partitions {
+			sp := &st.Partitions[i]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			switch {
+			case reqErr != 0:
+				sp.ErrorCode = reqErr
+			case !found && req.Version >= 13:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case !found:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s.producePartition(ctx, t, rp, sp)
+				}()
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	wg.Wait()
+	if req.Acks == 0 {
+		return nil, nil
+	}
+	return resp, nil
+}
+
+// producePartition validates one partition's records and appends them.
+func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) {
+	p, code := s.partitionFor(ctx, t, rp.Partition)
+	if code != 0 {
+		sp.ErrorCode = code
+		return
+	}
+	fail := func(err error) {
+		sp.ErrorCode = errorCode(err)
+		sp.ErrorMessage = errMessage(err)
+	}
+	batches, err := recordbatch.Split(rp.Records)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if len(batches) != 1 {
+		// As Kafka: v3+ produce requests carry exactly one batch per
+		// partition, which is what makes idempotent sequencing sound.
+		fail(kerrWith(kerr.InvalidRecord, fmt.Errorf("produce request carries %d record batches for one partition, want exactly 1", len(batches))))
+		return
+	}
+	b := batches[0]
+	cfg := p.Config()
+	if len(b.Raw) > int(cfg.MaxMessageBytes) {
+		fail(kerrWith(kerr.MessageTooLarge, fmt.Errorf("record batch of %d bytes exceeds max.message.bytes %d", len(b.Raw), cfg.MaxMessageBytes)))
+		return
+	}
+	if b.Header.IsTransactional() || b.Header.IsControl() {
+		fail(kerrWith(kerr.InvalidRecord, fmt.Errorf("transactional and control batches are not supported yet")))
+		return
+	}
+	res, err := p.Append(ctx, storage.Batch{Header: b.Header, Raw: b.Raw})
+	if err != nil {
+		if code := errorCode(err); code == kerr.UnknownServerError.Code {
+			s.log.Error("produce append failed", "topic", t.Name, "partition", rp.Partition, "err", err)
+		}
+		fail(err)
+		return
+	}
+	sp.BaseOffset = res.BaseOffset
+	sp.LogAppendTime = res.LogAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+}

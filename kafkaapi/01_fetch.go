@@ -1,0 +1,180 @@
+package kafkaapi
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kop-project/kop/partition"
+	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/storage"
+)
+
+// Fetch (key 1): read record batches, long-polling up to MaxWaitMillis until
+// MinBytes are there; woken by appends, not by timers. v4+ (v2 batches).
+// Incremental fetch sessions (KIP-227) are declined by answering session id
+// 0, which every client handles by sending full fetch requests.
+func (s *Server) fetchAPI() api {
+	return api{key: 1, min: 4, max: 17, handle: handlerOf(s.handleFetch)}
+}
+
+// fetchPart is one requested partition, resolved once per request.
+type fetchPart struct {
+	req  kmsg.FetchRequestTopicPartition
+	resp *kmsg.FetchResponseTopicPartition
+	p    *partition.Partition
+}
+
+func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.SessionID != 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+	var parts []*fetchPart
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		var (
+			t     raftmeta.Topic
+			found bool
+		)
+		if req.Version >= 13 {
+			t, found = s.deps.Meta.TopicByID(rt.TopicID)
+		} else {
+			t, found = s.deps.Meta.Topic(rt.Topic)
+		}
+		for i, rp := range rt.Partitions {
+			sp := &st.Partitions[i]
+			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.PreferredReadReplica = -1
+			switch {
+			case !found && req.Version >= 13:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+				continue
+			case !found:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			p, code := s.partitionFor(ctx, t, rp.Partition)
+			if code == 0 {
+				code = checkLeaderEpoch(rp.CurrentLeaderEpoch, p.LeaderEpoch())
+			}
+			if code != 0 {
+				sp.ErrorCode = code
+				continue
+			}
+			parts = append(parts, &fetchPart{req: rp, resp: sp, p: p})
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+
+	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
+	maxBytes := int(req.MaxBytes)
+	if maxBytes <= 0 {
+		maxBytes = 1 << 30
+	}
+	for {
+		// Take the change notifications before reading, so an append that
+		// lands between the read and the wait still wakes us.
+		changed := make([]<-chan struct{}, len(parts))
+		for i, fp := range parts {
+			changed[i] = fp.p.Log().Changed()
+		}
+		total, failed := s.readParts(ctx, parts, maxBytes)
+		if failed || total >= int(req.MinBytes) || !time.Now().Before(deadline) || len(parts) == 0 {
+			return resp, nil
+		}
+		if !waitAny(ctx, changed, deadline) {
+			// Deadline or connection gone: answer with what we have (the
+			// reads above found nothing new worth the wait).
+			s.readParts(ctx, parts, maxBytes)
+			return resp, nil
+		}
+	}
+}
+
+// readParts fills every partition's response from its log, in request order
+// within the response byte budget (KIP-74: the first non-empty partition
+// always returns at least one batch). It reports the bytes read and whether
+// any partition failed, which ends the long poll at once.
+func (s *Server) readParts(ctx context.Context, parts []*fetchPart, maxBytes int) (int, bool) {
+	total, failed := 0, false
+	for _, fp := range parts {
+		sp := fp.resp
+		sp.RecordBatches = nil
+		sp.ErrorCode = 0
+		l := fp.p.Log()
+		sp.HighWatermark = l.LogEndOffset()
+		sp.LastStableOffset = sp.HighWatermark
+		sp.LogStartOffset = l.LogStartOffset()
+		budget := min(int(fp.req.PartitionMaxBytes), maxBytes-total)
+		if budget <= 0 && total > 0 {
+			continue
+		}
+		if budget <= 0 {
+			budget = 1
+		}
+		res, err := l.Read(ctx, fp.req.FetchOffset, budget)
+		if err != nil {
+			sp.ErrorCode = errorCode(err)
+			if !errors.Is(err, storage.ErrOffsetOutOfRange) {
+				s.log.Warn("fetch read failed", "topic", fp.p.Topic(), "partition", fp.req.Partition, "offset", fp.req.FetchOffset, "err", err)
+			}
+			failed = true
+			continue
+		}
+		sp.HighWatermark = res.HighWatermark
+		sp.LastStableOffset = res.HighWatermark
+		sp.LogStartOffset = res.LogStartOffset
+		sp.RecordBatches = res.Records
+		total += len(res.Records)
+	}
+	return total, failed
+}
+
+// waitAny waits until one of the channels closes (true), or the deadline
+// passes or ctx ends (false).
+func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) bool {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	if len(chans) == 1 {
+		select {
+		case <-chans[0]:
+			return true
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+	woke := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, ch := range chans {
+		go func() {
+			select {
+			case <-ch:
+				select {
+				case woke <- struct{}{}:
+				default:
+				}
+			case <-stop:
+			}
+		}()
+	}
+	select {
+	case <-woke:
+		return true
+	case <-timer.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}

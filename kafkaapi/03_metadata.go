@@ -1,0 +1,153 @@
+package kafkaapi
+
+import (
+	"context"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kop-project/kop/raftmeta"
+)
+
+// Metadata (key 3): brokers, controller, and topics with their partition
+// leaders; creates missing topics when the client and broker allow it.
+func (s *Server) metadataAPI() api {
+	return api{key: 3, min: 0, max: 13, handle: handlerOf(s.handleMetadata)}
+}
+
+// authorized operation bits reported when asked (no authorizer: all the
+// operations that apply to the resource).
+const (
+	topicOps   = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
+	clusterOps = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
+	noOps      = -2147483648
+)
+
+func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.MetadataRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	resp.Brokers = s.brokersFor(r.conn.listener)
+	cid := s.deps.Meta.ClusterID()
+	resp.ClusterID = &cid
+	resp.ControllerID = -1
+	if id, ok := s.deps.Meta.LeaderID(); ok {
+		resp.ControllerID = id
+	}
+	resp.AuthorizedOperations = noOps
+	if req.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = clusterOps
+	}
+
+	all := req.Topics == nil || req.Version == 0 && len(req.Topics) == 0
+	if all {
+		for _, t := range s.deps.Meta.Topics() {
+			resp.Topics = append(resp.Topics, s.topicMetadata(t, req))
+		}
+		return resp, nil
+	}
+	autoCreate := s.deps.Config.AllowAutoTopicCreation && (req.Version < 4 || req.AllowAutoTopicCreation)
+	for _, rt := range req.Topics {
+		var (
+			t  raftmeta.Topic
+			ok bool
+		)
+		switch {
+		case rt.Topic != nil:
+			t, ok = s.deps.Meta.Topic(*rt.Topic)
+		default:
+			t, ok = s.deps.Meta.TopicByID(rt.TopicID)
+		}
+		if ok {
+			resp.Topics = append(resp.Topics, s.topicMetadata(t, req))
+			continue
+		}
+		mt := kmsg.NewMetadataResponseTopic()
+		mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
+		mt.AuthorizedOperations = noOps
+		if rt.Topic == nil {
+			mt.ErrorCode = kerr.UnknownTopicID.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		if err := validTopicName(*rt.Topic); err != nil {
+			mt.ErrorCode = kerr.InvalidTopicException.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		if !autoCreate {
+			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		created, err := s.createTopic(ctx, *rt.Topic, s.deps.Config.DefaultNumPartitions, nil)
+		if code := errorCode(err); code != 0 && code != kerr.TopicAlreadyExists.Code {
+			s.log.Warn("auto-creating topic", "topic", *rt.Topic, "err", err)
+			mt.ErrorCode = kerr.LeaderNotAvailable.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		} else if code != 0 {
+			created, _ = s.deps.Meta.Topic(*rt.Topic)
+		}
+		s.log.Info("auto-created topic", "topic", created.Name, "partitions", len(created.Partitions))
+		resp.Topics = append(resp.Topics, s.topicMetadata(created, req))
+	}
+	return resp, nil
+}
+
+func (s *Server) topicMetadata(t raftmeta.Topic, req *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.AuthorizedOperations = noOps
+	if req.IncludeTopicAuthorizedOperations {
+		mt.AuthorizedOperations = topicOps
+	}
+	for _, p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = p.Index
+		mp.Leader = p.Leader
+		mp.LeaderEpoch = p.LeaderEpoch
+		mp.Replicas = []int32{p.Leader}
+		mp.ISR = []int32{p.Leader}
+		if !s.brokerAlive(p.Leader) {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+			mp.OfflineReplicas = []int32{p.Leader}
+		}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}
+
+func (s *Server) brokerAlive(id int32) bool {
+	for _, b := range s.deps.Meta.Brokers() {
+		if b.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// brokersFor lists the brokers with their address on the named listener.
+func (s *Server) brokersFor(listener string) []kmsg.MetadataResponseBroker {
+	var out []kmsg.MetadataResponseBroker
+	for _, b := range s.deps.Meta.Brokers() {
+		mb := kmsg.NewMetadataResponseBroker()
+		mb.NodeID = b.ID
+		mb.Host, mb.Port = b.Host, b.Port
+		if addr, ok := b.Listeners[listener]; ok {
+			if host, port, err := net.SplitHostPort(addr); err == nil {
+				if n, err := strconv.Atoi(port); err == nil {
+					mb.Host, mb.Port = host, int32(n)
+				}
+			}
+		}
+		if b.Rack != "" {
+			rack := b.Rack
+			mb.Rack = &rack
+		}
+		out = append(out, mb)
+	}
+	return out
+}

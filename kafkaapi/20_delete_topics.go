@@ -1,0 +1,73 @@
+package kafkaapi
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DeleteTopics (key 20): remove topics from Raft metadata, then their data.
+func (s *Server) deleteTopicsAPI() api {
+	return api{key: 20, min: 0, max: 6, handle: handlerOf(s.handleDeleteTopics)}
+}
+
+func (s *Server) handleDeleteTopics(ctx context.Context, r *request, req *kmsg.DeleteTopicsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	type target struct {
+		name *string
+		id   [16]byte
+	}
+	var targets []target
+	if req.Version < 6 {
+		for _, n := range req.TopicNames {
+			targets = append(targets, target{name: &n})
+		}
+	} else {
+		for _, t := range req.Topics {
+			targets = append(targets, target{name: t.Topic, id: t.TopicID})
+		}
+	}
+	for _, tg := range targets {
+		st := kmsg.NewDeleteTopicsResponseTopic()
+		st.Topic, st.TopicID = tg.name, tg.id
+		var name string
+		switch {
+		case tg.name != nil:
+			name = *tg.name
+			if t, ok := s.deps.Meta.Topic(name); ok {
+				st.TopicID = t.ID
+			} else {
+				st.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			}
+		default:
+			t, ok := s.deps.Meta.TopicByID(tg.id)
+			if !ok {
+				st.ErrorCode = kerr.UnknownTopicID.Code
+			} else {
+				name = t.Name
+				st.Topic = &t.Name
+			}
+		}
+		if st.ErrorCode == 0 {
+			if err := s.deleteTopic(ctx, name); err != nil {
+				st.ErrorCode, st.ErrorMessage = errorCode(err), errMessage(err)
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}
+
+func (s *Server) deleteTopic(ctx context.Context, name string) error {
+	if err := s.deps.Meta.DeleteTopic(ctx, name); err != nil {
+		return err
+	}
+	if err := s.deps.Partitions.DeleteTopic(ctx, name); err != nil {
+		// The topic is gone from metadata; leftover data is logged, not
+		// reported: the client's request did succeed.
+		s.log.Error("deleting topic data", "topic", name, "err", err)
+	}
+	s.log.Info("deleted topic", "topic", name)
+	return nil
+}

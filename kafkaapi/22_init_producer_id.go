@@ -1,0 +1,62 @@
+package kafkaapi
+
+import (
+	"context"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// InitProducerId (key 22): producer ids for idempotent producers, handed out
+// from blocks reserved in Raft so no id is ever given twice, across restarts
+// and brokers. Transactional ids wait for the transactions issue and are
+// refused with a non-retriable error rather than left to retry forever.
+func (s *Server) initProducerIDAPI() api {
+	return api{key: 22, min: 0, max: 5, handle: handlerOf(s.handleInitProducerID)}
+}
+
+// producerIDBlock is how many ids one Raft command reserves.
+const producerIDBlock = 1000
+
+// producerIDs hands out ids from the current reserved block.
+type producerIDs struct {
+	mu        sync.Mutex
+	next, end int64
+}
+
+func (s *Server) nextProducerID(ctx context.Context) (int64, error) {
+	s.pids.mu.Lock()
+	defer s.pids.mu.Unlock()
+	if s.pids.next >= s.pids.end {
+		first, err := s.deps.Meta.AllocateProducerIDs(ctx, producerIDBlock)
+		if err != nil {
+			return -1, err
+		}
+		s.pids.next, s.pids.end = first, first+producerIDBlock
+	}
+	id := s.pids.next
+	s.pids.next++
+	return id, nil
+}
+
+func (s *Server) handleInitProducerID(ctx context.Context, r *request, req *kmsg.InitProducerIDRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	}
+	// As Kafka does for idempotent-only producers, every call gets a fresh
+	// id at epoch 0, also when the producer names its previous id (KIP-360).
+	id, err := s.nextProducerID(ctx)
+	if err != nil {
+		resp.ErrorCode = errorCode(err)
+		if resp.ErrorCode == kerr.NotLeaderForPartition.Code || resp.ErrorCode == kerr.UnknownServerError.Code {
+			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		}
+		return resp, nil
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return resp, nil
+}

@@ -1,0 +1,55 @@
+package kafkaapi
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// maxKey bounds the api table; keys above it are unknown.
+const maxKey = 100
+
+// api is one implemented Kafka API: its key, the versions served, and the
+// handler. Each NN_name.go file builds its own api value; registry lists
+// them, and ApiVersions is derived from the same list, so what is
+// advertised is what is implemented.
+type api struct {
+	key      int16
+	min, max int16
+	handle   func(ctx context.Context, r *request, req kmsg.Request) (kmsg.Response, error)
+}
+
+func (s *Server) registry() []api {
+	return []api{
+		s.produceAPI(),                 // 0
+		s.fetchAPI(),                   // 1
+		s.listOffsetsAPI(),             // 2
+		s.metadataAPI(),                // 3
+		s.findCoordinatorAPI(),         // 10
+		s.apiVersionsAPI(),             // 18
+		s.createTopicsAPI(),            // 19
+		s.deleteTopicsAPI(),            // 20
+		s.deleteRecordsAPI(),           // 21
+		s.initProducerIDAPI(),          // 22
+		s.offsetForLeaderEpochAPI(),    // 23
+		s.describeConfigsAPI(),         // 32
+		s.alterConfigsAPI(),            // 33
+		s.createPartitionsAPI(),        // 37
+		s.incrementalAlterConfigsAPI(), // 44
+		s.describeClusterAPI(),         // 60
+	}
+}
+
+func (s *Server) lookup(key int16) *api {
+	if key < 0 || int(key) >= len(s.apis) {
+		return nil
+	}
+	return s.apis[key]
+}
+
+// handlerOf adapts a typed handler to the api table.
+func handlerOf[Req kmsg.Request](f func(ctx context.Context, r *request, req Req) (kmsg.Response, error)) func(context.Context, *request, kmsg.Request) (kmsg.Response, error) {
+	return func(ctx context.Context, r *request, req kmsg.Request) (kmsg.Response, error) {
+		return f(ctx, r, req.(Req))
+	}
+}

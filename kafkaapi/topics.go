@@ -1,0 +1,117 @@
+package kafkaapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kop-project/kop/partition"
+	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/storage"
+)
+
+// validTopicName applies Kafka's rules: 1–249 characters of [a-zA-Z0-9._-],
+// and not "." or "..".
+func validTopicName(name string) error {
+	if name == "" {
+		return errors.New("topic name is empty")
+	}
+	if name == "." || name == ".." {
+		return fmt.Errorf("topic name %q is not allowed", name)
+	}
+	if len(name) > 249 {
+		return fmt.Errorf("topic name is %d characters long, the maximum is 249", len(name))
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("topic name %q contains %q; legal characters are ASCII alphanumerics, '.', '_' and '-'", name, c)
+		}
+	}
+	return nil
+}
+
+// leaderPicker spreads a topic's partitions over the live brokers.
+func (s *Server) leaderPicker(topic string) func(int32) int32 {
+	brokers := s.deps.Meta.Brokers()
+	ids := make([]int32, 0, len(brokers))
+	for _, b := range brokers {
+		ids = append(ids, b.ID)
+	}
+	if len(ids) == 0 {
+		ids = []int32{s.deps.NodeID}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	h := fnv.New32a()
+	h.Write([]byte(topic))
+	start := int(h.Sum32() % uint32(len(ids)))
+	return func(p int32) int32 { return ids[(start+int(p))%len(ids)] }
+}
+
+// topicConfig is the typed config of a topic over the broker defaults.
+func (s *Server) topicConfig(t raftmeta.Topic) (storage.TopicConfig, error) {
+	return storage.ParseTopicConfig(t.Configs, s.deps.Config.TopicDefaults)
+}
+
+// createTopic validates and creates a topic through Raft.
+func (s *Server) createTopic(ctx context.Context, name string, partitions int32, configs map[string]string) (raftmeta.Topic, error) {
+	if err := validTopicName(name); err != nil {
+		return raftmeta.Topic{}, kerrWith(kerr.InvalidTopicException, err)
+	}
+	if partitions <= 0 {
+		return raftmeta.Topic{}, kerrWith(kerr.InvalidPartitions, fmt.Errorf("number of partitions must be larger than 0, got %d", partitions))
+	}
+	if _, err := storage.ParseTopicConfig(configs, s.deps.Config.TopicDefaults); err != nil {
+		return raftmeta.Topic{}, err
+	}
+	return s.deps.Meta.CreateTopic(ctx, name, partitions, configs, s.leaderPicker(name))
+}
+
+// partitionFor finds a partition this broker leads and opens it, or says
+// with a Kafka error code why it cannot.
+func (s *Server) partitionFor(ctx context.Context, t raftmeta.Topic, idx int32) (*partition.Partition, int16) {
+	if idx < 0 || int(idx) >= len(t.Partitions) {
+		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	pm := t.Partitions[idx]
+	if pm.Leader != s.deps.NodeID {
+		return nil, kerr.NotLeaderForPartition.Code
+	}
+	cfg, err := s.topicConfig(t)
+	if err != nil {
+		return nil, kerr.InvalidConfig.Code
+	}
+	p, err := s.deps.Partitions.Acquire(ctx, storage.TopicPartition{Topic: t.Name, Partition: idx}, pm.LeaderEpoch, cfg)
+	if err != nil {
+		s.log.Warn("opening partition", "topic", t.Name, "partition", idx, "err", err)
+		return nil, errorCode(err)
+	}
+	return p, 0
+}
+
+// checkLeaderEpoch applies KIP-320: a request naming a newer epoch than
+// ours is ahead of us, an older one is fenced; -1 skips the check.
+func checkLeaderEpoch(requested, ours int32) int16 {
+	switch {
+	case requested < 0 || requested == ours:
+		return 0
+	case requested > ours:
+		return kerr.UnknownLeaderEpoch.Code
+	default:
+		return kerr.FencedLeaderEpoch.Code
+	}
+}
+
+// codedError carries a Kafka error with a specific message.
+type codedError struct {
+	kerr *kerr.Error
+	err  error
+}
+
+func (e *codedError) Error() string   { return e.err.Error() }
+func (e *codedError) Unwrap() []error { return []error{e.kerr, e.err} }
+
+func kerrWith(k *kerr.Error, err error) error { return &codedError{kerr: k, err: err} }

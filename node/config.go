@@ -1,0 +1,57 @@
+package node
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/kop-project/kop/raftmeta"
+)
+
+// Listener is one Kafka listener: where to bind and what to advertise.
+type Listener struct {
+	Name       string // PLAINTEXT, …
+	Bind       string // host:port
+	Advertised string // host:port clients are told to use
+}
+
+// Config is everything a node needs, already validated (conf builds it
+// from files, environment and flags).
+type Config struct {
+	NodeID    int32
+	Mode      string // "standalone" or "kafka-broker"
+	DataDir   string
+	Listeners []Listener
+	Rack      string
+
+	RaftBind       string
+	RaftAdvertised string
+	RaftPeers      []raftmeta.Peer
+
+	HTTPAddress string // empty disables the admin endpoint
+
+	AllowAutoTopicCreation bool
+	DefaultNumPartitions   int32
+	// TopicDefaults are broker-level defaults of topic configs by Kafka
+	// name (retention.ms, …).
+	TopicDefaults map[string]string
+	// BrokerSettings are the broker's effective settings, reported by
+	// DescribeConfigs on the broker resource.
+	BrokerSettings []Setting
+
+	MaxRequestBytes int32
+	IdleTimeout     time.Duration
+	RetentionCheck  time.Duration
+	ShutdownTimeout time.Duration
+
+	// BrokerServiceURL selects the Pulsar backend when set.
+	BrokerServiceURL string
+
+	Logger *slog.Logger
+}
+
+// Setting is one broker setting as DescribeConfigs shows it.
+type Setting struct {
+	Name, Value, Doc string
+	Default          bool
+	Sensitive        bool
+}

@@ -1,0 +1,68 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// startHTTP serves the admin endpoint: /healthz (the process is up),
+// /readyz (Kafka is served and the metadata has a leader) and /metrics
+// (Prometheus text format).
+func (n *Node) startHTTP() error {
+	ln, err := net.Listen("tcp", n.cfg.HTTPAddress)
+	if err != nil {
+		return fmt.Errorf("listen on httpAddress %s: %w", n.cfg.HTTPAddress, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-n.ready:
+		default:
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		if _, ok := n.meta.LeaderID(); !ok {
+			http.Error(w, "no raft leader", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		select {
+		case <-n.ready:
+			n.kafka.WriteMetrics(w)
+		default:
+		}
+		fmt.Fprintf(w, "# HELP kop_raft_leader Whether this broker is the metadata Raft leader.\n# TYPE kop_raft_leader gauge\nkop_raft_leader %d\n", boolInt(n.meta != nil && n.meta.IsLeader()))
+		fmt.Fprintf(w, "# HELP kop_open_partitions Partitions this broker leads and has open.\n# TYPE kop_open_partitions gauge\nkop_open_partitions %d\n", n.openPartitions())
+	})
+	n.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("admin http server stopped", "err", err)
+		}
+	}()
+	n.log.Info("serving admin endpoint", "addr", ln.Addr().String())
+	return nil
+}
+
+func (n *Node) openPartitions() int {
+	if n.parts == nil {
+		return 0
+	}
+	return len(n.parts.Open())
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,271 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kop-project/kop/kafkaapi"
+	"github.com/kop-project/kop/partition"
+	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/storage"
+	"github.com/kop-project/kop/storage/disklog"
+)
+
+// Node is a running broker.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	meta    *raftmeta.Store
+	backend storage.Backend
+	parts   *partition.Manager
+	kafka   *kafkaapi.Server
+	http    *http.Server
+	lns     []net.Listener
+
+	ready     chan struct{}
+	stopWatch context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start brings a broker up: metadata, storage, listeners. It returns once
+// the broker serves Kafka requests; on error everything opened is closed.
+func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create dataDir: %w", err)
+	}
+	// The admin endpoint comes first so /healthz answers during start-up
+	// and /readyz says when Kafka is served.
+	if cfg.HTTPAddress != "" {
+		if err := n.startHTTP(); err != nil {
+			return nil, err
+		}
+	}
+
+	peers := cfg.RaftPeers
+	if len(peers) == 0 {
+		peers = []raftmeta.Peer{{ID: cfg.NodeID, Address: cfg.RaftAdvertised}}
+	}
+	n.meta, err = raftmeta.Open(ctx, raftmeta.Config{
+		NodeID:            cfg.NodeID,
+		DataDir:           cfg.DataDir,
+		BindAddress:       cfg.RaftBind,
+		AdvertisedAddress: cfg.RaftAdvertised,
+		Peers:             peers,
+		Bootstrap:         true,
+		Logger:            cfg.Logger.With("component", "raft"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open raft metadata: %w", err)
+	}
+	if err := n.meta.WaitForLeader(ctx); err != nil {
+		return nil, fmt.Errorf("wait for raft leader: %w", err)
+	}
+
+	switch {
+	case cfg.BrokerServiceURL != "":
+		return nil, errors.New("brokerServiceUrl is set, but the Pulsar backend is not built yet; unset it to use the embedded log")
+	default:
+		n.backend, err = disklog.New(filepath.Join(cfg.DataDir, "logs"), disklog.Options{
+			Logger:                 cfg.Logger.With("component", "disklog"),
+			RetentionCheckInterval: cfg.RetentionCheck,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open embedded log: %w", err)
+		}
+	}
+	n.parts = partition.NewManager(n.backend, cfg.Logger.With("component", "partition"))
+
+	if err := n.register(ctx); err != nil {
+		return nil, err
+	}
+
+	n.kafka = kafkaapi.NewServer(kafkaapi.Config{
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		IdleTimeout:     cfg.IdleTimeout,
+	}, kafkaapi.Deps{
+		NodeID:     cfg.NodeID,
+		Meta:       n.meta,
+		Partitions: n.parts,
+		Config:     n.brokerConfig(),
+	}, cfg.Logger.With("component", "kafka"))
+	for _, l := range cfg.Listeners {
+		ln, err := net.Listen("tcp", l.Bind)
+		if err != nil {
+			return nil, fmt.Errorf("listen on kafkaListeners %s://%s: %w", l.Name, l.Bind, err)
+		}
+		n.lns = append(n.lns, ln)
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.kafka.Serve(ln, l.Name); err != nil {
+				n.log.Error("kafka listener stopped", "listener", l.Name, "err", err)
+			}
+		}()
+		n.log.Info("serving Kafka", "listener", l.Name, "bind", ln.Addr().String(), "advertised", l.Advertised)
+	}
+
+	watchCtx, cancel := context.WithCancel(context.Background())
+	n.stopWatch = cancel
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.reconcile(watchCtx)
+	}()
+	close(n.ready)
+	return n, nil
+}
+
+// register records this broker and its advertised listeners in Raft,
+// retrying while the metadata leader is elected or unreachable.
+func (n *Node) register(ctx context.Context) error {
+	b := raftmeta.Broker{ID: n.cfg.NodeID, Rack: n.cfg.Rack, Listeners: map[string]string{}}
+	for i, l := range n.cfg.Listeners {
+		b.Listeners[l.Name] = l.Advertised
+		if i == 0 {
+			host, port, err := net.SplitHostPort(l.Advertised)
+			if err != nil {
+				return fmt.Errorf("advertised listener %q: %w", l.Advertised, err)
+			}
+			p, err := strconv.Atoi(port)
+			if err != nil {
+				return fmt.Errorf("advertised listener %q: %w", l.Advertised, err)
+			}
+			b.Host, b.Port = host, int32(p)
+		}
+	}
+	for {
+		err := n.meta.RegisterBroker(ctx, b)
+		if err == nil {
+			return nil
+		}
+		n.log.Warn("registering broker", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register broker %d: %w", n.cfg.NodeID, err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Node) brokerConfig() kafkaapi.BrokerConfig {
+	bc := kafkaapi.BrokerConfig{
+		AllowAutoTopicCreation: n.cfg.AllowAutoTopicCreation,
+		DefaultNumPartitions:   n.cfg.DefaultNumPartitions,
+		TopicDefaults:          n.cfg.TopicDefaults,
+	}
+	for _, s := range n.cfg.BrokerSettings {
+		bc.BrokerEntries = append(bc.BrokerEntries, kafkaapi.ConfigEntry{
+			Name: s.Name, Value: s.Value, Default: s.Default, Sensitive: s.Sensitive, Doc: s.Doc,
+		})
+	}
+	return bc
+}
+
+// reconcile keeps the open partitions in step with the metadata: a topic
+// deleted elsewhere, a partition whose leadership moved away, or changed
+// topic configs.
+func (n *Node) reconcile(ctx context.Context) {
+	for {
+		changed := n.meta.Changed()
+		for _, tp := range n.parts.Open() {
+			t, ok := n.meta.Topic(tp.Topic)
+			switch {
+			case !ok:
+				if err := n.parts.DeleteTopic(ctx, tp.Topic); err != nil {
+					n.log.Warn("removing data of deleted topic", "topic", tp.Topic, "err", err)
+				}
+			case int(tp.Partition) >= len(t.Partitions) || t.Partitions[tp.Partition].Leader != n.cfg.NodeID:
+				if err := n.parts.Release(tp); err != nil {
+					n.log.Warn("releasing partition", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+				}
+			default:
+				if cfg, err := storage.ParseTopicConfig(t.Configs, n.cfg.TopicDefaults); err == nil {
+					n.parts.SetConfig(tp.Topic, cfg)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// KafkaAddrs are the bound Kafka listener addresses.
+func (n *Node) KafkaAddrs() []string {
+	var out []string
+	for _, ln := range n.lns {
+		out = append(out, ln.Addr().String())
+	}
+	return out
+}
+
+// Close shuts the broker down gracefully: stop accepting, finish requests in
+// flight, close the partition logs (fsync), close the backend, close Raft.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		timeout := n.cfg.ShutdownTimeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		var errs []error
+		if n.kafka != nil {
+			if err := n.kafka.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("kafka listeners: %w", err))
+			}
+		} else {
+			for _, ln := range n.lns {
+				ln.Close()
+			}
+		}
+		if n.stopWatch != nil {
+			n.stopWatch()
+		}
+		n.wg.Wait()
+		if n.parts != nil {
+			if err := n.parts.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("partitions: %w", err))
+			}
+		}
+		if n.backend != nil {
+			if err := n.backend.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("storage: %w", err))
+			}
+		}
+		if n.meta != nil {
+			if err := n.meta.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("raft: %w", err))
+			}
+		}
+		if n.http != nil {
+			if err := n.http.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http: %w", err))
+			}
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}

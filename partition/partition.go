@@ -1,0 +1,291 @@
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/kop-project/kop/recordbatch"
+	"github.com/kop-project/kop/storage"
+)
+
+// Manager holds the open partitions of this broker.
+type Manager struct {
+	backend storage.Backend
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	parts map[storage.TopicPartition]*Partition
+}
+
+// NewManager returns a Manager opening logs from backend.
+func NewManager(backend storage.Backend, log *slog.Logger) *Manager {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Manager{backend: backend, log: log, parts: make(map[storage.TopicPartition]*Partition)}
+}
+
+// Acquire returns the partition, opening its log when it is not open yet.
+// leaderEpoch is this broker's epoch as leader; cfg the topic's config.
+func (m *Manager) Acquire(ctx context.Context, tp storage.TopicPartition, leaderEpoch int32, cfg storage.TopicConfig) (*Partition, error) {
+	m.mu.Lock()
+	p := m.parts[tp]
+	if p == nil {
+		p = &Partition{tp: tp, m: m, ready: make(chan struct{})}
+		m.parts[tp] = p
+		m.mu.Unlock()
+		p.open(ctx, leaderEpoch, cfg)
+	} else {
+		m.mu.Unlock()
+	}
+	select {
+	case <-p.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if p.err != nil {
+		m.mu.Lock()
+		if m.parts[tp] == p {
+			delete(m.parts, tp)
+		}
+		m.mu.Unlock()
+		return nil, p.err
+	}
+	p.setEpoch(leaderEpoch)
+	return p, nil
+}
+
+// Get returns an open partition.
+func (m *Manager) Get(tp storage.TopicPartition) (*Partition, bool) {
+	m.mu.Lock()
+	p := m.parts[tp]
+	m.mu.Unlock()
+	if p == nil {
+		return nil, false
+	}
+	select {
+	case <-p.ready:
+		return p, p.err == nil
+	default:
+		return nil, false
+	}
+}
+
+// Open lists the partitions that are open.
+func (m *Manager) Open() []storage.TopicPartition {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]storage.TopicPartition, 0, len(m.parts))
+	for tp := range m.parts {
+		out = append(out, tp)
+	}
+	return out
+}
+
+// SetConfig applies a topic's changed config to its open partitions.
+func (m *Manager) SetConfig(topic string, cfg storage.TopicConfig) {
+	for _, p := range m.topicParts(topic) {
+		p.mu.Lock()
+		p.cfg = cfg
+		p.mu.Unlock()
+		p.log.SetConfig(cfg)
+	}
+}
+
+// Release closes one partition's log (leadership moved away).
+func (m *Manager) Release(tp storage.TopicPartition) error {
+	m.mu.Lock()
+	p := m.parts[tp]
+	delete(m.parts, tp)
+	m.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	<-p.ready
+	if p.err != nil {
+		return nil
+	}
+	return p.log.Close()
+}
+
+// DeleteTopic closes the topic's partitions and deletes its data.
+func (m *Manager) DeleteTopic(ctx context.Context, topic string) error {
+	for _, p := range m.topicParts(topic) {
+		if err := m.Release(p.tp); err != nil {
+			m.log.Warn("closing partition of deleted topic", "topic", topic, "partition", p.tp.Partition, "err", err)
+		}
+	}
+	if err := m.backend.DeleteTopic(ctx, topic); err != nil {
+		return fmt.Errorf("delete data of topic %q: %w", topic, err)
+	}
+	return nil
+}
+
+func (m *Manager) topicParts(topic string) []*Partition {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*Partition
+	for tp, p := range m.parts {
+		if tp.Topic == topic {
+			select {
+			case <-p.ready:
+				if p.err == nil {
+					out = append(out, p)
+				}
+			default:
+			}
+		}
+	}
+	return out
+}
+
+// Close closes every open log.
+func (m *Manager) Close() error {
+	var errs []error
+	for _, tp := range m.Open() {
+		if err := m.Release(tp); err != nil {
+			errs = append(errs, fmt.Errorf("close %s-%d: %w", tp.Topic, tp.Partition, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Partition is one led partition: its log, its leader epoch and the state
+// of the idempotent producers writing to it.
+type Partition struct {
+	tp    storage.TopicPartition
+	m     *Manager
+	ready chan struct{}
+	err   error // set before ready closes
+	log   storage.PartitionLog
+
+	mu        sync.Mutex // serialises appends and guards the fields below
+	epoch     int32
+	cfg       storage.TopicConfig
+	producers map[int64]*producerState
+}
+
+func (p *Partition) open(ctx context.Context, epoch int32, cfg storage.TopicConfig) {
+	defer close(p.ready)
+	l, err := p.m.backend.Open(ctx, p.tp, cfg)
+	if err != nil {
+		p.err = fmt.Errorf("open log %s-%d: %w", p.tp.Topic, p.tp.Partition, err)
+		return
+	}
+	p.log, p.epoch, p.cfg = l, epoch, cfg
+	p.producers = make(map[int64]*producerState)
+	if err := p.rebuildProducers(ctx); err != nil {
+		l.Close()
+		p.err = fmt.Errorf("rebuild producer state of %s-%d: %w", p.tp.Topic, p.tp.Partition, err)
+	}
+}
+
+// rebuildTail is how many offsets from the end are read on open to rebuild
+// idempotent producer state, enough for any producer still retrying.
+const rebuildTail = 50_000
+
+// rebuildProducers replays the tail of the log so duplicate detection and
+// sequence checks survive restarts and failovers.
+func (p *Partition) rebuildProducers(ctx context.Context) error {
+	off := max(p.log.LogStartOffset(), p.log.LogEndOffset()-rebuildTail)
+	for off < p.log.LogEndOffset() {
+		res, err := p.log.Read(ctx, off, 1<<20)
+		if errors.Is(err, storage.ErrOffsetOutOfRange) {
+			off = p.log.LogStartOffset()
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b := res.Records
+		if len(b) == 0 {
+			break
+		}
+		for len(b) > 0 {
+			h, err := recordbatch.ParseHeader(b)
+			if err != nil {
+				return fmt.Errorf("at offset %d: %w", off, err)
+			}
+			if h.HasProducer() && !h.IsControl() {
+				ps := p.producers[h.ProducerID]
+				if ps == nil {
+					ps = &producerState{epoch: h.ProducerEpoch}
+					p.producers[h.ProducerID] = ps
+				}
+				ps.record(&h, -1)
+			}
+			off = h.NextOffset()
+			b = b[h.Size():]
+		}
+	}
+	return nil
+}
+
+func (p *Partition) setEpoch(e int32) {
+	p.mu.Lock()
+	if e > p.epoch {
+		p.epoch = e
+	}
+	p.mu.Unlock()
+}
+
+// LeaderEpoch is the epoch this broker leads the partition with.
+func (p *Partition) LeaderEpoch() int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.epoch
+}
+
+// Config is the topic config the partition runs with.
+func (p *Partition) Config() storage.TopicConfig {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg
+}
+
+// Log is the partition's log, for reads.
+func (p *Partition) Log() storage.PartitionLog { return p.log }
+
+// Append writes one produced batch, applying idempotent producer rules: a
+// retried batch already written is acknowledged with its original offsets
+// and not written again.
+func (p *Partition) Append(ctx context.Context, b storage.Batch) (storage.AppendResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ps *producerState
+	if b.Header.HasProducer() {
+		ps = p.producers[b.Header.ProducerID]
+		dup, err := ps.check(&b.Header)
+		if err != nil {
+			return storage.AppendResult{}, err
+		}
+		if dup != nil {
+			return storage.AppendResult{
+				BaseOffset:     dup.firstOffset,
+				LastOffset:     dup.lastOffset,
+				LogAppendTime:  dup.appendTime,
+				LogStartOffset: p.log.LogStartOffset(),
+			}, nil
+		}
+	}
+	res, err := p.log.Append(ctx, p.epoch, []storage.Batch{b})
+	if err != nil {
+		return res, err
+	}
+	if b.Header.HasProducer() {
+		if ps == nil {
+			ps = &producerState{epoch: b.Header.ProducerEpoch}
+			p.producers[b.Header.ProducerID] = ps
+		}
+		h := b.Header
+		h.BaseOffset = res.BaseOffset
+		ps.record(&h, res.LogAppendTime)
+	}
+	return res, nil
+}
+
+// Topic is the partition's topic name.
+func (p *Partition) Topic() string { return p.tp.Topic }

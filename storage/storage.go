@@ -1,0 +1,118 @@
+package storage
+
+import (
+	"context"
+	"errors"
+
+	"github.com/kop-project/kop/recordbatch"
+)
+
+// Errors every PartitionLog implementation returns in the same situations;
+// kafkaapi maps them to Kafka error codes.
+var (
+	// ErrOffsetOutOfRange: a read or delete outside [LogStartOffset, LogEndOffset].
+	ErrOffsetOutOfRange = errors.New("storage: offset out of range")
+	// ErrClosed: the log was closed (deleted topic, lost leadership, shutdown).
+	ErrClosed = errors.New("storage: log closed")
+	// ErrUnavailable: the backing store cannot be reached now; retriable.
+	ErrUnavailable = errors.New("storage: backend unavailable")
+	// ErrFenced: another writer took the partition over; this one must stop.
+	ErrFenced = errors.New("storage: writer fenced")
+)
+
+// TopicPartition names one partition of a Kafka topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// Batch is one v2 RecordBatch as the client sent it, with its parsed header.
+// Append rewrites BaseOffset and PartitionLeaderEpoch in Raw (and Header)
+// and stores nothing else of its own inside the bytes.
+type Batch struct {
+	Header recordbatch.Header
+	Raw    []byte
+}
+
+// AppendResult reports where an append landed.
+type AppendResult struct {
+	BaseOffset     int64 // offset given to the first record of the first batch
+	LastOffset     int64 // offset of the last record of the last batch
+	LogAppendTime  int64 // ms; -1 unless the topic uses LogAppendTime
+	LogStartOffset int64
+}
+
+// ReadResult is what a Read returns: whole batches, concatenated as they are
+// on the wire, the first one containing the requested offset.
+type ReadResult struct {
+	Records        []byte
+	LogStartOffset int64
+	HighWatermark  int64
+}
+
+// PartitionLog is the seam between the Kafka protocol and a storage backend:
+// the ordered, offset-addressed log of one partition. The embedded log
+// (storage/disklog) and the Pulsar log (pulsarbridge) implement it, and both
+// run the conformance suite in storage/storagetest.
+//
+// Offsets are dense: a batch of n records takes the next n offsets. A log has
+// one writer at a time; Append calls are serialised by the caller.
+// Implementations must be safe for concurrent Read with Append.
+type PartitionLog interface {
+	// Append stores the batches in order, giving them consecutive offsets from
+	// LogEndOffset, and rewrites each batch's baseOffset and
+	// partitionLeaderEpoch (to leaderEpoch) in place. When it returns without
+	// error the batches are as durable as the backend's configuration
+	// promises (fsync policy, Pulsar ack) and visible to Read.
+	Append(ctx context.Context, leaderEpoch int32, batches []Batch) (AppendResult, error)
+
+	// Read returns whole batches starting with the one that contains offset,
+	// stopping before maxBytes is exceeded but always returning at least one
+	// batch when offset < LogEndOffset. offset == LogEndOffset returns no
+	// records. Outside [LogStartOffset, LogEndOffset] it returns
+	// ErrOffsetOutOfRange.
+	Read(ctx context.Context, offset int64, maxBytes int) (ReadResult, error)
+
+	// LogStartOffset is the first retained offset.
+	LogStartOffset() int64
+	// LogEndOffset is the offset the next appended record gets; with one
+	// replica it is also the high watermark.
+	LogEndOffset() int64
+
+	// OffsetForTimestamp returns the first offset whose batch maxTimestamp is
+	// >= ts, and that batch's maxTimestamp; (-1, -1) when there is none.
+	OffsetForTimestamp(ctx context.Context, ts int64) (offset, timestamp int64, err error)
+
+	// EndOffsetForEpoch answers OffsetForLeaderEpoch: the largest epoch <=
+	// epoch that the log has seen and the end offset of that epoch (the start
+	// offset of the next epoch, or LogEndOffset for the latest one).
+	// (-1, -1) when the log has no epoch <= epoch.
+	EndOffsetForEpoch(epoch int32) (leaderEpoch int32, endOffset int64)
+
+	// DeleteRecords moves the log start offset up to before (clamped to
+	// LogEndOffset is an error: before > LogEndOffset is ErrOffsetOutOfRange)
+	// and returns the new log start offset.
+	DeleteRecords(ctx context.Context, before int64) (int64, error)
+
+	// SetConfig applies changed topic configuration (retention, segment size,
+	// flush policy) to an open log.
+	SetConfig(cfg TopicConfig)
+
+	// Changed returns a channel that is closed the next time the log end
+	// offset moves or the log is closed. Long-polling fetches wait on it.
+	Changed() <-chan struct{}
+
+	// Close releases the log; later calls return ErrClosed.
+	Close() error
+}
+
+// Backend opens and deletes partition logs.
+type Backend interface {
+	// Open opens (creating when missing) the log of one partition.
+	Open(ctx context.Context, tp TopicPartition, cfg TopicConfig) (PartitionLog, error)
+	// DeleteTopic removes the data of every partition of the topic. Logs of
+	// the topic must be closed first.
+	DeleteTopic(ctx context.Context, topic string) error
+	// Close releases the backend.
+	Close() error
+}

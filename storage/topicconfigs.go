@@ -1,0 +1,194 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// ErrInvalidConfig marks a topic config that is unknown or has a bad value
+// (Kafka's INVALID_CONFIG).
+var ErrInvalidConfig = errors.New("invalid topic config")
+
+// ConfigType is a topic config's Kafka type, as DescribeConfigs v3+ reports.
+type ConfigType int8
+
+// Kafka's config type codes.
+const (
+	TypeBoolean ConfigType = 1
+	TypeString  ConfigType = 2
+	TypeInt     ConfigType = 3
+	TypeShort   ConfigType = 4
+	TypeLong    ConfigType = 5
+	TypeDouble  ConfigType = 6
+	TypeList    ConfigType = 7
+)
+
+// ConfigDef describes one topic config KOP knows.
+type ConfigDef struct {
+	Name    string
+	Type    ConfigType
+	Default string
+	Doc     string
+	// NoEffect marks configs accepted for compatibility whose meaning is
+	// already satisfied by KOP's design (one replica, no compaction
+	// machinery to tune): they are stored and described, nothing more.
+	NoEffect bool
+	// Enum restricts string values.
+	Enum []string
+	// Min bounds numeric values from below.
+	Min int64
+	// BrokerKey names the broker setting (conf) that overrides Default.
+	BrokerKey string
+}
+
+// TopicConfigDefs lists every topic config KOP accepts, sorted by name.
+var topicConfigDefs = []ConfigDef{
+	{Name: "cleanup.policy", Type: TypeList, Default: "delete", Enum: []string{"delete"}, Doc: "Only delete is supported; log compaction is not."},
+	{Name: "compression.type", Type: TypeString, Default: "producer", Enum: []string{"producer"}, Doc: "Batches are stored as the producer compressed them."},
+	{Name: "delete.retention.ms", Type: TypeLong, Default: "86400000", NoEffect: true, Min: 0},
+	{Name: "file.delete.delay.ms", Type: TypeLong, Default: "60000", NoEffect: true, Min: 0},
+	{Name: "flush.messages", Type: TypeLong, Default: "1", Min: 1, BrokerKey: "logFlushIntervalMessages", Doc: "fsync after this many records (embedded log)."},
+	{Name: "flush.ms", Type: TypeLong, Default: "1000", Min: 0, BrokerKey: "logFlushIntervalMs", Doc: "fsync at least this often (embedded log)."},
+	{Name: "follower.replication.throttled.replicas", Type: TypeList, Default: "", NoEffect: true},
+	{Name: "index.interval.bytes", Type: TypeInt, Default: "4096", Min: 0},
+	{Name: "kop.entry.format", Type: TypeString, Default: "kafka", Enum: []string{"kafka", "pulsar"}, BrokerKey: "entryFormat", Doc: "Pulsar backend: one Pulsar message per batch (kafka) or per record (pulsar)."},
+	{Name: "leader.replication.throttled.replicas", Type: TypeList, Default: "", NoEffect: true},
+	{Name: "max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", NoEffect: true, Min: 1},
+	{Name: "max.message.bytes", Type: TypeInt, Default: "1048588", Min: 0, BrokerKey: "messageMaxBytes", Doc: "Largest record batch accepted."},
+	{Name: "message.downconversion.enable", Type: TypeBoolean, Default: "true", NoEffect: true},
+	{Name: "message.timestamp.after.max.ms", Type: TypeLong, Default: "9223372036854775807", NoEffect: true, Min: 0},
+	{Name: "message.timestamp.before.max.ms", Type: TypeLong, Default: "9223372036854775807", NoEffect: true, Min: 0},
+	{Name: "message.timestamp.difference.max.ms", Type: TypeLong, Default: "9223372036854775807", NoEffect: true, Min: 0},
+	{Name: "message.timestamp.type", Type: TypeString, Default: "CreateTime", Enum: []string{"CreateTime", "LogAppendTime"}},
+	{Name: "min.cleanable.dirty.ratio", Type: TypeDouble, Default: "0.5", NoEffect: true},
+	{Name: "min.compaction.lag.ms", Type: TypeLong, Default: "0", NoEffect: true, Min: 0},
+	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", NoEffect: true, Min: 1},
+	{Name: "preallocate", Type: TypeBoolean, Default: "false", NoEffect: true},
+	{Name: "retention.bytes", Type: TypeLong, Default: "-1", Min: -1, BrokerKey: "logRetentionBytes"},
+	{Name: "retention.ms", Type: TypeLong, Default: "604800000", Min: -1, BrokerKey: "logRetentionMs"},
+	{Name: "segment.bytes", Type: TypeInt, Default: "1073741824", Min: 14, BrokerKey: "logSegmentBytes"},
+	{Name: "segment.index.bytes", Type: TypeInt, Default: "10485760", NoEffect: true, Min: 4},
+	{Name: "segment.jitter.ms", Type: TypeLong, Default: "0", NoEffect: true, Min: 0},
+	{Name: "segment.ms", Type: TypeLong, Default: "604800000", Min: 1},
+	{Name: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false", NoEffect: true},
+}
+
+// TopicConfigDefs returns the definitions of every accepted topic config,
+// sorted by name.
+func TopicConfigDefs() []ConfigDef {
+	out := append([]ConfigDef(nil), topicConfigDefs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LookupTopicConfig returns the definition of one topic config.
+func LookupTopicConfig(name string) (ConfigDef, bool) {
+	for _, d := range topicConfigDefs {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return ConfigDef{}, false
+}
+
+// ValidateTopicConfig checks one name/value pair.
+func ValidateTopicConfig(name, value string) error {
+	d, ok := LookupTopicConfig(name)
+	if !ok {
+		return fmt.Errorf("%w: unknown topic config %q", ErrInvalidConfig, name)
+	}
+	return d.validate(value)
+}
+
+func (d ConfigDef) validate(v string) error {
+	switch d.Type {
+	case TypeBoolean:
+		if v != "true" && v != "false" {
+			return fmt.Errorf("%w: %s must be true or false, got %q", ErrInvalidConfig, d.Name, v)
+		}
+	case TypeInt, TypeShort, TypeLong:
+		bits := 64
+		if d.Type == TypeInt {
+			bits = 32
+		} else if d.Type == TypeShort {
+			bits = 16
+		}
+		n, err := strconv.ParseInt(v, 10, bits)
+		if err != nil {
+			return fmt.Errorf("%w: %s must be an integer, got %q", ErrInvalidConfig, d.Name, v)
+		}
+		if n < d.Min {
+			return fmt.Errorf("%w: %s must be >= %d, got %d", ErrInvalidConfig, d.Name, d.Min, n)
+		}
+	case TypeDouble:
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return fmt.Errorf("%w: %s must be a number, got %q", ErrInvalidConfig, d.Name, v)
+		}
+	}
+	if len(d.Enum) > 0 {
+		for _, e := range d.Enum {
+			if v == e {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s must be one of %v, got %q", ErrInvalidConfig, d.Name, d.Enum, v)
+	}
+	return nil
+}
+
+// ParseTopicConfig builds the typed config of a topic from its explicit
+// configs over the broker's defaults (by Kafka name; missing ones fall back
+// to the built-in defaults). Values are validated.
+func ParseTopicConfig(explicit, brokerDefaults map[string]string) (TopicConfig, error) {
+	get := func(name string) (string, error) {
+		d, _ := LookupTopicConfig(name)
+		v := d.Default
+		if bv, ok := brokerDefaults[name]; ok {
+			v = bv
+		}
+		if ev, ok := explicit[name]; ok {
+			v = ev
+		}
+		return v, d.validate(v)
+	}
+	num := func(name string) (int64, error) {
+		v, err := get(name)
+		if err != nil {
+			return 0, err
+		}
+		return strconv.ParseInt(v, 10, 64)
+	}
+	for name, v := range explicit {
+		if err := ValidateTopicConfig(name, v); err != nil {
+			return TopicConfig{}, err
+		}
+	}
+	var c TopicConfig
+	var errs []error
+	set := func(dst *int64, name string) {
+		n, err := num(name)
+		errs = append(errs, err)
+		*dst = n
+	}
+	var maxMsg, idx int64
+	set(&c.RetentionMs, "retention.ms")
+	set(&c.RetentionBytes, "retention.bytes")
+	set(&c.SegmentBytes, "segment.bytes")
+	set(&c.SegmentMs, "segment.ms")
+	set(&maxMsg, "max.message.bytes")
+	set(&c.FlushMessages, "flush.messages")
+	set(&c.FlushMs, "flush.ms")
+	set(&idx, "index.interval.bytes")
+	c.MaxMessageBytes, c.IndexIntervalBytes = int32(maxMsg), int32(idx)
+	ts, err := get("message.timestamp.type")
+	errs = append(errs, err)
+	c.LogAppendTime = ts == "LogAppendTime"
+	c.EntryFormat, err = get("kop.entry.format")
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return TopicConfig{}, err
+	}
+	return c, nil
+}
