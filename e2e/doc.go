@@ -4,6 +4,7 @@
 // confluent-kafka), killing and restarting the brokers where a test needs
 // to. Each broker is stopped by its process id when its test ends.
 //
-// It must not reach into the broker's packages: what it knows of KOP is the
-// binary, its configuration keys and the Kafka protocol.
+// It must not reach into the broker's packages (test helpers such as
+// recordbatch/batchtest aside): what it knows of KOP is the binary, its
+// configuration keys and the Kafka protocol.
 package e2e

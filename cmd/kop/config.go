@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kop-project/kop/conf"
+	"github.com/kop-project/kop/node"
+	"github.com/kop-project/kop/raftmeta"
+)
+
+// topicDefaultKeys maps broker keys to the topic configs they default.
+var topicDefaultKeys = map[string]string{
+	"messageMaxBytes":          "max.message.bytes",
+	"logSegmentBytes":          "segment.bytes",
+	"logRetentionMs":           "retention.ms",
+	"logRetentionBytes":        "retention.bytes",
+	"logFlushIntervalMessages": "flush.messages",
+	"logFlushIntervalMs":       "flush.ms",
+	"entryFormat":              "kop.entry.format",
+}
+
+// nodeConfig turns the loaded configuration into what node.Start needs.
+func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Config, error) {
+	nc := node.Config{
+		NodeID:                 c.RaftNodeID,
+		Mode:                   mode.String(),
+		DataDir:                c.DataDir,
+		RaftBind:               c.RaftBindAddress,
+		RaftAdvertised:         c.RaftAdvertisedAddress,
+		HTTPAddress:            c.HTTPAddress,
+		AllowAutoTopicCreation: c.AllowAutoTopicCreation,
+		DefaultNumPartitions:   c.DefaultNumPartitions,
+		TopicDefaults:          map[string]string{},
+		MaxRequestBytes:        c.SocketRequestMaxBytes,
+		IdleTimeout:            time.Duration(c.ConnectionsMaxIdleMs) * time.Millisecond,
+		RetentionCheck:         time.Duration(c.LogRetentionCheckIntervalMs) * time.Millisecond,
+		ShutdownTimeout:        time.Duration(c.ShutdownTimeoutMs) * time.Millisecond,
+		BrokerServiceURL:       c.BrokerServiceURL,
+		Logger:                 logger,
+	}
+	for i, l := range c.KafkaListeners {
+		nc.Listeners = append(nc.Listeners, node.Listener{
+			Name: l.Name, Bind: l.Addr(), Advertised: c.KafkaAdvertisedListeners[i].Addr(),
+		})
+	}
+	for _, p := range c.RaftPeers {
+		nc.RaftPeers = append(nc.RaftPeers, raftmeta.Peer{ID: p.ID, Address: p.Address})
+	}
+	for _, e := range c.Entries() {
+		if topicKey, ok := topicDefaultKeys[e.Name]; ok {
+			nc.TopicDefaults[topicKey] = e.Value
+		}
+		nc.BrokerSettings = append(nc.BrokerSettings, node.Setting{
+			Name: e.Name, Value: e.Value, Doc: e.Doc, Default: e.Source == conf.SourceDefault, Sensitive: e.Sensitive,
+		})
+	}
+	if mode == conf.KafkaBroker && c.BrokerServiceURL == "" {
+		return nc, fmt.Errorf("config key %q: kafka-broker keeps data in Pulsar and needs it set (the Pulsar backend is under construction)", "brokerServiceUrl")
+	}
+	return nc, nil
+}
+
+// printKeys lists the configuration keys with their defaults in mode.
+func printKeys(w io.Writer, mode conf.Mode) {
+	fmt.Fprintf(w, "kop %s configuration keys (file key=value, KOP_<KEY> environment, --KEY=VALUE flag):\n\n", mode)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, k := range conf.Keys(mode) {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", k.Name, strconv.Quote(k.Default), k.Doc)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,290 @@
+package e2e
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kop-project/kop/recordbatch/batchtest"
+)
+
+// rawConn is a bare Kafka connection for sending hand-made frames.
+type rawConn struct {
+	t  testing.TB
+	nc net.Conn
+}
+
+func dialRaw(t testing.TB, addr string) *rawConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{t: t, nc: nc}
+}
+
+func (c *rawConn) write(b []byte) {
+	c.t.Helper()
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// frame builds a request frame: size, key, version, correlation id, client
+// id, a tag buffer when flexible, and the body.
+func frame(key, version int16, corr int32, flexible bool, body []byte) []byte {
+	b := make([]byte, 4, 64+len(body))
+	b = binary.BigEndian.AppendUint16(b, uint16(key))
+	b = binary.BigEndian.AppendUint16(b, uint16(version))
+	b = binary.BigEndian.AppendUint32(b, uint32(corr))
+	b = binary.BigEndian.AppendUint16(b, 4)
+	b = append(b, "test"...)
+	if flexible {
+		b = append(b, 0)
+	}
+	b = append(b, body...)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
+
+// request sends req and decodes the response into resp.
+func (c *rawConn) request(req kmsg.Request, corr int32) kmsg.Response {
+	c.t.Helper()
+	c.write(frame(req.Key(), req.GetVersion(), corr, req.IsFlexible(), req.AppendTo(nil)))
+	body := c.readFrame()
+	if got := int32(binary.BigEndian.Uint32(body)); got != corr {
+		c.t.Fatalf("correlation id %d, want %d", got, corr)
+	}
+	body = body[4:]
+	resp := req.ResponseKind()
+	if resp.IsFlexible() && req.Key() != kmsg.ApiVersions.Int16() {
+		body = body[1:] // empty response header tag buffer
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		c.t.Fatalf("decoding %s response: %v", kmsg.NameForKey(req.Key()), err)
+	}
+	return resp
+}
+
+func (c *rawConn) readFrame() []byte {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var size [4]byte
+	if _, err := io.ReadFull(c.nc, size[:]); err != nil {
+		c.t.Fatalf("reading response: %v", err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(c.nc, body); err != nil {
+		c.t.Fatalf("reading response: %v", err)
+	}
+	return body
+}
+
+// expectClosed asserts the broker closes the connection without answering.
+func (c *rawConn) expectClosed() {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [1]byte
+	_, err := c.nc.Read(b[:])
+	if err == nil {
+		c.t.Fatal("broker answered; want the connection closed")
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.t.Fatal("connection still open after 10s; want it closed")
+	}
+}
+
+// stillServes asserts the broker answers a fresh connection.
+func stillServes(t testing.TB, addr string) {
+	t.Helper()
+	c := dialRaw(t, addr)
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = 0
+	resp := c.request(req, 7).(*kmsg.ApiVersionsResponse)
+	if resp.ErrorCode != 0 || len(resp.ApiKeys) == 0 {
+		t.Fatalf("ApiVersions after bad input: error %d, %d keys", resp.ErrorCode, len(resp.ApiKeys))
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	b := startStandalone(t, map[string]string{"socketRequestMaxBytes": "1048576", "allowAutoTopicCreation": "false"})
+
+	t.Run("oversized frame", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], 1048577)
+		c.write(hdr[:])
+		c.expectClosed()
+	})
+	t.Run("negative size", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		c.write([]byte{0xff, 0xff, 0xff, 0xf0})
+		c.expectClosed()
+	})
+	t.Run("truncated frame then close", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		f := frame(18, 0, 1, false, nil)
+		c.write(f[:len(f)-3])
+		c.nc.(*net.TCPConn).CloseWrite()
+		c.expectClosed()
+	})
+	t.Run("truncated header", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		c.write([]byte{0, 0, 0, 9, 0, 18, 0, 0, 0, 0, 0, 1, 0})
+		c.expectClosed()
+	})
+	t.Run("unknown api key", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		c.write(frame(999, 0, 1, false, nil))
+		c.expectClosed()
+	})
+	t.Run("unimplemented api key", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		c.write(frame(kmsg.DescribeACLs.Int16(), 0, 1, false, make([]byte, 16)))
+		c.expectClosed()
+	})
+	t.Run("unsupported version", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		c.write(frame(0, 1, 1, false, make([]byte, 16))) // Produce v1: below the supported range
+		c.expectClosed()
+	})
+	t.Run("garbage body", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		c.write(frame(3, 1, 1, false, []byte{0x7f, 0xff, 0xff, 0xff})) // Metadata v1 claiming 2^31 topics
+		c.expectClosed()
+	})
+	t.Run("newer ApiVersions gets v0 fallback", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		c.write(frame(18, 99, 42, true, []byte{0, 0, 0}))
+		body := c.readFrame()
+		if corr := int32(binary.BigEndian.Uint32(body)); corr != 42 {
+			t.Fatalf("correlation %d", corr)
+		}
+		resp := kmsg.NewPtrApiVersionsResponse()
+		resp.Version = 0
+		if err := resp.ReadFrom(body[4:]); err != nil {
+			t.Fatal(err)
+		}
+		if resp.ErrorCode != kerr.UnsupportedVersion.Code || len(resp.ApiKeys) == 0 {
+			t.Fatalf("error %d with %d keys; want UNSUPPORTED_VERSION and the key list", resp.ErrorCode, len(resp.ApiKeys))
+		}
+	})
+	t.Run("pipelined requests answered in order", func(t *testing.T) {
+		c := dialRaw(t, b.addr)
+		var out []byte
+		for i := int32(0); i < 50; i++ {
+			req := kmsg.NewPtrMetadataRequest()
+			req.Version = 1
+			if i%2 == 0 {
+				av := kmsg.NewPtrApiVersionsRequest()
+				av.Version = 2
+				out = append(out, frame(18, 2, i, false, av.AppendTo(nil))...)
+				continue
+			}
+			out = append(out, frame(3, 1, i, false, req.AppendTo(nil))...)
+		}
+		c.write(out)
+		for i := int32(0); i < 50; i++ {
+			body := c.readFrame()
+			if corr := int32(binary.BigEndian.Uint32(body)); corr != i {
+				t.Fatalf("response %d has correlation id %d", i, corr)
+			}
+		}
+	})
+	stillServes(t, b.addr)
+}
+
+func TestProduceValidation(t *testing.T) {
+	b := startStandalone(t, map[string]string{"allowAutoTopicCreation": "false"})
+	adm := newAdmin(t, b.addr)
+	ctx := testCtx(t, time.Minute)
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": ptr("2000")}, "v"); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, b.addr)
+	produce := func(topic string, batch []byte) int16 {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version = 7
+		req.Acks = -1
+		req.TimeoutMillis = 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = batch
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := c.request(req, 1).(*kmsg.ProduceResponse)
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	good := makeBatch(3, 10, -1, 0)
+	if code := produce("v", good); code != 0 {
+		t.Fatalf("valid batch: error %d", code)
+	}
+	corrupt := makeBatch(3, 10, -1, 0)
+	corrupt[len(corrupt)-1] ^= 0xff
+	if code := produce("v", corrupt); code != kerr.CorruptMessage.Code {
+		t.Fatalf("CRC mismatch: error %d, want CORRUPT_MESSAGE", code)
+	}
+	if code := produce("v", makeBatch(10, 500, -1, 0)); code != kerr.MessageTooLarge.Code {
+		t.Fatalf("oversized batch: error %d, want MESSAGE_TOO_LARGE", code)
+	}
+	if code := produce("v", good[:40]); code != kerr.CorruptMessage.Code {
+		t.Fatalf("truncated batch: error %d, want CORRUPT_MESSAGE", code)
+	}
+	if code := produce("missing", good); code != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("missing topic without auto-creation: error %d, want UNKNOWN_TOPIC_OR_PARTITION", code)
+	}
+	// Metadata for a missing topic does not create it when auto-creation
+	// is off, and an illegal name is refused as such.
+	md := kmsg.NewPtrMetadataRequest()
+	md.Version = 9
+	for _, name := range []string{"missing", "bad/name"} {
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = ptr(name)
+		md.Topics = append(md.Topics, mt)
+	}
+	md.AllowAutoTopicCreation = true
+	mresp := c.request(md, 2).(*kmsg.MetadataResponse)
+	if got := mresp.Topics[0].ErrorCode; got != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("metadata of missing topic: error %d", got)
+	}
+	if got := mresp.Topics[1].ErrorCode; got != kerr.InvalidTopicException.Code {
+		t.Fatalf("metadata of bad/name: error %d, want INVALID_TOPIC_EXCEPTION", got)
+	}
+	adm2 := newAdmin(t, b.addr)
+	res, err := adm2.CreateTopics(ctx, 1, 1, nil, "bad name", "..", string(make([]byte, 250)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Sorted() {
+		if !errors.Is(r.Err, kerr.InvalidTopicException) {
+			t.Fatalf("create %q: %v, want INVALID_TOPIC_EXCEPTION", r.Topic, r.Err)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// makeBatch encodes a v2 batch of n uncompressed records with values of
+// size bytes, with the given producer id (-1 none) and base sequence.
+func makeBatch(n, size int, producerID int64, baseSeq int32) []byte {
+	spec := batchtest.Spec{BaseTimestamp: time.Now().UnixMilli(), Records: batchtest.Records(n, size)}
+	if producerID < 0 {
+		spec = spec.NoProducer()
+	} else {
+		spec.ProducerID, spec.BaseSequence = producerID, baseSeq
+	}
+	b, err := batchtest.Build(spec)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
