@@ -1,0 +1,206 @@
+// Command kopbench measures KOP with franz-go: produce and consume
+// throughput (MB/s, records/s) and produce latency (p50/p99) for 1 KiB
+// records with acks=all, on 1 and 8 partitions, against a `kop standalone`
+// it starts on free loopback ports and stops by process id. `make bench`
+// runs it and prints the table.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	bin := flag.String("kop", "bin/kop", "kop binary")
+	records := flag.Int("records", 200_000, "records per run")
+	size := flag.Int("size", 1024, "record value size in bytes")
+	flag.Parse()
+	if err := run(*bin, *records, *size); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type result struct {
+	name              string
+	partitions        int
+	prodMBs, prodRecs float64
+	p50, p99          time.Duration
+	consMBs, consRecs float64
+}
+
+func run(bin string, n, size int) error {
+	dir, err := os.MkdirTemp("", "kopbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	addr, stop, err := startKop(bin, dir)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	var results []result
+	for _, parts := range []int{1, 8} {
+		r, err := benchOne(addr, fmt.Sprintf("bench-%d", parts), parts, n, size)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	fmt.Printf("\nKOP standalone (embedded log, fsync per append), franz-go, %d records of %d B, acks=all\n\n", n, size)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "partitions\tproduce MB/s\tproduce rec/s\tp50 latency\tp99 latency\tconsume MB/s\tconsume rec/s\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t%s\t%s\t%.1f\t%.0f\t\n", r.partitions, r.prodMBs, r.prodRecs,
+			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.consMBs, r.consRecs)
+	}
+	return tw.Flush()
+}
+
+func benchOne(addr, topic string, parts, n, size int) (result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return result{}, err
+	}
+	defer admCl.Close()
+	if _, err := kadm.NewClient(admCl).CreateTopic(ctx, int32(parts), 1, nil, topic); err != nil {
+		return result{}, fmt.Errorf("create %s: %w", topic, err)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchMaxBytes(1<<20),
+		kgo.MaxBufferedRecords(20_000))
+	if err != nil {
+		return result{}, err
+	}
+	value := make([]byte, size)
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	var perr error
+	var mu sync.Mutex
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sent := time.Now()
+		i := i
+		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+			lat[i] = time.Since(sent)
+			if err != nil {
+				mu.Lock()
+				perr = err
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	prodDur := time.Since(start)
+	cl.Close()
+	if perr != nil {
+		return result{}, fmt.Errorf("produce: %w", perr)
+	}
+	slices.Sort(lat)
+
+	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32<<20))
+	if err != nil {
+		return result{}, err
+	}
+	defer cons.Close()
+	start = time.Now()
+	got := 0
+	for got < n {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return result{}, fmt.Errorf("consume: %d of %d records", got, n)
+		}
+		got += fs.NumRecords()
+	}
+	consDur := time.Since(start)
+	mb := float64(n*size) / (1 << 20)
+	return result{
+		name: topic, partitions: parts,
+		prodMBs: mb / prodDur.Seconds(), prodRecs: float64(n) / prodDur.Seconds(),
+		p50: lat[n/2], p99: lat[n*99/100],
+		consMBs: mb / consDur.Seconds(), consRecs: float64(n) / consDur.Seconds(),
+	}, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startKop runs `kop standalone` on free loopback ports and returns its
+// Kafka address and a function stopping it by process id.
+func startKop(bin, dir string) (string, func(), error) {
+	var ports [3]int
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return "", nil, err
+		}
+		ports[i] = p
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	logf, err := os.Create(filepath.Join(dir, "kop.log"))
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bin, "standalone",
+		"--kafkaListeners=PLAINTEXT://"+addr,
+		fmt.Sprintf("--raftBindAddress=127.0.0.1:%d", ports[1]),
+		"--httpAddress="+httpAddr,
+		"--dataDir="+filepath.Join(dir, "data"),
+		"--logLevel=warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr, stop, nil
+			}
+		}
+	}
+	stop()
+	return "", nil, fmt.Errorf("kop did not become ready; see its log")
+}
