@@ -1,0 +1,85 @@
+package kafkaapi
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestParseHeader(t *testing.T) {
+	b := []byte{0, 3, 0, 9, 0, 0, 0, 42, 0, 2, 'i', 'd', 0, 0xAA}
+	h, rest, err := parseHeader(b)
+	if err != nil || h.key != 3 || h.version != 9 || h.correlationID != 42 || *h.clientID != "id" {
+		t.Fatalf("%+v %v", h, err)
+	}
+	rest, err = skipTags(rest)
+	if err != nil || !bytes.Equal(rest, []byte{0xAA}) {
+		t.Fatalf("rest %x %v", rest, err)
+	}
+	null := []byte{0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff}
+	if h, _, err := parseHeader(null); err != nil || h.clientID != nil {
+		t.Fatalf("null client id: %+v %v", h, err)
+	}
+	for _, bad := range [][]byte{nil, {0, 1, 0}, {0, 3, 0, 9, 0, 0, 0, 42, 0, 9, 'x'}, {0, 3, 0, 9, 0, 0, 0, 42, 0xff, 0xf0}} {
+		if _, _, err := parseHeader(bad); err == nil {
+			t.Fatalf("%x accepted", bad)
+		}
+	}
+	if _, err := skipTags([]byte{1, 0, 5, 1}); err == nil {
+		t.Fatal("tag overrunning the request accepted")
+	}
+}
+
+func TestReadN(t *testing.T) {
+	data := bytes.Repeat([]byte{7}, 3<<20+5)
+	got, err := readN(bytes.NewReader(data), len(data))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("readN: %v", err)
+	}
+	// A peer announcing more than it sends costs only what it sent.
+	got, err = readN(io.LimitReader(bytes.NewReader(data), 10), 100<<20)
+	if err == nil || cap(got) > 2<<20 {
+		t.Fatalf("short read: err %v, cap %d", err, cap(got))
+	}
+}
+
+// FuzzRequest decodes arbitrary frames the way a connection does: header,
+// tagged fields, then the kmsg body for the key and version. Nothing may
+// panic.
+func FuzzRequest(f *testing.F) {
+	for _, req := range []kmsg.Request{kmsg.NewPtrMetadataRequest(), kmsg.NewPtrProduceRequest(), kmsg.NewPtrFetchRequest(), kmsg.NewPtrApiVersionsRequest()} {
+		for _, v := range []int16{0, 3, 9, 12} {
+			if v > req.MaxVersion() {
+				continue
+			}
+			req.SetVersion(v)
+			b := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
+			b = binary.BigEndian.AppendUint16(b, uint16(v))
+			b = append(b, 0, 0, 0, 1, 0, 1, 'c')
+			if req.IsFlexible() {
+				b = append(b, 0)
+			}
+			f.Add(req.AppendTo(b))
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, rest, err := parseHeader(b)
+		if err != nil {
+			return
+		}
+		req := kmsg.RequestForKey(h.key)
+		if req == nil || h.version < 0 || h.version > req.MaxVersion() {
+			return
+		}
+		req.SetVersion(h.version)
+		if req.IsFlexible() {
+			if rest, err = skipTags(rest); err != nil {
+				return
+			}
+		}
+		_ = req.ReadFrom(rest)
+	})
+}
