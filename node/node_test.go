@@ -1,0 +1,101 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startNode runs a standalone node in-process on free loopback ports.
+func startNode(t *testing.T, dataDir string) *Node {
+	t.Helper()
+	kafka := freeAddr(t)
+	raft := freeAddr(t)
+	cfg := Config{
+		NodeID:                 0,
+		Mode:                   "standalone",
+		DataDir:                dataDir,
+		Listeners:              []Listener{{Name: "PLAINTEXT", Bind: kafka, Advertised: kafka}},
+		RaftBind:               raft,
+		RaftAdvertised:         raft,
+		HTTPAddress:            freeAddr(t),
+		AllowAutoTopicCreation: true,
+		DefaultNumPartitions:   2,
+		TopicDefaults:          map[string]string{},
+		Logger:                 slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(string(b))
+	return len(b), nil
+}
+
+func TestNodeServesKafka(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	addr := n.KafkaAddrs()[0]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("auto"), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := 0; i < 100; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total != 100 || len(ends["auto"]) != 2 {
+		t.Fatalf("end offsets %v", ends)
+	}
+	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("auto"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	got := 0
+	for got < 100 {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d", got)
+		}
+		got += fs.NumRecords()
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
