@@ -2,6 +2,8 @@ package conf
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,228 +20,373 @@ func writeFile(t *testing.T, content string) string {
 	return p
 }
 
-func TestParseProperties(t *testing.T) {
-	got, err := parseProperties([]byte(`
-# comment
-! also a comment
-   key1 = value one  
-key2:value2
-key3=a=b
-key4=
-long=first \
-     second
-key2=override
-`))
+// capture returns a logger writing to a buffer.
+func capture() (*slog.Logger, *bytes.Buffer) {
+	var b bytes.Buffer
+	return slog.New(slog.NewTextHandler(&b, nil)), &b
+}
+
+// broker is the minimal valid kafka-broker command line.
+var broker = []string{"--raftNodeId=2", "--raftPeers=1@h1:9192,2@h2:9192,3@h3:9192", "--brokerServiceUrl=pulsar://p:6650"}
+
+func mustLoad(t *testing.T, mode Mode, args, env []string) *Config {
+	t.Helper()
+	c, err := Load(mode, args, env, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"key1": "value one", "key2": "override", "key3": "a=b", "key4": "", "long": "first second"}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Fatalf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-	for _, bad := range []string{"novalue\n", "=value\n", " : x\n"} {
-		if _, err := parseProperties([]byte(bad)); err == nil || !strings.Contains(err.Error(), "line 1") {
-			t.Fatalf("%q: err %v, want a line-numbered error", bad, err)
-		}
-	}
+	return c
 }
 
 func TestDefaultsPerMode(t *testing.T) {
-	c, err := Load(Standalone, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Chdir(t.TempDir()) // no conf/ here: built-in defaults only
+	c := mustLoad(t, Standalone, nil, nil)
 	if got := c.KafkaListeners[0].String(); got != "PLAINTEXT://127.0.0.1:9092" {
 		t.Fatalf("standalone listener %s", got)
 	}
-	if c.KafkaAdvertisedListeners[0].Addr() != "127.0.0.1:9092" || !c.AllowAutoTopicCreation || c.DefaultNumPartitions != 1 {
+	if c.KafkaAdvertisedListeners[0].Addr() != "127.0.0.1:9092" || c.RaftAdvertisedAddress != "127.0.0.1:9192" {
+		t.Fatalf("advertised %v %s", c.KafkaAdvertisedListeners, c.RaftAdvertisedAddress)
+	}
+	if !c.AllowAutoTopicCreation || c.DefaultNumPartitions != 1 || c.DataDir != "data/standalone" || c.EntryFormat != "kafka" ||
+		c.SocketRequestMaxBytes != 100<<20 || c.MessageMaxBytes != 1048588 || c.LogFlushIntervalMessages != 1 ||
+		c.LogRetentionBytes != -1 || c.GroupMaxSize != 1<<31-1 || c.OffsetsRetentionMinutes != 10080 ||
+		c.HTTPAddress != "127.0.0.1:9080" || c.LogLevel != slog.LevelInfo || c.RaftPeers != nil {
 		t.Fatalf("standalone defaults: %+v", c)
 	}
-	if c.SocketRequestMaxBytes != 100<<20 || c.LogFlushIntervalMessages != 1 || c.Source("dataDir") != SourceDefault {
-		t.Fatalf("defaults: %+v", c)
+	for _, e := range c.Entries() {
+		if e.Source != SourceDefault {
+			t.Fatalf("%s from %s", e.Name, e.Source)
+		}
+		if e.Name == "kafkaAdvertisedListeners" && e.Value != "PLAINTEXT://127.0.0.1:9092" {
+			t.Fatalf("derived value not reported: %+v", e)
+		}
 	}
-	_, err = Load(KafkaBroker, nil, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), `"raftNodeId"`) {
-		t.Fatalf("kafka-broker without raftNodeId: %v", err)
+
+	c = mustLoad(t, KafkaBroker, broker, nil)
+	if c.KafkaListeners[0].Host != "0.0.0.0" || c.DataDir != "data/kop" || c.RaftBindAddress != "0.0.0.0:9192" {
+		t.Fatalf("kafka-broker defaults: %+v", c)
+	}
+	host, _ := os.Hostname()
+	if h := c.KafkaAdvertisedListeners[0].Host; h == "0.0.0.0" || (host != "" && h != host) {
+		t.Fatalf("advertised host %q, want the host name %q", h, host)
+	}
+	// The other voters dial this broker at its raftPeers entry.
+	if c.RaftAdvertisedAddress != "h2:9192" {
+		t.Fatalf("raftAdvertisedAddress %q", c.RaftAdvertisedAddress)
+	}
+	if ks := Keys(KafkaBroker); ks[0].Default != "PLAINTEXT://0.0.0.0:9092" {
+		t.Fatalf("Keys: %+v", ks[0])
+	}
+}
+
+func TestDefaultFileFromWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("conf", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("conf/kop_standalone.conf", []byte("defaultNumPartitions=3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := mustLoad(t, Standalone, nil, nil)
+	if c.DefaultNumPartitions != 3 || c.Sources["defaultNumPartitions"] != SourceFile {
+		t.Fatalf("default file not read: %d", c.DefaultNumPartitions)
+	}
+	// --config replaces the default file.
+	c = mustLoad(t, Standalone, []string{"--config", writeFile(t, "dataDir=x\n")}, nil)
+	if c.DefaultNumPartitions != 1 || c.DataDir != "x" {
+		t.Fatalf("--config: %d %s", c.DefaultNumPartitions, c.DataDir)
 	}
 }
 
 func TestPrecedence(t *testing.T) {
-	path := writeFile(t, "defaultNumPartitions=2\ndataDir=/from/file\nlogLevel=debug\nhttpAddress=127.0.0.1:1\n")
-	env := []string{"KOP_DATADIR=/from/env", "KOP_LOG_LEVEL=warn", "PATH=/bin"}
-	c, err := Load(Standalone, []string{"--config", path, "--logLevel=error"}, env, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.DefaultNumPartitions != 2 || c.Source("defaultNumPartitions") != SourceFile {
-		t.Fatalf("file value: %d from %s", c.DefaultNumPartitions, c.Source("defaultNumPartitions"))
-	}
-	if c.DataDir != "/from/env" || c.Source("dataDir") != SourceEnv {
-		t.Fatalf("env over file: %s from %s", c.DataDir, c.Source("dataDir"))
-	}
-	if c.LogLevel != slog.LevelError || c.Source("logLevel") != SourceFlag {
-		t.Fatalf("flag over env: %v from %s", c.LogLevel, c.Source("logLevel"))
-	}
-	if c.HTTPAddress != "127.0.0.1:1" {
-		t.Fatalf("httpAddress %q", c.HTTPAddress)
+	path := writeFile(t, "defaultNumPartitions=2\ndataDir=/from/file\nlogLevel=debug\nentryFormat=pulsar\n")
+	env := []string{"KOP_DATADIR=/from/env", "KOP_LOG_LEVEL=warn", "KOP_ENTRY_FORMAT=kafka", "PATH=/bin", "KOPX=1"}
+	c := mustLoad(t, Standalone, []string{"--config", path, "--logLevel=error", "--entryFormat", "pulsar"}, env)
+	for _, tc := range []struct {
+		key  string
+		ok   bool
+		from Source
+	}{
+		{"defaultNumPartitions", c.DefaultNumPartitions == 2, SourceFile},
+		{"dataDir", c.DataDir == "/from/env", SourceEnv},
+		{"logLevel", c.LogLevel == slog.LevelError, SourceFlag},
+		{"entryFormat", c.EntryFormat == "pulsar", SourceFlag},
+		{"kafkaTenant", c.KafkaTenant == "public", SourceDefault},
+	} {
+		if !tc.ok || c.Source(tc.key) != tc.from || c.Sources[tc.key] != tc.from {
+			t.Fatalf("%s: value wrong or source %s, want %s", tc.key, c.Source(tc.key), tc.from)
+		}
 	}
 	var found bool
 	for _, e := range c.Entries() {
 		if e.Name == "dataDir" {
-			found = e.Value == "/from/env" && e.Source == SourceEnv && e.Default == "data/standalone"
+			found = e.Value == "/from/env" && e.Source == SourceEnv && e.Default == "data/standalone" && e.Doc != ""
 		}
 	}
 	if !found {
-		t.Fatal("Entries does not report dataDir's value, source and default")
+		t.Fatal("Entries does not report dataDir's value, source, default and doc")
 	}
 }
 
 func TestEnvNameForms(t *testing.T) {
-	for _, name := range []string{"KOP_KAFKALISTENERS", "KOP_kafkaListeners", "KOP_KAFKA_LISTENERS"} {
-		c, err := Load(Standalone, nil, []string{name + "=PLAINTEXT://127.0.0.1:19092"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.KafkaListeners[0].Port != 19092 {
+	for _, name := range []string{"KOP_KAFKALISTENERS", "KOP_kafkaListeners", "KOP_KAFKA_LISTENERS", "KOP_kafka_listeners"} {
+		c := mustLoad(t, Standalone, nil, []string{name + "=PLAINTEXT://127.0.0.1:19092"})
+		if c.KafkaListeners[0].Port != 19092 || c.Source("kafkaListeners") != SourceEnv {
 			t.Fatalf("%s did not set kafkaListeners", name)
 		}
+	}
+	// An empty variable is a setting too: it clears an optional key.
+	c := mustLoad(t, Standalone, nil, []string{"KOP_HTTP_ADDRESS="})
+	if c.HTTPAddress != "" {
+		t.Fatalf("httpAddress %q", c.HTTPAddress)
+	}
+	logger, logs := capture()
+	c, err := Load(Standalone, nil, []string{"KOP_DATA_DIR=a", "KOP_DATADIR=b", "KOP_NOT_A_KEY=1"}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "b" || !strings.Contains(logs.String(), "KOP_DATA_DIR") || !strings.Contains(logs.String(), "KOP_NOT_A_KEY") {
+		t.Fatalf("dataDir %q; logs:\n%s", c.DataDir, logs)
 	}
 }
 
 func TestUnknownKeysWarn(t *testing.T) {
-	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	path := writeFile(t, "messagingProtocols=kafka\nclusterName=standalone\nkafkaTransactionCoordinatorEnabled=true\nlog.dirs=/x\ndefaultNumPartitions=4\n")
-	c, err := Load(Standalone, []string{"--config=" + path}, []string{"KOP_NOT_A_KEY=1"}, logger)
+	logger, logs := capture()
+	// Lines from Pulsar's standalone.conf and KoP's kop.conf.
+	path := writeFile(t, `messagingProtocols=kafka
+protocolHandlerDirectory=./protocols
+clusterName=standalone
+kafkaTransactionCoordinatorEnabled=true
+log.dirs=/x
+kafkalisteners=PLAINTEXT://127.0.0.1:1
+defaultNumPartitions=4
+`)
+	c, err := Load(Standalone, []string{"--config=" + path}, nil, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DefaultNumPartitions != 4 {
-		t.Fatal("known key next to unknown ones was not read")
+	if c.DefaultNumPartitions != 4 || c.KafkaListeners[0].Port != 9092 {
+		t.Fatal("known keys next to unknown ones were not read as such")
 	}
-	for _, k := range []string{"messagingProtocols", "clusterName", "kafkaTransactionCoordinatorEnabled", "log.dirs", "KOP_NOT_A_KEY"} {
+	for _, k := range []string{"messagingProtocols", "clusterName", "kafkaTransactionCoordinatorEnabled", "log.dirs", "didYouMean=kafkaListeners"} {
 		if !strings.Contains(logs.String(), k) {
-			t.Fatalf("no warning naming %s in:\n%s", k, logs.String())
+			t.Fatalf("no warning naming %s in:\n%s", k, logs)
 		}
+	}
+	if !strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("not a warning:\n%s", logs)
 	}
 }
 
 func TestBadValuesNameTheKey(t *testing.T) {
 	cases := []struct{ arg, key, why string }{
-		{"--defaultNumPartitions=0", "defaultNumPartitions", "between"},
+		{"--defaultNumPartitions=0", "defaultNumPartitions", `must be >= 1, got "0"`},
 		{"--defaultNumPartitions=x", "defaultNumPartitions", "integer"},
+		{"--defaultNumPartitions=99999999999999999999", "defaultNumPartitions", "between"},
 		{"--allowAutoTopicCreation=maybe", "allowAutoTopicCreation", "true or false"},
 		{"--logLevel=loud", "logLevel", "debug"},
+		{"--logLevel=info+2", "logLevel", "debug"},
 		{"--kafkaListeners=127.0.0.1:9092", "kafkaListeners", "NAME://host:port"},
-		{"--kafkaListeners=SSL://127.0.0.1:9092", "kafkaListeners", "PLAINTEXT"},
+		{"--kafkaListeners=SSL://127.0.0.1:9092", "kafkaListeners", "kafkaProtocolMap"},
 		{"--kafkaListeners=PLAINTEXT://127.0.0.1:99999", "kafkaListeners", "port"},
-		{"--brokerServiceUrl=http://x:6650", "brokerServiceUrl", "pulsar"},
+		{"--kafkaListeners=PLAINTEXT://127.0.0.1", "kafkaListeners", "host:port"},
+		{"--kafkaListeners=", "kafkaListeners", "at least one"},
+		{"--kafkaListeners=SASL_PLAINTEXT://127.0.0.1:9092", "kafkaListeners", "not implemented"},
+		{"--kafkaProtocolMap=A:SSL", "kafkaProtocolMap", "PLAINTEXT"},
+		{"--kafkaAdvertisedListeners=OTHER://h:1", "kafkaAdvertisedListeners", "kafkaProtocolMap"},
+		{"--kafkaAdvertisedListeners=PLAINTEXT://0.0.0.0:9092", "kafkaAdvertisedListeners", "clients can connect to"},
+		{"--brokerServiceUrl=http://x:6650", "brokerServiceUrl", "pulsar://"},
+		{"--brokerServiceUrl=pulsar://x:66a", "brokerServiceUrl", "port"},
+		{"--webServiceUrl=ftp://x", "webServiceUrl", "http://"},
 		{"--entryFormat=avro", "entryFormat", "kafka, pulsar"},
+		{"--kafkaTenant=a/b", "kafkaTenant", "letters"},
 		{"--raftBindAddress=nohost", "raftBindAddress", "host:port"},
-		{"--socketRequestMaxBytes=-5", "socketRequestMaxBytes", "between"},
+		{"--raftAdvertisedAddress=0.0.0.0:9192", "raftAdvertisedAddress", "reach"},
+		{"--raftNodeId=-1", "raftNodeId", ">= 0"},
+		{"--httpAddress=127.0.0.1:9092", "httpAddress", "kafkaListeners"},
+		{"--raftBindAddress=0.0.0.0:9092", "raftBindAddress", "port 9092"},
+		{"--socketRequestMaxBytes=-5", "socketRequestMaxBytes", ">= 1024"},
+		{"--logRetentionMs=-2", "logRetentionMs", ">= -1"},
 		{"--groupMinSessionTimeoutMs=90000000", "groupMinSessionTimeoutMs", "groupMaxSessionTimeoutMs"},
-		{"--kafkaAdvertisedListeners=OTHER://h:1", "kafkaAdvertisedListeners", "PLAINTEXT"},
 		{"--dataDir=", "dataDir", "empty"},
+		{"--kafkaServicePort=abc", "kafkaServicePort", "integer"},
 	}
 	for _, tc := range cases {
 		_, err := Load(Standalone, []string{tc.arg}, nil, nil)
 		if err == nil {
 			t.Fatalf("%s: accepted", tc.arg)
 		}
-		if !strings.Contains(err.Error(), `"`+tc.key+`"`) || !strings.Contains(err.Error(), tc.why) {
+		var ke *KeyError
+		if !errors.As(err, &ke) || ke.Key != tc.key || !strings.Contains(err.Error(), `config key "`+tc.key+`"`) || !strings.Contains(err.Error(), tc.why) {
 			t.Fatalf("%s: error %q does not name %s and %q", tc.arg, err, tc.key, tc.why)
 		}
 	}
-	if _, err := Load(Standalone, []string{"--noSuchFlag=1"}, nil, nil); err == nil || !strings.Contains(err.Error(), "noSuchFlag") {
-		t.Fatalf("unknown flag: %v", err)
+	// The error says where the bad value was set.
+	for _, tc := range []struct {
+		args, env []string
+		origin    string
+	}{
+		{[]string{"--config", writeFile(t, "defaultNumPartitions=0\n")}, nil, "file "},
+		{nil, []string{"KOP_DEFAULT_NUM_PARTITIONS=0"}, "environment KOP_DEFAULT_NUM_PARTITIONS"},
+		{[]string{"--defaultNumPartitions=0"}, nil, "flag --defaultNumPartitions"},
+	} {
+		_, err := Load(Standalone, tc.args, tc.env, nil)
+		if err == nil || !strings.Contains(err.Error(), "(set by "+tc.origin) {
+			t.Fatalf("%v %v: %v does not name %q", tc.args, tc.env, err, tc.origin)
+		}
 	}
-	if _, err := Load(Standalone, []string{"--config=/does/not/exist"}, nil, nil); err == nil || !strings.Contains(err.Error(), "/does/not/exist") {
-		t.Fatalf("missing file: %v", err)
+	// Every refused value is reported at once.
+	_, err := Load(Standalone, []string{"--defaultNumPartitions=0", "--logLevel=x"}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "defaultNumPartitions") || !strings.Contains(err.Error(), "logLevel") {
+		t.Fatalf("two bad values: %v", err)
+	}
+	for _, tc := range []struct{ arg, want string }{
+		{"--noSuchFlag=1", "noSuchFlag"}, {"--config=/does/not/exist", "/does/not/exist"}, {"stray", "stray"},
+	} {
+		if _, err := Load(Standalone, []string{tc.arg}, nil, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: %v", tc.arg, err)
+		}
+	}
+	if _, err := Load(Standalone, []string{"--config", writeFile(t, "ok=1\n=broken\n")}, nil, nil); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("malformed file: %v", err)
 	}
 }
 
 func TestKafkaServicePortShorthand(t *testing.T) {
-	c, err := Load(Standalone, []string{"--kafkaServicePort=19093"}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, Standalone, []string{"--kafkaServicePort=19093"}, nil)
 	if got := c.KafkaListeners[0].String(); got != "PLAINTEXT://127.0.0.1:19093" {
 		t.Fatalf("listener %s", got)
 	}
-	// An explicit kafkaListeners wins over the shorthand.
-	c, err = Load(Standalone, []string{"--kafkaServicePort=19093", "--kafkaListeners=PLAINTEXT://127.0.0.1:19094"}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
+	c = mustLoad(t, KafkaBroker, append([]string{"--kafkaServicePort=19093"}, broker...), nil)
+	if got := c.KafkaListeners[0].String(); got != "PLAINTEXT://0.0.0.0:19093" {
+		t.Fatalf("kafka-broker listener %s", got)
 	}
+	// An explicit kafkaListeners wins over the shorthand, from any source.
+	c = mustLoad(t, Standalone, []string{"--config", writeFile(t, "kafkaListeners=PLAINTEXT://127.0.0.1:19094\n"), "--kafkaServicePort=19093"}, nil)
 	if c.KafkaListeners[0].Port != 19094 {
 		t.Fatalf("listener %s", c.KafkaListeners[0])
 	}
-	if _, err := Load(Standalone, []string{"--kafkaServicePort=abc"}, nil, nil); err == nil || !strings.Contains(err.Error(), `"kafkaServicePort"`) {
-		t.Fatalf("bad shorthand: %v", err)
-	}
 }
 
-func TestKafkaBrokerCluster(t *testing.T) {
-	args := []string{"--raftNodeId=2", "--raftPeers=1@h1:9192,2@h2:9192,3@h3:9192", "--brokerServiceUrl=pulsar://p:6650"}
-	c, err := Load(KafkaBroker, args, nil, nil)
-	if err != nil {
-		t.Fatal(err)
+func TestListeners(t *testing.T) {
+	c := mustLoad(t, Standalone, []string{
+		"--kafkaListeners=internal://127.0.0.1:9092, EXTERNAL://0.0.0.0:9093,PLAINTEXT://[::1]:9094",
+		"--kafkaProtocolMap=INTERNAL:PLAINTEXT,external:plaintext",
+		"--kafkaAdvertisedListeners=INTERNAL://10.0.0.1:9092,EXTERNAL://kop.example.com:19093,PLAINTEXT://[::1]:9094",
+	}, nil)
+	want := []Listener{
+		{"INTERNAL", ProtocolPlaintext, "127.0.0.1", 9092},
+		{"EXTERNAL", ProtocolPlaintext, "0.0.0.0", 9093},
+		{"PLAINTEXT", ProtocolPlaintext, "::1", 9094},
 	}
-	if len(c.RaftPeers) != 3 || c.RaftPeers[1] != (Peer{ID: 2, Address: "h2:9192"}) {
+	for i, l := range want {
+		if c.KafkaListeners[i] != l {
+			t.Fatalf("listener %d: %+v, want %+v", i, c.KafkaListeners[i], l)
+		}
+	}
+	if c.KafkaAdvertisedListeners[1].Addr() != "kop.example.com:19093" || c.KafkaAdvertisedListeners[2].String() != "PLAINTEXT://[::1]:9094" {
+		t.Fatalf("advertised %v", c.KafkaAdvertisedListeners)
+	}
+	for _, tc := range []struct{ args, why string }{
+		{"--kafkaListeners=PLAINTEXT://127.0.0.1:9092,PLAINTEXT://127.0.0.1:9093", "appears twice"},
+		{"--kafkaListeners=A://127.0.0.1:9092,B://127.0.0.1:9092 --kafkaProtocolMap=A:PLAINTEXT,B:PLAINTEXT", "port 9092"},
+		{"--kafkaListeners=A://127.0.0.1:9092,B://127.0.0.1:9093 --kafkaProtocolMap=A:PLAINTEXT,B:PLAINTEXT --kafkaAdvertisedListeners=B://h:1,A://h:2", "same order"},
+		{"--kafkaListeners=A://127.0.0.1:9092,B://127.0.0.1:9093 --kafkaProtocolMap=A:PLAINTEXT,B:PLAINTEXT --kafkaAdvertisedListeners=A://h:1", "same listeners"},
+		{"--kafkaListeners=A-B://h:1", "letters"},
+	} {
+		_, err := Load(Standalone, strings.Fields(tc.args), nil, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.why) {
+			t.Fatalf("%s: %v, want %q", tc.args, err, tc.why)
+		}
+	}
+	// Port 0 (tests pick a free port) is allowed to bind, and on several listeners.
+	mustLoad(t, Standalone, []string{"--kafkaListeners=PLAINTEXT://127.0.0.1:0", "--raftBindAddress=127.0.0.1:0", "--httpAddress=127.0.0.1:0"}, nil)
+}
+
+func TestKafkaBrokerRequiredKeys(t *testing.T) {
+	c := mustLoad(t, KafkaBroker, broker, nil)
+	if len(c.RaftPeers) != 3 || c.RaftPeers[1] != (Peer{ID: 2, Address: "h2:9192"}) || c.RaftNodeID != 2 {
 		t.Fatalf("peers %v", c.RaftPeers)
 	}
-	if c.KafkaAdvertisedListeners[0].Host == "0.0.0.0" {
-		t.Fatal("wildcard host advertised")
+	without := func(key string) []string {
+		var out []string
+		for _, a := range broker {
+			if !strings.HasPrefix(a, "--"+key+"=") {
+				out = append(out, a)
+			}
+		}
+		return out
 	}
-	_, err = Load(KafkaBroker, []string{"--raftNodeId=4", "--raftPeers=1@h1:9192"}, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), `"raftPeers"`) {
-		t.Fatalf("self missing from peers: %v", err)
+	for _, tc := range []struct {
+		args     []string
+		key, why string
+	}{
+		{without("raftNodeId"), "raftNodeId", "must be set for kafka-broker"},
+		{without("raftPeers"), "raftPeers", "must list"},
+		{without("brokerServiceUrl"), "brokerServiceUrl", "must be set for kafka-broker"},
+		{append(without("raftNodeId"), "--raftNodeId=4"), "raftPeers", "must include this broker (raftNodeId 4)"},
+		{append(without("raftPeers"), "--raftPeers=2@h1:9192,2@h2:9192"), "raftPeers", "twice"},
+		{append(without("raftPeers"), "--raftPeers=1@h:9192,2@h:9192"), "raftPeers", "share address"},
+		{append(without("raftPeers"), "--raftPeers=2@0.0.0.0:9192"), "raftPeers", "reach"},
+		{append(without("raftPeers"), "--raftPeers=2@h:x"), "raftPeers", "port"},
+		{append(without("raftPeers"), "--raftPeers=two@h:1"), "raftPeers", "integer"},
+		{append(broker, "--raftAdvertisedAddress=h9:9192"), "raftAdvertisedAddress", "2@h2:9192"},
+	} {
+		_, err := Load(KafkaBroker, tc.args, nil, nil)
+		var ke *KeyError
+		if !errors.As(err, &ke) || ke.Key != tc.key || !strings.Contains(err.Error(), tc.why) {
+			t.Fatalf("%v: %v, want key %s and %q", tc.args, err, tc.key, tc.why)
+		}
 	}
-	_, err = Load(KafkaBroker, []string{"--raftNodeId=1", "--raftPeers=1@h1:9192,1@h2:9192"}, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), "twice") {
-		t.Fatalf("duplicate peer: %v", err)
+	// Standalone ignores raftPeers, with a warning.
+	logger, logs := capture()
+	c, err := Load(Standalone, []string{"--raftPeers=1@h:1"}, nil, logger)
+	if err != nil || c.RaftPeers != nil || !strings.Contains(logs.String(), "raftPeers") {
+		t.Fatalf("standalone raftPeers: %v %v\n%s", err, c, logs)
 	}
 }
 
-// The shipped files load, and document every key.
+// The shipped files load without warnings and document every key; so do
+// the three-node example of deploy/cluster.
 func TestShippedFiles(t *testing.T) {
 	for _, f := range []struct {
 		path string
 		mode Mode
 	}{{"kop_standalone.conf", Standalone}, {"kop.conf", KafkaBroker}} {
-		var logs bytes.Buffer
-		if _, err := Load(f.mode, []string{"--config", f.path}, nil, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		logger, logs := capture()
+		if _, err := Load(f.mode, []string{"--config", f.path}, nil, logger); err != nil {
 			t.Fatalf("%s: %v", f.path, err)
 		}
 		if logs.Len() > 0 {
-			t.Fatalf("%s logged warnings:\n%s", f.path, logs.String())
+			t.Fatalf("%s logged warnings:\n%s", f.path, logs)
 		}
 		body, _ := os.ReadFile(f.path)
 		for _, k := range keys {
-			if !strings.Contains(string(body), k.name+"=") {
-				t.Fatalf("%s does not mention %s", f.path, k.name)
+			if !strings.Contains(string(body), "\n"+k.name+"=") && !strings.Contains(string(body), "\n#"+k.name+"=") {
+				t.Fatalf("%s does not document %s", f.path, k.name)
 			}
 		}
 	}
-}
-
-func FuzzParseProperties(f *testing.F) {
-	f.Add([]byte("a=b\n# c\nd: e \\\n f\n"))
-	f.Add([]byte("\\\n\\\\\n=\n:"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		kv, err := parseProperties(b)
+	ports := map[string]bool{}
+	for id := 1; id <= 3; id++ {
+		path := filepath.Join("..", "deploy", "cluster", fmt.Sprintf("kop-%d.conf", id))
+		logger, logs := capture()
+		c, err := Load(KafkaBroker, []string{"--config", path}, nil, logger)
 		if err != nil {
-			return
+			t.Fatalf("%s: %v", path, err)
 		}
-		for k := range kv {
-			if k == "" || strings.TrimSpace(k) != k {
-				t.Fatalf("bad key %q", k)
+		if logs.Len() > 0 {
+			t.Fatalf("%s logged warnings:\n%s", path, logs)
+		}
+		if c.RaftNodeID != int32(id) || len(c.RaftPeers) != 3 {
+			t.Fatalf("%s: node %d, peers %v", path, c.RaftNodeID, c.RaftPeers)
+		}
+		for _, a := range []string{c.KafkaListeners[0].Addr(), c.RaftBindAddress, c.HTTPAddress, c.DataDir} {
+			if ports[a] {
+				t.Fatalf("%s: %s is shared with another broker of the example", path, a)
 			}
+			ports[a] = true
 		}
-	})
+	}
 }

@@ -24,11 +24,24 @@ func (m Mode) String() string {
 	return "standalone"
 }
 
+// Kafka security protocols a listener can use.
+const (
+	ProtocolPlaintext     = "PLAINTEXT"
+	ProtocolSASLPlaintext = "SASL_PLAINTEXT"
+)
+
+// saslImplemented says whether the Kafka layer authenticates SASL
+// listeners. Until it does, a SASL_PLAINTEXT listener is refused rather
+// than served without authentication: a listener whose name promises
+// authentication must never accept anonymous clients.
+const saslImplemented = false
+
 // Listener is one Kafka listener, `NAME://host:port`.
 type Listener struct {
-	Name string
-	Host string
-	Port int
+	Name             string // upper case, unique among the listeners
+	SecurityProtocol string // ProtocolPlaintext or ProtocolSASLPlaintext
+	Host             string // empty or 0.0.0.0 binds every interface
+	Port             int    // 0 picks a free port (tests)
 }
 
 // Addr is host:port.
@@ -42,37 +55,41 @@ type Peer struct {
 	Address string
 }
 
-// Config is the validated configuration of one broker.
+func (p Peer) String() string { return strconv.Itoa(int(p.ID)) + "@" + p.Address }
+
+// Config is the validated configuration of one broker. Durations keep the
+// Kafka-style millisecond (or minute) units of their keys.
 type Config struct {
 	Mode Mode
 
 	KafkaListeners           []Listener
-	KafkaAdvertisedListeners []Listener // same names and order as KafkaListeners
+	KafkaAdvertisedListeners []Listener        // same names and order as KafkaListeners; never a wildcard host
+	KafkaProtocolMap         map[string]string // listener name → security protocol, as given (may be empty)
 	DataDir                  string
 
 	RaftNodeID            int32
 	RaftBindAddress       string
-	RaftAdvertisedAddress string
-	RaftPeers             []Peer
+	RaftAdvertisedAddress string // never a wildcard host
+	RaftPeers             []Peer // kafka-broker only; nil in standalone
 
-	HTTPAddress string
+	HTTPAddress string // empty: no admin endpoint
 
 	AllowAutoTopicCreation bool
 	DefaultNumPartitions   int32
 	LogLevel               slog.Level
 
-	BrokerServiceURL string
+	BrokerServiceURL string // empty: the embedded log
 	WebServiceURL    string
 	KafkaTenant      string
 	KafkaNamespace   string
-	EntryFormat      string
+	EntryFormat      string // "kafka" or "pulsar"
 
 	SocketRequestMaxBytes       int32
 	ConnectionsMaxIdleMs        int64
 	MessageMaxBytes             int32
 	LogSegmentBytes             int64
-	LogRetentionMs              int64
-	LogRetentionBytes           int64
+	LogRetentionMs              int64 // -1: forever
+	LogRetentionBytes           int64 // -1: unlimited
 	LogFlushIntervalMessages    int64
 	LogFlushIntervalMs          int64
 	LogRetentionCheckIntervalMs int64
@@ -85,8 +102,10 @@ type Config struct {
 	GroupMaxSize                 int32
 	OffsetsRetentionMinutes      int64
 
-	values  map[string]string
-	sources map[string]Source
+	// Sources says where each known key's value came from.
+	Sources map[string]Source
+
+	values map[string]string // effective value of each key, derived ones filled in
 }
 
 // Source says where a setting's value came from.
@@ -103,28 +122,29 @@ const (
 // Entry is one key's effective setting.
 type Entry struct {
 	Name      string
-	Value     string
-	Default   string
+	Value     string // effective value; derived values (advertised addresses) filled in
+	Default   string // the built-in default in this mode
 	Source    Source
-	Sensitive bool
+	Sensitive bool // a secret: never show Value to clients or in logs
 	Doc       string
 }
 
 // Entries lists every known key with its effective value and source, in
-// definition order.
+// definition order. DescribeConfigs of the broker resource and `kop MODE
+// --help` are built from it.
 func (c *Config) Entries() []Entry {
 	out := make([]Entry, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, Entry{
 			Name: k.name, Value: c.values[k.name], Default: k.defaultFor(c.Mode),
-			Source: c.sources[k.name], Sensitive: k.sensitive, Doc: k.doc,
+			Source: c.Sources[k.name], Sensitive: k.sensitive, Doc: k.doc,
 		})
 	}
 	return out
 }
 
-// Source returns where key's value came from.
-func (c *Config) Source(key string) Source { return c.sources[key] }
+// Source returns where key's value came from; "" for an unknown key.
+func (c *Config) Source(key string) Source { return c.Sources[key] }
 
 // KeyDoc is one key as `kop help MODE` prints it.
 type KeyDoc struct {
@@ -140,12 +160,72 @@ func Keys(mode Mode) []KeyDoc {
 	return out
 }
 
-// keyError names the key and why its value is refused.
-func keyError(key, value, why string) error {
-	return fmt.Errorf("config key %q: %s, got %q", key, why, value)
+// KeyError is a refused value: it names the key, the reason and, once Load
+// knows it, where the value was set.
+type KeyError struct {
+	Key    string
+	Value  string
+	Reason string
+	Origin string // e.g. `file conf/kop.conf`, `environment KOP_DATA_DIR`, `flag --dataDir`; empty for defaults
 }
 
-func parseListeners(key, v string) ([]Listener, error) {
+func (e *KeyError) Error() string {
+	s := fmt.Sprintf("config key %q: %s", e.Key, e.Reason)
+	if e.Value != "" {
+		s += fmt.Sprintf(", got %q", e.Value)
+	}
+	if e.Origin != "" {
+		s += " (set by " + e.Origin + ")"
+	}
+	return s
+}
+
+// keyError names the key and why its value is refused.
+func keyError(key, value, why string) error {
+	return &KeyError{Key: key, Value: value, Reason: why}
+}
+
+// parseProtocolMap parses kafkaProtocolMap, `NAME:PROTOCOL,…`.
+func parseProtocolMap(key, v string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, proto, ok := strings.Cut(part, ":")
+		name, proto = strings.ToUpper(strings.TrimSpace(name)), strings.ToUpper(strings.TrimSpace(proto))
+		if !ok || name == "" || proto == "" {
+			return nil, keyError(key, v, "each entry must be NAME:PROTOCOL")
+		}
+		if !validListenerName(name) {
+			return nil, keyError(key, v, fmt.Sprintf("listener name %q may hold only letters, digits and _", name))
+		}
+		if proto != ProtocolPlaintext && proto != ProtocolSASLPlaintext {
+			return nil, keyError(key, v, fmt.Sprintf("listener %s: security protocol must be PLAINTEXT or SASL_PLAINTEXT", name))
+		}
+		if _, dup := out[name]; dup {
+			return nil, keyError(key, v, fmt.Sprintf("listener name %s appears twice", name))
+		}
+		out[name] = proto
+	}
+	return out, nil
+}
+
+func validListenerName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseListeners parses comma-separated NAME://host:port. A name is its
+// own security protocol (PLAINTEXT, SASL_PLAINTEXT) unless protocols maps
+// it, as Kafka's listener.security.protocol.map and KoP's kafkaProtocolMap
+// do (INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT).
+func parseListeners(key, v string, protocols map[string]string) ([]Listener, error) {
 	var out []Listener
 	for _, part := range strings.Split(v, ",") {
 		part = strings.TrimSpace(part)
@@ -154,26 +234,35 @@ func parseListeners(key, v string) ([]Listener, error) {
 		}
 		name, addr, ok := strings.Cut(part, "://")
 		if !ok || name == "" {
-			return nil, keyError(key, v, "each listener must be NAME://host:port")
+			return nil, keyError(key, v, fmt.Sprintf("listener %q must be NAME://host:port", part))
 		}
 		name = strings.ToUpper(name)
-		if name != "PLAINTEXT" {
-			return nil, keyError(key, v, fmt.Sprintf("listener %s: only PLAINTEXT is supported", name))
+		if !validListenerName(name) {
+			return nil, keyError(key, v, fmt.Sprintf("listener name %q may hold only letters, digits and _", name))
 		}
-		host, port, err := net.SplitHostPort(addr)
+		proto, mapped := protocols[name]
+		if !mapped {
+			proto = name
+		}
+		switch proto {
+		case ProtocolPlaintext:
+		case ProtocolSASLPlaintext:
+			if !saslImplemented {
+				return nil, keyError(key, v, fmt.Sprintf("listener %s: SASL_PLAINTEXT is not implemented yet; only PLAINTEXT is supported", name))
+			}
+		default:
+			return nil, keyError(key, v, fmt.Sprintf("listener %s: unknown security protocol; use PLAINTEXT, or map the name in kafkaProtocolMap (e.g. %s:PLAINTEXT)", name, name))
+		}
+		host, port, err := splitHostPort(addr, true)
 		if err != nil {
 			return nil, keyError(key, v, fmt.Sprintf("listener %s: %v", name, err))
-		}
-		p, err := strconv.Atoi(port)
-		if err != nil || p < 0 || p > 65535 {
-			return nil, keyError(key, v, fmt.Sprintf("listener %s: port must be 0..65535", name))
 		}
 		for _, l := range out {
 			if l.Name == name {
 				return nil, keyError(key, v, fmt.Sprintf("listener name %s appears twice", name))
 			}
 		}
-		out = append(out, Listener{Name: name, Host: host, Port: p})
+		out = append(out, Listener{Name: name, SecurityProtocol: proto, Host: host, Port: port})
 	}
 	if len(out) == 0 {
 		return nil, keyError(key, v, "at least one listener is required")
@@ -191,14 +280,19 @@ func parsePeers(key, v string) ([]Peer, error) {
 		}
 		id, addr, ok := strings.Cut(part, "@")
 		if !ok {
-			return nil, keyError(key, v, "each peer must be id@host:port")
+			return nil, keyError(key, v, fmt.Sprintf("peer %q must be id@host:port", part))
 		}
-		n, err := strconv.ParseInt(id, 10, 32)
+		n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 32)
 		if err != nil || n < 0 {
-			return nil, keyError(key, v, fmt.Sprintf("peer id %q must be a non-negative integer", id))
+			return nil, keyError(key, v, fmt.Sprintf("peer id %q must be an integer >= 0", id))
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return nil, keyError(key, v, fmt.Sprintf("peer %s: %v", id, err))
+		addr = strings.TrimSpace(addr)
+		host, _, err := splitHostPort(addr, false)
+		if err != nil {
+			return nil, keyError(key, v, fmt.Sprintf("peer %d: %v", n, err))
+		}
+		if isWildcard(host) {
+			return nil, keyError(key, v, fmt.Sprintf("peer %d: %q is not an address other brokers can reach", n, addr))
 		}
 		if seen[int32(n)] {
 			return nil, keyError(key, v, fmt.Sprintf("peer id %d appears twice", n))
@@ -207,4 +301,27 @@ func parsePeers(key, v string) ([]Peer, error) {
 		out = append(out, Peer{ID: int32(n), Address: addr})
 	}
 	return out, nil
+}
+
+// splitHostPort checks host:port and returns the numeric port; port 0
+// (pick a free one) is accepted only when allowZero.
+func splitHostPort(v string, allowZero bool) (string, int, error) {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", 0, fmt.Errorf("%q is not host:port", v)
+	}
+	p, err := strconv.Atoi(port)
+	lo := 1
+	if allowZero {
+		lo = 0
+	}
+	if err != nil || p < lo || p > 65535 {
+		return "", 0, fmt.Errorf("port %q must be %d..65535", port, lo)
+	}
+	return host, p, nil
+}
+
+// isWildcard reports whether host binds every interface.
+func isWildcard(host string) bool {
+	return host == "" || host == "0.0.0.0" || host == "::"
 }

@@ -15,10 +15,13 @@ type key struct {
 	name       string
 	doc        string
 	standalone string // default in standalone mode
-	broker     string // default in kafka-broker mode; "" with sameDefault means the same
+	broker     string // default in kafka-broker mode, unless same
 	same       bool   // broker default equals standalone default
 	sensitive  bool
-	set        func(c *Config, k, v string) error
+	// late keys are set after the others because they read them
+	// (listeners read kafkaProtocolMap).
+	late bool
+	set  func(c *Config, k, v string) error
 }
 
 func (k key) defaultFor(m Mode) string {
@@ -33,14 +36,28 @@ func both(name, def, doc string, set func(c *Config, k, v string) error) key {
 	return key{name: name, doc: doc, standalone: def, same: true, set: set}
 }
 
+func parseInt(k, v string, lo, hi int64) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+			return 0, keyError(k, v, fmt.Sprintf("must be between %d and %d", lo, hi))
+		}
+		return 0, keyError(k, v, "must be an integer")
+	}
+	if n < lo {
+		return 0, keyError(k, v, fmt.Sprintf("must be >= %d", lo))
+	}
+	if n > hi {
+		return 0, keyError(k, v, fmt.Sprintf("must be <= %d", hi))
+	}
+	return n, nil
+}
+
 func setInt64(dst func(*Config) *int64, lo, hi int64) func(c *Config, k, v string) error {
 	return func(c *Config, k, v string) error {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		n, err := parseInt(k, v, lo, hi)
 		if err != nil {
-			return keyError(k, v, "must be an integer")
-		}
-		if n < lo || n > hi {
-			return keyError(k, v, fmt.Sprintf("must be between %d and %d", lo, hi))
+			return err
 		}
 		*dst(c) = n
 		return nil
@@ -49,8 +66,8 @@ func setInt64(dst func(*Config) *int64, lo, hi int64) func(c *Config, k, v strin
 
 func setInt32(dst func(*Config) *int32, lo, hi int32) func(c *Config, k, v string) error {
 	return func(c *Config, k, v string) error {
-		var n int64
-		if err := setInt64(func(*Config) *int64 { return &n }, int64(lo), int64(hi))(c, k, v); err != nil {
+		n, err := parseInt(k, v, int64(lo), int64(hi))
+		if err != nil {
 			return err
 		}
 		*dst(c) = int32(n)
@@ -60,18 +77,14 @@ func setInt32(dst func(*Config) *int32, lo, hi int32) func(c *Config, k, v strin
 
 func setBool(dst func(*Config) *bool) func(c *Config, k, v string) error {
 	return func(c *Config, k, v string) error {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true":
+			*dst(c) = true
+		case "false":
+			*dst(c) = false
+		default:
 			return keyError(k, v, "must be true or false")
 		}
-		*dst(c) = b
-		return nil
-	}
-}
-
-func setString(dst func(*Config) *string) func(c *Config, k, v string) error {
-	return func(c *Config, k, v string) error {
-		*dst(c) = strings.TrimSpace(v)
 		return nil
 	}
 }
@@ -86,12 +99,29 @@ func setNonEmpty(dst func(*Config) *string) func(c *Config, k, v string) error {
 	}
 }
 
-func setEnum(dst func(*Config) *string, allowed ...string) func(c *Config, k, v string) error {
+// setName is a Pulsar tenant or namespace name.
+func setName(dst func(*Config) *string) func(c *Config, k, v string) error {
 	return func(c *Config, k, v string) error {
 		v = strings.TrimSpace(v)
+		if v == "" {
+			return keyError(k, v, "must not be empty")
+		}
+		for _, r := range v {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.=:", r)) {
+				return keyError(k, v, "may hold only letters, digits and -_.=:")
+			}
+		}
+		*dst(c) = v
+		return nil
+	}
+}
+
+func setEnum(dst func(*Config) *string, allowed ...string) func(c *Config, k, v string) error {
+	return func(c *Config, k, v string) error {
+		t := strings.ToLower(strings.TrimSpace(v))
 		for _, a := range allowed {
-			if v == a {
-				*dst(c) = v
+			if t == a {
+				*dst(c) = a
 				return nil
 			}
 		}
@@ -99,6 +129,9 @@ func setEnum(dst func(*Config) *string, allowed ...string) func(c *Config, k, v 
 	}
 }
 
+// setURL accepts an empty value or a URL with one of schemes and one or
+// more comma-separated hosts, as Pulsar's service URLs allow
+// (pulsar://h1:6650,h2:6650).
 func setURL(dst func(*Config) *string, schemes ...string) func(c *Config, k, v string) error {
 	return func(c *Config, k, v string) error {
 		v = strings.TrimSpace(v)
@@ -106,17 +139,26 @@ func setURL(dst func(*Config) *string, schemes ...string) func(c *Config, k, v s
 			*dst(c) = ""
 			return nil
 		}
-		for _, part := range strings.Split(v, ",") {
-			u, err := url.Parse(strings.TrimSpace(part))
-			ok := err == nil && u.Host != ""
-			if ok {
-				ok = false
-				for _, s := range schemes {
-					ok = ok || u.Scheme == s
-				}
+		want := "must be a URL " + strings.Join(schemes, "://host:port or ") + "://host:port"
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return keyError(k, v, want)
+		}
+		ok := false
+		for _, s := range schemes {
+			ok = ok || u.Scheme == s
+		}
+		if !ok {
+			return keyError(k, v, want)
+		}
+		for _, h := range strings.Split(u.Host, ",") {
+			if h == "" {
+				return keyError(k, v, want+", with no empty host")
 			}
-			if !ok {
-				return keyError(k, v, "must be a URL with scheme "+strings.Join(schemes, " or ")+" and a host")
+			if strings.Contains(h, ":") && !strings.HasSuffix(h, "]") {
+				if _, _, err := splitHostPort(h, false); err != nil {
+					return keyError(k, v, fmt.Sprintf("host %s: %v", h, err))
+				}
 			}
 		}
 		*dst(c) = v
@@ -131,8 +173,8 @@ func setHostPort(dst func(*Config) *string, allowEmpty bool) func(c *Config, k, 
 			*dst(c) = ""
 			return nil
 		}
-		if _, _, err := splitHostPort(v); err != nil {
-			return keyError(k, v, "must be host:port")
+		if _, _, err := splitHostPort(v, true); err != nil {
+			return keyError(k, v, "must be host:port: "+err.Error())
 		}
 		*dst(c) = v
 		return nil
@@ -141,66 +183,90 @@ func setHostPort(dst func(*Config) *string, allowEmpty bool) func(c *Config, k, 
 
 const maxInt32 = math.MaxInt32
 
-// keys are every configuration key KOP reads, in the order the files and
-// `kop help` show them.
+// keys are every configuration key KOP reads, in the order `kop help`
+// and Entries show them. The table is read-only.
 var keys = []key{
-	{name: "kafkaListeners", doc: "Kafka listeners to bind, comma-separated NAME://host:port (PLAINTEXT).",
+	{name: "kafkaListeners", late: true,
+		doc:        "Kafka listeners to bind, comma-separated NAME://host:port; NAME is PLAINTEXT or a name mapped in kafkaProtocolMap.",
 		standalone: "PLAINTEXT://127.0.0.1:9092", broker: "PLAINTEXT://0.0.0.0:9092",
-		set: func(c *Config, k, v string) (err error) { c.KafkaListeners, err = parseListeners(k, v); return }},
-	{name: "kafkaAdvertisedListeners", doc: "Addresses given to clients, same names as kafkaListeners; empty: the listeners, with 0.0.0.0 replaced by the host name.",
-		same: true,
+		set: func(c *Config, k, v string) (err error) {
+			c.KafkaListeners, err = parseListeners(k, v, c.KafkaProtocolMap)
+			return
+		}},
+	{name: "kafkaAdvertisedListeners", same: true, late: true,
+		doc: "Addresses given to clients, same names and order as kafkaListeners; empty: the listeners, with 0.0.0.0 replaced by the host name.",
 		set: func(c *Config, k, v string) (err error) {
 			c.KafkaAdvertisedListeners = nil
 			if strings.TrimSpace(v) != "" {
-				c.KafkaAdvertisedListeners, err = parseListeners(k, v)
+				c.KafkaAdvertisedListeners, err = parseListeners(k, v, c.KafkaProtocolMap)
 			}
 			return
 		}},
+	both("kafkaProtocolMap", "", "Security protocol of each listener name that is not itself a protocol, comma-separated NAME:PROTOCOL (INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT).",
+		func(c *Config, k, v string) (err error) { c.KafkaProtocolMap, err = parseProtocolMap(k, v); return }),
 	both("kafkaServicePort", "", "Legacy shorthand: the port of the PLAINTEXT listener when kafkaListeners is not set.",
 		func(c *Config, k, v string) error {
 			if strings.TrimSpace(v) == "" {
 				return nil
 			}
-			p, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || p < 0 || p > 65535 {
-				return keyError(k, v, "must be a port number 0..65535")
-			}
-			return nil
+			_, err := parseInt(k, v, 0, 65535)
+			return err
 		}),
 	{name: "dataDir", doc: "Directory of the Raft metadata and the embedded log.", standalone: "data/standalone", broker: "data/kop",
 		set: setNonEmpty(func(c *Config) *string { return &c.DataDir })},
-	both("raftNodeId", "0", "This broker's id: its Raft server id and its Kafka broker id.",
-		setInt32(func(c *Config) *int32 { return &c.RaftNodeID }, 0, maxInt32)),
+	{name: "raftNodeId", standalone: "0", broker: "",
+		doc: "This broker's id, >= 0: its Raft server id and its Kafka broker id (required for kafka-broker).",
+		set: func(c *Config, k, v string) error {
+			if strings.TrimSpace(v) == "" && c.Mode == KafkaBroker {
+				return keyError(k, v, "must be set for kafka-broker: each broker of the cluster has its own id, listed in raftPeers")
+			}
+			n, err := parseInt(k, v, 0, maxInt32)
+			c.RaftNodeID = int32(n)
+			return err
+		}},
 	{name: "raftBindAddress", doc: "host:port of the Raft transport.", standalone: "127.0.0.1:9192", broker: "0.0.0.0:9192",
 		set: setHostPort(func(c *Config) *string { return &c.RaftBindAddress }, false)},
 	both("raftAdvertisedAddress", "", "host:port other brokers reach the Raft transport on; empty: raftBindAddress, with 0.0.0.0 replaced by the host name.",
 		setHostPort(func(c *Config) *string { return &c.RaftAdvertisedAddress }, true)),
-	both("raftPeers", "", "Raft voters of a cluster, comma-separated id@host:port, this broker included (kafka-broker only).",
-		func(c *Config, k, v string) (err error) { c.RaftPeers, err = parsePeers(k, v); return }),
+	both("raftPeers", "", "Raft voters of the cluster, comma-separated id@host:port, this broker included (kafka-broker only; ignored by standalone).",
+		func(c *Config, k, v string) (err error) {
+			if c.Mode != KafkaBroker {
+				return nil
+			}
+			c.RaftPeers, err = parsePeers(k, v)
+			return
+		}),
 	both("httpAddress", "127.0.0.1:9080", "host:port of the admin endpoint (/metrics, /healthz, /readyz); empty disables it.",
 		setHostPort(func(c *Config) *string { return &c.HTTPAddress }, true)),
-	both("allowAutoTopicCreation", "true", "Create a topic when a client asks for its metadata.",
+	both("allowAutoTopicCreation", "true", "Create a topic when a client asks for its metadata or produces to it.",
 		setBool(func(c *Config) *bool { return &c.AllowAutoTopicCreation })),
 	both("defaultNumPartitions", "1", "Partitions of an auto-created topic.",
 		setInt32(func(c *Config) *int32 { return &c.DefaultNumPartitions }, 1, 100_000)),
 	both("logLevel", "info", "Log level: debug, info, warn or error.",
 		func(c *Config, k, v string) error {
-			var l slog.Level
-			if err := l.UnmarshalText([]byte(strings.TrimSpace(v))); err != nil {
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "debug":
+				c.LogLevel = slog.LevelDebug
+			case "info":
+				c.LogLevel = slog.LevelInfo
+			case "warn", "warning":
+				c.LogLevel = slog.LevelWarn
+			case "error":
+				c.LogLevel = slog.LevelError
+			default:
 				return keyError(k, v, "must be debug, info, warn or error")
 			}
-			c.LogLevel = l
 			return nil
 		}),
-	both("brokerServiceUrl", "", "Pulsar broker URL (pulsar://host:6650); set: data lives in Pulsar, empty: the embedded log.",
+	both("brokerServiceUrl", "", "Pulsar broker URL (pulsar://host:6650 or pulsar+ssl://host:6651); set: data lives in Pulsar; empty: the embedded log (standalone only).",
 		setURL(func(c *Config) *string { return &c.BrokerServiceURL }, "pulsar", "pulsar+ssl")),
 	both("webServiceUrl", "", "Pulsar admin URL (http://host:8080), for topic administration.",
 		setURL(func(c *Config) *string { return &c.WebServiceURL }, "http", "https")),
-	both("kafkaTenant", "public", "Pulsar tenant of Kafka topics.", setNonEmpty(func(c *Config) *string { return &c.KafkaTenant })),
-	both("kafkaNamespace", "default", "Pulsar namespace of Kafka topics.", setNonEmpty(func(c *Config) *string { return &c.KafkaNamespace })),
-	both("entryFormat", "kafka", "How Kafka batches are stored in Pulsar: kafka (one message per batch) or pulsar (one per record).",
+	both("kafkaTenant", "public", "Pulsar tenant of Kafka topics.", setName(func(c *Config) *string { return &c.KafkaTenant })),
+	both("kafkaNamespace", "default", "Pulsar namespace of Kafka topics, inside kafkaTenant.", setName(func(c *Config) *string { return &c.KafkaNamespace })),
+	both("entryFormat", "kafka", "How Kafka batches are stored in Pulsar: kafka (one message per batch) or pulsar (one per record, readable by Pulsar consumers).",
 		setEnum(func(c *Config) *string { return &c.EntryFormat }, "kafka", "pulsar")),
-	both("socketRequestMaxBytes", "104857600", "Largest Kafka request accepted; larger frames close the connection.",
+	both("socketRequestMaxBytes", "104857600", "Largest Kafka request accepted; a larger frame closes the connection.",
 		setInt32(func(c *Config) *int32 { return &c.SocketRequestMaxBytes }, 1024, maxInt32)),
 	both("connectionsMaxIdleMs", "600000", "Close client connections idle this long.",
 		setInt64(func(c *Config) *int64 { return &c.ConnectionsMaxIdleMs }, 1000, math.MaxInt64)),
@@ -218,7 +284,7 @@ var keys = []key{
 		setInt64(func(c *Config) *int64 { return &c.LogFlushIntervalMs }, 0, math.MaxInt64)),
 	both("logRetentionCheckIntervalMs", "300000", "How often the embedded log applies retention.",
 		setInt64(func(c *Config) *int64 { return &c.LogRetentionCheckIntervalMs }, 10, math.MaxInt64)),
-	both("requestTimeoutMs", "30000", "Upper bound on metadata (Raft) writes made for a request.",
+	both("requestTimeoutMs", "30000", "Upper bound on metadata (Raft) and Pulsar operations made for one request.",
 		setInt64(func(c *Config) *int64 { return &c.RequestTimeoutMs }, 100, math.MaxInt64)),
 	both("shutdownTimeoutMs", "30000", "How long a graceful shutdown waits for requests in flight.",
 		setInt64(func(c *Config) *int64 { return &c.ShutdownTimeoutMs }, 0, math.MaxInt64)),

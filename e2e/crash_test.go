@@ -128,4 +128,3 @@ func readUntilEnd(t testing.TB, addr, topic string) []*kgo.Record {
 	}
 	return recs
 }
-

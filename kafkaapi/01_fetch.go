@@ -54,6 +54,8 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.PreferredReadReplica = -1
+			// Never null: librdkafka rejects a null record set.
+			sp.RecordBatches = []byte{}
 			switch {
 			case !found && req.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
@@ -108,7 +110,7 @@ func (s *Server) readParts(ctx context.Context, parts []*fetchPart, maxBytes int
 	total, failed := 0, false
 	for _, fp := range parts {
 		sp := fp.resp
-		sp.RecordBatches = nil
+		sp.RecordBatches = []byte{}
 		sp.ErrorCode = 0
 		l := fp.p.Log()
 		sp.HighWatermark = l.LogEndOffset()
@@ -133,7 +135,9 @@ func (s *Server) readParts(ctx context.Context, parts []*fetchPart, maxBytes int
 		sp.HighWatermark = res.HighWatermark
 		sp.LastStableOffset = res.HighWatermark
 		sp.LogStartOffset = res.LogStartOffset
-		sp.RecordBatches = res.Records
+		if len(res.Records) > 0 {
+			sp.RecordBatches = res.Records
+		}
 		total += len(res.Records)
 	}
 	return total, failed

@@ -35,7 +35,12 @@ func errorCode(err error) int16 {
 	case errors.Is(err, recordbatch.ErrInvalidRecord):
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, recordbatch.ErrUnsupportedMagic):
-		return kerr.UnsupportedForMessageFormat.Code
+		// As Kafka for Produce v3+: only magic 2 batches are valid records.
+		return kerr.InvalidRecord.Code
+	case errors.Is(err, recordbatch.ErrUnsupportedCompression):
+		return kerr.UnsupportedCompressionType.Code
+	case errors.Is(err, storage.ErrMessageTooLarge):
+		return kerr.MessageTooLarge.Code
 	case errors.Is(err, partition.ErrOutOfOrderSequence):
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, partition.ErrInvalidProducerEpoch):

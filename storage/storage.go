@@ -18,6 +18,9 @@ var (
 	ErrUnavailable = errors.New("storage: backend unavailable")
 	// ErrFenced: another writer took the partition over; this one must stop.
 	ErrFenced = errors.New("storage: writer fenced")
+	// ErrMessageTooLarge: a batch is larger than the topic's
+	// max.message.bytes (MESSAGE_TOO_LARGE).
+	ErrMessageTooLarge = errors.New("storage: batch larger than max.message.bytes")
 )
 
 // TopicPartition names one partition of a Kafka topic.

@@ -59,9 +59,6 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 			Name: e.Name, Value: e.Value, Doc: e.Doc, Default: e.Source == conf.SourceDefault, Sensitive: e.Sensitive,
 		})
 	}
-	if mode == conf.KafkaBroker && c.BrokerServiceURL == "" {
-		return nc, fmt.Errorf("config key %q: kafka-broker keeps data in Pulsar and needs it set (the Pulsar backend is under construction)", "brokerServiceUrl")
-	}
 	return nc, nil
 }
 

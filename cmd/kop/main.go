@@ -20,6 +20,10 @@ import (
 	"github.com/kop-project/kop/node"
 )
 
+// exitConfig is the exit status of a refused configuration (sysexits'
+// EX_CONFIG), so a service manager can tell it from a crash and not retry.
+const exitConfig = 78
+
 // version is set at build time (-ldflags "-X main.version=…").
 var version = "dev"
 
@@ -75,13 +79,13 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	cfg, err := conf.Load(mode, args[1:], environ, boot)
 	if err != nil {
 		fmt.Fprintf(stderr, "kop: %v\n", err)
-		return 2
+		return exitConfig
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ncfg, err := nodeConfig(mode, cfg, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "kop: %v\n", err)
-		return 2
+		return exitConfig
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
