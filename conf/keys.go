@@ -238,7 +238,7 @@ var keys = []key{
 		}),
 	both("httpAddress", "127.0.0.1:9080", "host:port of the admin endpoint (/metrics, /healthz, /readyz); empty disables it.",
 		setHostPort(func(c *Config) *string { return &c.HTTPAddress }, true)),
-	both("allowAutoTopicCreation", "true", "Create a topic when a client asks for its metadata or produces to it.",
+	both("allowAutoTopicCreation", "true", "Create a topic when a client asks for its metadata (as Kafka: a produce to a missing topic fails).",
 		setBool(func(c *Config) *bool { return &c.AllowAutoTopicCreation })),
 	both("defaultNumPartitions", "1", "Partitions of an auto-created topic.",
 		setInt32(func(c *Config) *int32 { return &c.DefaultNumPartitions }, 1, 100_000)),

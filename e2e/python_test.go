@@ -83,3 +83,39 @@ func TestConfluentKafkaPython(t *testing.T) {
 		t.Fatalf("python client said %q", out)
 	}
 }
+
+const kafkaPythonScript = `
+import sys
+from kafka import KafkaProducer, KafkaConsumer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+addr, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+admin = KafkaAdminClient(bootstrap_servers=addr)
+admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
+p = KafkaProducer(bootstrap_servers=addr, acks="all", compression_type="gzip")
+futures = [p.send(topic, key=b"k%d" % i, value=b"v%d" % i) for i in range(n)]
+p.flush()
+acked = sorted((f.get(30).partition, f.get(30).offset) for f in futures)
+c = KafkaConsumer(bootstrap_servers=addr, enable_auto_commit=False, consumer_timeout_ms=10000)
+tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
+c.assign(tps)
+c.seek_to_beginning(*tps)
+got = []
+for m in c:
+    assert m.value == b"v" + m.key[1:]
+    got.append((m.partition, m.offset))
+    if len(got) == n:
+        break
+assert sorted(got) == acked, (len(got), len(acked))
+print("ok %d" % len(got))
+`
+
+func TestKafkaPython(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	b := startStandalone(t, nil)
+	if out := python(t, kafkaPythonScript, b.addr, "py-kafka", "2000"); out != "ok 2000" {
+		t.Fatalf("kafka-python said %q", out)
+	}
+}

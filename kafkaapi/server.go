@@ -25,6 +25,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxInFlight bounds the pipelined requests read ahead per connection.
 	MaxInFlight int
+	// RequestTimeout bounds the work (Raft writes, storage calls) done for
+	// one request; Fetch is bounded by its own MaxWait instead.
+	RequestTimeout time.Duration
 }
 
 // Server serves the Kafka protocol on one or more listeners.
@@ -53,6 +56,9 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 64
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
 	}
 	if log == nil {
 		log = slog.Default()
@@ -327,6 +333,11 @@ func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Reques
 			resp, err = nil, fmt.Errorf("handler panic: %v", v)
 		}
 	}()
+	if a.key != kmsg.Fetch.Int16() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		defer cancel()
+	}
 	return a.handle(ctx, r, req)
 }
 

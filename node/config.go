@@ -40,6 +40,7 @@ type Config struct {
 
 	MaxRequestBytes int32
 	IdleTimeout     time.Duration
+	RequestTimeout  time.Duration
 	RetentionCheck  time.Duration
 	ShutdownTimeout time.Duration
 

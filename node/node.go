@@ -102,6 +102,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.kafka = kafkaapi.NewServer(kafkaapi.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		IdleTimeout:     cfg.IdleTimeout,
+		RequestTimeout:  cfg.RequestTimeout,
 	}, kafkaapi.Deps{
 		NodeID:     cfg.NodeID,
 		Meta:       n.meta,

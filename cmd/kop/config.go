@@ -38,6 +38,7 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		TopicDefaults:          map[string]string{},
 		MaxRequestBytes:        c.SocketRequestMaxBytes,
 		IdleTimeout:            time.Duration(c.ConnectionsMaxIdleMs) * time.Millisecond,
+		RequestTimeout:         time.Duration(c.RequestTimeoutMs) * time.Millisecond,
 		RetentionCheck:         time.Duration(c.LogRetentionCheckIntervalMs) * time.Millisecond,
 		ShutdownTimeout:        time.Duration(c.ShutdownTimeoutMs) * time.Millisecond,
 		BrokerServiceURL:       c.BrokerServiceURL,
