@@ -55,7 +55,7 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 		cfg.IdleTimeout = 10 * time.Minute
 	}
 	if cfg.MaxInFlight <= 0 {
-		cfg.MaxInFlight = 64
+		cfg.MaxInFlight = 8
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
@@ -153,30 +153,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// conn is one client connection. A reader goroutine decodes requests and
-// starts a goroutine per request; a writer goroutine sends the responses in
-// request order, so pipelined requests are answered in order while slow ones
-// (a long-polling fetch) do not stop the connection from reading ahead.
+// conn is one client connection. A reader goroutine reads frames ahead
+// (bounded by MaxInFlight); one worker executes them strictly in order and
+// writes each response, as Kafka does: the side effects of pipelined
+// requests (appends, commits) happen in the order the client sent them,
+// which idempotent producers with several requests in flight rely on.
 type conn struct {
 	s        *Server
 	nc       net.Conn
 	listener string
 	ctx      context.Context
 	cancel   context.CancelFunc
-	queue    chan *pending
+	frames   chan []byte
 	stopping atomic.Bool
 	clientID string
 }
 
-type pending struct {
-	done chan struct{}
-	out  []byte // the full response frame; nil for no response (acks=0)
-	fail bool   // close the connection instead of answering
-}
-
 func newConn(s *Server, nc net.Conn, listener string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{s: s, nc: nc, listener: listener, ctx: ctx, cancel: cancel, queue: make(chan *pending, s.cfg.MaxInFlight)}
+	return &conn{s: s, nc: nc, listener: listener, ctx: ctx, cancel: cancel, frames: make(chan []byte, s.cfg.MaxInFlight)}
 }
 
 func (c *conn) stopReading() {
@@ -186,14 +181,14 @@ func (c *conn) stopReading() {
 
 func (c *conn) serve() {
 	defer c.cancel()
-	writerDone := make(chan struct{})
+	workerDone := make(chan struct{})
 	go func() {
-		defer close(writerDone)
-		c.writeLoop()
+		defer close(workerDone)
+		c.work()
 	}()
 	c.readLoop()
-	close(c.queue)
-	<-writerDone
+	close(c.frames)
+	<-workerDone
 	c.nc.Close()
 }
 
@@ -212,6 +207,7 @@ func (c *conn) readLoop() {
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
 		if size < 8 || size > c.s.cfg.MaxRequestBytes {
 			c.s.log.Warn("closing connection: bad request size", "remote", c.nc.RemoteAddr(), "size", size, "max", c.s.cfg.MaxRequestBytes)
+			c.s.metrics.rejected.Add(1)
 			return
 		}
 		// Grow the buffer as bytes arrive so a peer announcing a large frame
@@ -222,13 +218,9 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.s.metrics.bytesIn.Add(int64(size) + 4)
-		p := &pending{done: make(chan struct{})}
 		select {
-		case c.queue <- p:
+		case c.frames <- body:
 		case <-c.ctx.Done():
-			return
-		}
-		if !c.dispatch(body, p) {
 			return
 		}
 	}
@@ -261,16 +253,51 @@ func (c *conn) debugClose(what string, err error) {
 	c.s.log.Debug("closing connection", "remote", c.nc.RemoteAddr(), "during", what, "err", err)
 }
 
-// dispatch decodes one request and starts its handler; it reports false when
-// the connection must close (undecodable header or body, unknown key,
-// unsupported version), as Kafka does.
-func (c *conn) dispatch(body []byte, p *pending) bool {
+// work executes the frames in order and writes their responses, flushing
+// when no further frame is waiting so pipelined responses share a syscall.
+// A frame that must close the connection stops it after the responses
+// before it went out.
+func (c *conn) work() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	defer bw.Flush()
+	for body := range c.frames {
+		out, ok := c.execute(body)
+		if !ok {
+			c.s.metrics.rejected.Add(1)
+			c.stopReading()
+			c.cancel()
+			break
+		}
+		if out != nil {
+			c.s.metrics.bytesOut.Add(int64(len(out)))
+			if _, err := bw.Write(out); err != nil {
+				c.stopReading()
+				c.cancel()
+				break
+			}
+		}
+		if len(c.frames) == 0 {
+			if err := bw.Flush(); err != nil {
+				c.stopReading()
+				c.cancel()
+				break
+			}
+		}
+	}
+	// Drain what the reader still hands over so it never blocks.
+	for range c.frames {
+	}
+}
+
+// execute decodes and handles one request and returns its response frame
+// (nil when there is none, as for acks=0 produce). It reports false when
+// the connection must close instead: an undecodable header or body, an
+// unknown key, an unsupported version — as Kafka does.
+func (c *conn) execute(body []byte) ([]byte, bool) {
 	h, rest, err := parseHeader(body)
 	if err != nil {
 		c.s.log.Warn("closing connection: bad request header", "remote", c.nc.RemoteAddr(), "err", err)
-		p.fail = true
-		close(p.done)
-		return false
+		return nil, false
 	}
 	if h.clientID != nil {
 		c.clientID = *h.clientID
@@ -280,48 +307,34 @@ func (c *conn) dispatch(body []byte, p *pending) bool {
 		// KIP-511: answer a newer ApiVersions than we know with a v0 body
 		// carrying UNSUPPORTED_VERSION and our ranges, so the client retries
 		// with a version we speak.
-		p.out = c.frame(h, c.s.apiVersionsFallback(), false)
-		close(p.done)
-		return true
+		return c.frame(h, c.s.apiVersionsFallback(), false), true
 	}
 	if a == nil || h.version < a.min || h.version > a.max {
 		c.s.log.Warn("closing connection: unsupported request", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "key", h.key, "version", h.version)
-		p.fail = true
-		close(p.done)
-		return false
+		return nil, false
 	}
 	c.s.metrics.requests[h.key].Add(1)
 	req := kmsg.RequestForKey(h.key)
 	req.SetVersion(h.version)
 	if req.IsFlexible() { // request header v2
-		rest, err = skipTags(rest)
-		if err != nil {
+		if rest, err = skipTags(rest); err != nil {
 			c.s.log.Warn("closing connection: bad request header tags", "remote", c.nc.RemoteAddr(), "err", err)
-			p.fail = true
-			close(p.done)
-			return false
+			return nil, false
 		}
 	}
 	if err := req.ReadFrom(rest); err != nil {
 		c.s.log.Warn("closing connection: undecodable request", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "version", h.version, "err", err)
-		p.fail = true
-		close(p.done)
-		return false
+		return nil, false
 	}
-	go func() {
-		defer close(p.done)
-		r := &request{conn: c, header: h}
-		resp, err := c.s.handle(c.ctx, a, r, req)
-		if err != nil {
-			c.s.log.Warn("closing connection: handler failed", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "err", err)
-			p.fail = true
-			return
-		}
-		if resp != nil {
-			p.out = c.frame(h, resp, resp.IsFlexible() && h.key != kmsg.ApiVersions.Int16())
-		}
-	}()
-	return true
+	resp, err := c.s.handle(c.ctx, a, &request{conn: c, header: h}, req)
+	if err != nil {
+		c.s.log.Warn("closing connection: handler failed", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "err", err)
+		return nil, false
+	}
+	if resp == nil {
+		return nil, true
+	}
+	return c.frame(h, resp, resp.IsFlexible() && h.key != kmsg.ApiVersions.Int16()), true
 }
 
 func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Request) (resp kmsg.Response, err error) {
@@ -352,47 +365,6 @@ func (c *conn) frame(h header, resp kmsg.Response, flexibleHeader bool) []byte {
 	out = resp.AppendTo(out)
 	binary.BigEndian.PutUint32(out, uint32(len(out)-4))
 	return out
-}
-
-func (c *conn) writeLoop() {
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	broken := false
-	for p := range c.queue {
-		<-p.done
-		if broken {
-			continue
-		}
-		if p.fail {
-			c.s.metrics.rejected.Add(1)
-			bw.Flush()
-			broken = true
-			c.stopReading()
-			c.cancel()
-			continue
-		}
-		if p.out == nil {
-			continue
-		}
-		c.s.metrics.bytesOut.Add(int64(len(p.out)))
-		if _, err := bw.Write(p.out); err != nil {
-			broken = true
-			c.stopReading()
-			c.cancel()
-			continue
-		}
-		// Flush when nothing else is ready to go, so pipelined responses
-		// share a syscall.
-		if len(c.queue) == 0 {
-			if err := bw.Flush(); err != nil {
-				broken = true
-				c.stopReading()
-				c.cancel()
-			}
-		}
-	}
-	if !broken {
-		bw.Flush()
-	}
 }
 
 // request is what a handler knows of the request besides its body.

@@ -182,20 +182,19 @@ func (n *Node) brokerConfig() kafkaapi.BrokerConfig {
 	return bc
 }
 
-// reconcile keeps the open partitions in step with the metadata: a topic
-// deleted elsewhere, a partition whose leadership moved away, or changed
-// topic configs.
+// reconcile keeps the open partitions in step with the metadata: it closes
+// the partitions of a topic deleted elsewhere or whose leadership moved
+// away, and applies changed topic configs. It never deletes data: the
+// broker that handles DeleteTopics does, so a topic deleted and created
+// again under the same name cannot lose the new topic's records to a
+// late reconcile.
 func (n *Node) reconcile(ctx context.Context) {
 	for {
 		changed := n.meta.Changed()
 		for _, tp := range n.parts.Open() {
 			t, ok := n.meta.Topic(tp.Topic)
 			switch {
-			case !ok:
-				if err := n.parts.DeleteTopic(ctx, tp.Topic); err != nil {
-					n.log.Warn("removing data of deleted topic", "topic", tp.Topic, "err", err)
-				}
-			case int(tp.Partition) >= len(t.Partitions) || t.Partitions[tp.Partition].Leader != n.cfg.NodeID:
+			case !ok, int(tp.Partition) >= len(t.Partitions) || t.Partitions[tp.Partition].Leader != n.cfg.NodeID:
 				if err := n.parts.Release(tp); err != nil {
 					n.log.Warn("releasing partition", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 				}

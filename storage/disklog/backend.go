@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -243,6 +244,9 @@ func (b *Backend) DeleteTopic(ctx context.Context, topic string) error {
 		src := filepath.Join(b.dir, e.Name())
 		dst := src + "." + strconv.FormatInt(time.Now().UnixNano(), 36) + deletingSuffix
 		if err := os.Rename(src, dst); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // a concurrent DeleteTopic got there first
+			}
 			errs = append(errs, fmt.Errorf("disklog: delete %s: %w", e.Name(), err))
 			continue
 		}
