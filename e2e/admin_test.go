@@ -287,3 +287,50 @@ func TestIdempotentProduce(t *testing.T) {
 		t.Fatalf("end offset after restart %d, want 7", e.Offset)
 	}
 }
+
+// TestPipelinedIdempotentProduce writes many idempotent batches to one
+// partition on one connection without waiting for responses, as producers
+// with several requests in flight do: all must land, in order.
+func TestPipelinedIdempotentProduce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	b := startStandalone(t, nil)
+	adm := newAdmin(t, b.addr)
+	ctx := testCtx(t, time.Minute)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "pipe"); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, b.addr)
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.Version = 4
+	pid := c.request(ip, 1).(*kmsg.InitProducerIDResponse).ProducerID
+	const n = 50
+	var out []byte
+	for i := 0; i < n; i++ {
+		req := kmsg.NewPtrProduceRequest()
+		req.Version = 8
+		req.Acks = -1
+		req.TimeoutMillis = 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "pipe"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = makeBatch(2, 100, pid, int32(2*i))
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		out = append(out, frame(0, 8, int32(100+i), false, req.AppendTo(nil))...)
+	}
+	c.write(out)
+	for i := 0; i < n; i++ {
+		body := c.readFrame()
+		resp := kmsg.NewPtrProduceResponse()
+		resp.Version = 8
+		if err := resp.ReadFrom(body[4:]); err != nil {
+			t.Fatal(err)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.BaseOffset != int64(2*i) {
+			t.Fatalf("request %d: error %d, base offset %d; want 0 and %d", i, p.ErrorCode, p.BaseOffset, 2*i)
+		}
+	}
+}
