@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -198,16 +197,6 @@ func (b *broker) restart() {
 	b.t.Helper()
 	b.stop()
 	b.start()
-}
-
-// exitCode waits for the process to end on its own and returns its status.
-func (b *broker) exitCode(timeout time.Duration) (int, error) {
-	select {
-	case <-b.exited:
-	case <-time.After(timeout):
-		return 0, errors.New("still running")
-	}
-	return b.cmd.ProcessState.ExitCode(), nil
 }
 
 func testCtx(t testing.TB, d time.Duration) context.Context {

@@ -35,13 +35,15 @@ func (n *Node) startHTTP() error {
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		// Until start-up completes the fields below are being set.
 		select {
 		case <-n.ready:
-			n.kafka.WriteMetrics(w)
 		default:
+			return
 		}
-		fmt.Fprintf(w, "# HELP kop_raft_leader Whether this broker is the metadata Raft leader.\n# TYPE kop_raft_leader gauge\nkop_raft_leader %d\n", boolInt(n.meta != nil && n.meta.IsLeader()))
-		fmt.Fprintf(w, "# HELP kop_open_partitions Partitions this broker leads and has open.\n# TYPE kop_open_partitions gauge\nkop_open_partitions %d\n", n.openPartitions())
+		n.kafka.WriteMetrics(w)
+		fmt.Fprintf(w, "# HELP kop_raft_leader Whether this broker is the metadata Raft leader.\n# TYPE kop_raft_leader gauge\nkop_raft_leader %d\n", boolInt(n.meta.IsLeader()))
+		fmt.Fprintf(w, "# HELP kop_open_partitions Partitions this broker leads and has open.\n# TYPE kop_open_partitions gauge\nkop_open_partitions %d\n", len(n.parts.Open()))
 	})
 	n.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -51,13 +53,6 @@ func (n *Node) startHTTP() error {
 	}()
 	n.log.Info("serving admin endpoint", "addr", ln.Addr().String())
 	return nil
-}
-
-func (n *Node) openPartitions() int {
-	if n.parts == nil {
-		return 0
-	}
-	return len(n.parts.Open())
 }
 
 func boolInt(b bool) int {

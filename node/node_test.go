@@ -3,6 +3,9 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"log/slog"
 	"net"
 	"testing"
@@ -94,6 +97,21 @@ func TestNodeServesKafka(t *testing.T) {
 			t.Fatalf("consumed %d", got)
 		}
 		got += fs.NumRecords()
+	}
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ready",
+		"/metrics": `kop_kafka_requests_total{api="Produce"}`,
+	} {
+		resp, err := http.Get("http://" + n.cfg.HTTPAddress + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d %q, want %q", path, resp.StatusCode, body, want)
+		}
 	}
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
