@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# The Kafka Java client consumer demo (kafka-clients ${KAFKA_CLIENTS_VERSION:-2.0.0}),
+# against localhost:9092 unless --bootstrap HOST:PORT is given.
+# See examples/kafka-examples/src/main/java/io/kop/examples/ConsumerDemo.java for its flags.
+exec "$(dirname "$0")/kafka-examples.sh" ConsumerDemo "$@"
