@@ -248,17 +248,7 @@ func TestIdempotentProduce(t *testing.T) {
 		t.Fatalf("transactional id: %+v", r)
 	}
 	produce := func(corr int32, batch []byte) kmsg.ProduceResponseTopicPartition {
-		req := kmsg.NewPtrProduceRequest()
-		req.Version = 8
-		req.Acks = -1
-		req.TimeoutMillis = 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "idem"
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = batch
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		return c.request(req, corr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		return c.request(produceReq("idem", 8, -1, batch), corr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
 	}
 	pid := ipr.ProducerID
 	first := produce(10, makeBatch(5, 10, pid, 0))
@@ -308,16 +298,7 @@ func TestPipelinedIdempotentProduce(t *testing.T) {
 	const n = 50
 	var out []byte
 	for i := 0; i < n; i++ {
-		req := kmsg.NewPtrProduceRequest()
-		req.Version = 8
-		req.Acks = -1
-		req.TimeoutMillis = 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "pipe"
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = makeBatch(2, 100, pid, int32(2*i))
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := produceReq("pipe", 8, -1, makeBatch(2, 100, pid, int32(2*i)))
 		out = append(out, frame(0, 8, int32(100+i), false, req.AppendTo(nil))...)
 	}
 	c.write(out)

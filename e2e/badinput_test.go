@@ -211,17 +211,7 @@ func TestProduceValidation(t *testing.T) {
 	}
 	c := dialRaw(t, b.addr)
 	produce := func(topic string, batch []byte) int16 {
-		req := kmsg.NewPtrProduceRequest()
-		req.Version = 7
-		req.Acks = -1
-		req.TimeoutMillis = 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = topic
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = batch
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp := c.request(req, 1).(*kmsg.ProduceResponse)
+		resp := c.request(produceReq(topic, 7, -1, batch), 1).(*kmsg.ProduceResponse)
 		return resp.Topics[0].Partitions[0].ErrorCode
 	}
 	good := makeBatch(3, 10, -1, 0)
@@ -272,6 +262,21 @@ func TestProduceValidation(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// produceReq builds a Produce request of one batch to partition 0.
+func produceReq(topic string, version, acks int16, batch []byte) *kmsg.ProduceRequest {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = version
+	req.Acks = acks
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
 
 // makeBatch encodes a v2 batch of n uncompressed records with values of
 // size bytes, with the given producer id (-1 none) and base sequence.

@@ -30,17 +30,7 @@ func TestErrorPaths(t *testing.T) {
 		return c.request(r, corr)
 	}
 	produce := func(acks int16, batch []byte) int16 {
-		r := kmsg.NewPtrProduceRequest()
-		r.Version = 7
-		r.Acks = acks
-		r.TimeoutMillis = 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "e"
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Records = batch
-		rt.Partitions = append(rt.Partitions, rp)
-		r.Topics = append(r.Topics, rt)
-		return req(r).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+		return req(produceReq("e", 7, acks, batch)).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
 	}
 	expect := func(what string, got int16, want *kerr.Error) {
 		t.Helper()
