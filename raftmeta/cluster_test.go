@@ -115,6 +115,12 @@ func TestCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := leader.PutGroup(ctx, sampleGroup("cg", GroupStateStable)); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.CommitOffsets(ctx, "cg", []OffsetCommit{commit("replicated", 1, 42, 1)}); err != nil {
+		t.Fatal(err)
+	}
 
 	for i, s := range c.stores {
 		if i == li {
@@ -134,6 +140,14 @@ func TestCluster(t *testing.T) {
 		}
 		if _, ok := s.Topic("from-follower"); ok {
 			t.Fatal("follower write was applied")
+		}
+		eventually(t, s, "follower sees the committed offset", func() bool {
+			o, ok := s.Offset("cg", OffsetKey{"replicated", 1})
+			_, hasGroup := s.Group("cg")
+			return ok && o.Offset == 42 && hasGroup
+		})
+		if err := s.CommitOffsets(ctx, "cg", []OffsetCommit{commit("replicated", 1, 43, 1)}); !errors.Is(err, ErrNotLeader) {
+			t.Fatalf("follower CommitOffsets: %v", err)
 		}
 	}
 
@@ -158,6 +172,12 @@ func TestCluster(t *testing.T) {
 	}
 	if got, ok := newLeader.Topic("replicated"); !ok || got.ID != topic.ID {
 		t.Fatalf("new leader lost the topic: %+v", got)
+	}
+	if o, ok := newLeader.Offset("cg", OffsetKey{"replicated", 1}); !ok || o.Offset != 42 {
+		t.Fatalf("new leader lost the committed offset: %+v, %v", o, ok)
+	}
+	if err := newLeader.CommitOffsets(ctx, "cg", []OffsetCommit{commit("replicated", 1, 44, 1)}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := newLeader.CreateTopic(ctx, "replicated", 1, nil, nil); !errors.Is(err, ErrTopicExists) {
 		t.Fatalf("duplicate on new leader: %v", err)

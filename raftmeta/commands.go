@@ -8,7 +8,7 @@ import (
 // A command is one typed change to the metadata. On the wire (the Raft log)
 // it is one type byte followed by the JSON encoding of the command struct.
 //
-// To add a command (consumer groups and committed offsets are next):
+// To add a command:
 //  1. add a commandType constant below (never reuse or renumber one);
 //  2. add its struct with a validate method for the checks that need no
 //     state, and a case in newCommand;
@@ -35,6 +35,11 @@ const (
 	cmdSetPartitionLeader  commandType = 6
 	cmdAllocateProducerIDs commandType = 7
 	// 8..31 are reserved for consumer groups and committed offsets.
+	cmdPutGroup      commandType = 8
+	cmdDeleteGroup   commandType = 9
+	cmdCommitOffsets commandType = 10
+	cmdDeleteOffsets commandType = 11
+	cmdExpireOffsets commandType = 12
 )
 
 func (t commandType) String() string {
@@ -53,6 +58,16 @@ func (t commandType) String() string {
 		return "SetPartitionLeader"
 	case cmdAllocateProducerIDs:
 		return "AllocateProducerIDs"
+	case cmdPutGroup:
+		return "PutGroup"
+	case cmdDeleteGroup:
+		return "DeleteGroup"
+	case cmdCommitOffsets:
+		return "CommitOffsets"
+	case cmdDeleteOffsets:
+		return "DeleteOffsets"
+	case cmdExpireOffsets:
+		return "ExpireOffsets"
 	}
 	return fmt.Sprintf("commandType(%d)", uint8(t))
 }
@@ -74,6 +89,16 @@ func newCommand(t commandType) command {
 		return &setPartitionLeaderCmd{}
 	case cmdAllocateProducerIDs:
 		return &allocateProducerIDsCmd{}
+	case cmdPutGroup:
+		return &putGroupCmd{}
+	case cmdDeleteGroup:
+		return &deleteGroupCmd{}
+	case cmdCommitOffsets:
+		return &commitOffsetsCmd{}
+	case cmdDeleteOffsets:
+		return &deleteOffsetsCmd{}
+	case cmdExpireOffsets:
+		return &expireOffsetsCmd{}
 	}
 	return nil
 }
@@ -85,6 +110,11 @@ const (
 	MaxPartitionsPerTopic = 100_000
 	// MaxProducerIDBlock bounds one AllocateProducerIDs call.
 	MaxProducerIDBlock = 1_000_000
+	// MaxOffsetCommits bounds the offsets one CommitOffsets call commits,
+	// the keys one DeleteOffsets call names, and the offsets one Raft
+	// entry carries (a batch of CommitOffsets calls is far smaller, see
+	// commitBatchMaxCommits).
+	MaxOffsetCommits = 100_000
 )
 
 // encodeCommand returns the log bytes of c: type byte + JSON body.
@@ -257,6 +287,116 @@ func (*allocateProducerIDsCmd) commandType() commandType { return cmdAllocatePro
 func (c *allocateProducerIDsCmd) validate() error {
 	if c.Count <= 0 || c.Count > MaxProducerIDBlock {
 		return fmt.Errorf("%w: producer id block of %d, want 1..%d", ErrInvalidCommand, c.Count, MaxProducerIDBlock)
+	}
+	return nil
+}
+
+// putGroupCmd stores (replaces) a consumer group's metadata.
+type putGroupCmd struct {
+	Group Group `json:"group"`
+}
+
+func (*putGroupCmd) commandType() commandType { return cmdPutGroup }
+
+func (c *putGroupCmd) validate() error { return c.Group.validate() }
+
+// deleteGroupCmd removes a group's metadata and all its committed offsets.
+type deleteGroupCmd struct {
+	ID string `json:"id"`
+}
+
+func (*deleteGroupCmd) commandType() commandType { return cmdDeleteGroup }
+
+func (c *deleteGroupCmd) validate() error { return validateGroupID(c.ID) }
+
+// commitOffsetsCmd is a batch: the commits of many CommitOffsets calls,
+// possibly of many groups, coalesced into one Raft entry (see
+// commitBatcher). Entries apply in order, so a later commit of the same
+// partition wins. The batch applies as a whole or not at all; every entry
+// was validated by its proposer, so only a garbled entry is rejected.
+type commitOffsetsCmd struct {
+	Groups []groupCommit `json:"groups"`
+}
+
+// groupCommit is one CommitOffsets call: one group's commits.
+type groupCommit struct {
+	Group   string         `json:"group"`
+	Offsets []OffsetCommit `json:"offsets"`
+}
+
+func (*commitOffsetsCmd) commandType() commandType { return cmdCommitOffsets }
+
+func (c *commitOffsetsCmd) validate() error {
+	if len(c.Groups) == 0 {
+		return fmt.Errorf("%w: empty offset commit batch", ErrInvalidCommand)
+	}
+	total := 0
+	for i := range c.Groups {
+		if err := c.Groups[i].validate(); err != nil {
+			return err
+		}
+		total += len(c.Groups[i].Offsets)
+	}
+	if total > MaxOffsetCommits {
+		return fmt.Errorf("%w: %d offsets in one entry, the limit is %d", ErrInvalidCommand, total, MaxOffsetCommits)
+	}
+	return nil
+}
+
+func (g *groupCommit) validate() error {
+	if err := validateGroupID(g.Group); err != nil {
+		return err
+	}
+	switch n := len(g.Offsets); {
+	case n == 0:
+		return fmt.Errorf("%w: group %q: commit of no offsets", ErrInvalidCommand, g.Group)
+	case n > MaxOffsetCommits:
+		return fmt.Errorf("%w: group %q: %d offsets in one commit, the limit is %d", ErrInvalidCommand, g.Group, n, MaxOffsetCommits)
+	}
+	for _, o := range g.Offsets {
+		if err := o.validate(); err != nil {
+			return fmt.Errorf("group %q: %w", g.Group, err)
+		}
+	}
+	return nil
+}
+
+// deleteOffsetsCmd removes some committed offsets of one group.
+type deleteOffsetsCmd struct {
+	Group string      `json:"group"`
+	Keys  []OffsetKey `json:"keys"`
+}
+
+func (*deleteOffsetsCmd) commandType() commandType { return cmdDeleteOffsets }
+
+func (c *deleteOffsetsCmd) validate() error {
+	if err := validateGroupID(c.Group); err != nil {
+		return err
+	}
+	if len(c.Keys) > MaxOffsetCommits {
+		return fmt.Errorf("%w: group %q: %d offsets to delete, the limit is %d", ErrInvalidCommand, c.Group, len(c.Keys), MaxOffsetCommits)
+	}
+	for _, k := range c.Keys {
+		if err := k.validate(); err != nil {
+			return fmt.Errorf("group %q: %w", c.Group, err)
+		}
+	}
+	return nil
+}
+
+// expireOffsetsCmd applies the offset retention rule (see
+// fsmState.expireOffsets). The proposer's clock travels in the command so
+// that every node expires the same offsets.
+type expireOffsetsCmd struct {
+	NowMs       int64 `json:"nowMs"`
+	RetentionMs int64 `json:"retentionMs"`
+}
+
+func (*expireOffsetsCmd) commandType() commandType { return cmdExpireOffsets }
+
+func (c *expireOffsetsCmd) validate() error {
+	if c.NowMs < 0 || c.RetentionMs < 0 {
+		return fmt.Errorf("%w: expire offsets at %d with retention %d: both must be >= 0", ErrInvalidCommand, c.NowMs, c.RetentionMs)
 	}
 	return nil
 }

@@ -18,6 +18,14 @@ func sampleCommands() []command {
 		&setTopicConfigsCmd{Name: "t", Configs: map[string]string{"a": "b"}},
 		&setPartitionLeaderCmd{Topic: "t", Partition: 2, Leader: 1},
 		&allocateProducerIDsCmd{Count: 1000},
+		&putGroupCmd{Group: sampleGroup("g", GroupStateStable)},
+		&deleteGroupCmd{ID: "g"},
+		&commitOffsetsCmd{Groups: []groupCommit{
+			{Group: "g", Offsets: []OffsetCommit{commit("t", 0, 10, 1000), {OffsetKey{"t", 1}, CommittedOffset{Offset: 7, LeaderEpoch: 3, Metadata: "m", CommitTimeMs: 1001}}}},
+			{Group: "simple", Offsets: []OffsetCommit{commit("t", 1, 0, 1002)}},
+		}},
+		&deleteOffsetsCmd{Group: "g", Keys: []OffsetKey{{"t", 0}, {"t", 1}}},
+		&expireOffsetsCmd{NowMs: 1_700_000_000_000, RetentionMs: 7 * 24 * 3600 * 1000},
 	}
 }
 
@@ -70,6 +78,11 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{2, '{', '}'})
 	f.Add([]byte("\x06{\"topic\":\"t\",\"partition\":-1,\"leader\":-2}"))
+	f.Add([]byte(`` + "\x08" + `{"group":{"id":"g","state":"Stable","members":[{"memberId":"m"},{"memberId":"m"}]}}`))
+	f.Add([]byte(`` + "\x0a" + `{"groups":[{"group":"g","offsets":[{"topic":"t","partition":0,"offset":-2}]}]}`))
+	f.Add([]byte(`` + "\x0a" + `{"groups":[{"group":"","offsets":[]}]}`))
+	f.Add([]byte(`` + "\x0b" + `{"group":"g","keys":[{"topic":"t","partition":-1}]}`))
+	f.Add([]byte(`` + "\x0c" + `{"nowMs":-1,"retentionMs":9223372036854775807}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := decodeCommand(data)
 		if err != nil {
@@ -92,10 +105,16 @@ func FuzzDecodeCommand(f *testing.F) {
 			}
 		}
 		fsm := newFSM(testLogger(t))
-		// A topic for the commands that need one.
-		seed, _ := encodeCommand(&createTopicCmd{Name: "t", ID: testID(1), Leaders: []int32{0, 1}})
-		fsm.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: seed})
-		fsm.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: data})
+		// A topic, a group and offsets for the commands that need them.
+		for i, c := range []command{
+			&createTopicCmd{Name: "t", ID: testID(1), Leaders: []int32{0, 1}},
+			&putGroupCmd{Group: sampleGroup("g", GroupStateEmpty)},
+			&commitOffsetsCmd{Groups: []groupCommit{{Group: "g", Offsets: []OffsetCommit{commit("t", 0, 5, 1)}}}},
+		} {
+			seed, _ := encodeCommand(c)
+			fsm.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: seed})
+		}
+		fsm.Apply(&raft.Log{Index: 4, Type: raft.LogCommand, Data: data})
 		if _, err := fsm.Snapshot(); err != nil {
 			t.Fatalf("snapshot after apply: %v", err)
 		}

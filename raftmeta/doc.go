@@ -6,9 +6,9 @@
 //
 //   - The replicated state: registered brokers and their listeners; topics
 //     with their IDs, explicit configs and partitions; partition leader and
-//     leader epoch; the producer-id allocator. Consumer groups and committed
-//     offsets are meant to join as further command types and state maps (see
-//     commands.go and fsm.go for where).
+//     leader epoch; the producer-id allocator; consumer-group metadata and
+//     committed offsets (groups.go, groupstore.go), which the coordinator
+//     package drives.
 //   - The typed command set (commands.go), the one switch that applies it
 //     (fsm.go) and the versioned JSON snapshot of the whole state
 //     (snapshot.go).
@@ -37,6 +37,13 @@
 // typed command and applies it through Raft. On a follower it currently
 // returns a *[NotLeaderError] (matching [ErrNotLeader]) naming the leader;
 // forwarding writes to the leader will plug in there.
+//
+// The one exception is [Store.CommitOffsets], the hot write (every consumer
+// commits every few seconds): it group-commits. Concurrent calls are
+// coalesced into one CommitOffsets entry holding many groups' commits, with
+// one entry in flight at a time and no timer: the first call is proposed at
+// once and calls arriving meanwhile ride in the next entry. Offset commits
+// do not close [Store.Changed], so they do not wake metadata watchers.
 //
 // # Compatibility rules
 //

@@ -25,6 +25,9 @@ var (
 	// ErrInvalidCommand: a command that cannot be decoded, has an unknown
 	// type, or carries invalid field values.
 	ErrInvalidCommand = errors.New("raftmeta: invalid command")
+	// ErrUnknownGroup: the consumer group has neither metadata nor
+	// committed offsets.
+	ErrUnknownGroup = errors.New("raftmeta: unknown group")
 	// ErrProducerIDsExhausted: the int64 producer-id space is used up.
 	ErrProducerIDsExhausted = errors.New("raftmeta: producer ids exhausted")
 	// ErrClosed: the store was closed.

@@ -20,8 +20,8 @@ type fsmState struct {
 	topicIDs       map[TopicID]string // index: topic id -> name
 	nextProducerID int64
 	clusterID      string
-	// Consumer groups and committed offsets will be further maps here, with
-	// their commands in commands.go and cases in apply.
+	groups         map[string]Group        // consumer group metadata by id
+	offsets        map[string]groupOffsets // committed offsets by group id
 }
 
 func newFSMState() *fsmState {
@@ -29,6 +29,8 @@ func newFSMState() *fsmState {
 		brokers:  make(map[int32]Broker),
 		topics:   make(map[string]Topic),
 		topicIDs: make(map[TopicID]string),
+		groups:   make(map[string]Group),
+		offsets:  make(map[string]groupOffsets),
 	}
 }
 
@@ -55,6 +57,18 @@ func (s *fsmState) apply(c command) (any, error) {
 		return s.setPartitionLeader(c)
 	case *allocateProducerIDsCmd:
 		return s.allocateProducerIDs(c)
+	case *putGroupCmd:
+		s.putGroup(c)
+		return nil, nil
+	case *deleteGroupCmd:
+		return nil, s.deleteGroup(c)
+	case *commitOffsetsCmd:
+		s.commitOffsets(c)
+		return nil, nil
+	case *deleteOffsetsCmd:
+		return s.deleteOffsets(c)
+	case *expireOffsetsCmd:
+		return s.expireOffsets(c), nil
 	default:
 		return nil, fmt.Errorf("%w: no handler for %s", ErrInvalidCommand, c.commandType())
 	}
@@ -107,6 +121,7 @@ func (s *fsmState) deleteTopic(c *deleteTopicCmd) error {
 	}
 	delete(s.topics, c.Name)
 	delete(s.topicIDs, t.ID)
+	s.removeTopicOffsets(c.Name)
 	return nil
 }
 
@@ -186,8 +201,8 @@ func newFSM(log *slog.Logger) *fsm {
 }
 
 // Apply decodes and applies one committed log entry. Its response is either
-// an error or the command's result (Topic, int32 epoch, int64 first id, or
-// nil). A garbled entry yields an error on every node, so the state stays
+// an error or the command's result (Topic, int32 epoch, int64 first id, int
+// count, or nil). A garbled entry yields an error on every node, so the state stays
 // identical everywhere.
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
@@ -208,7 +223,12 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.commandType(), err)
 	}
-	f.notifyLocked()
+	// Offset commits arrive at consumer pace (many per second) and nobody
+	// watches them: waking every Changed watcher (the node's reconcile
+	// loop, for one) on each would cost much and tell nothing.
+	if c.commandType() != cmdCommitOffsets {
+		f.notifyLocked()
+	}
 	return resp
 }
 

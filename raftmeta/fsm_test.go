@@ -72,7 +72,11 @@ func (h *fsmHarness) snapshotBytes() []byte {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return snap.(*fsmSnapshot).data
+	var buf bytes.Buffer
+	if err := snap.(*fsmSnapshot).writeTo(&buf); err != nil {
+		h.t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 func testID(b byte) TopicID {
@@ -305,7 +309,7 @@ func TestFSMSnapshotRestore(t *testing.T) {
 	h.mustApply(&setPartitionLeaderCmd{Topic: "t1", Partition: 2, Leader: 1})
 	h.mustApply(&allocateProducerIDsCmd{Count: 42})
 	data := h.snapshotBytes()
-	if !bytes.Contains(data, []byte(`"version": 1`)) || !bytes.Contains(data, []byte(testID(1).String())) {
+	if !bytes.Contains(data, []byte(`"version": 2`)) || !bytes.Contains(data, []byte(testID(1).String())) {
 		t.Fatalf("snapshot is not the readable JSON expected:\n%s", data)
 	}
 

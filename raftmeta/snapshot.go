@@ -1,6 +1,7 @@
 package raftmeta
 
 import (
+	"bufio"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -14,7 +15,11 @@ import (
 // snapshotVersion is the format written by this code. Restore reads every
 // version up to it; bump it when a change cannot be read by older code
 // through ignored fields alone.
-const snapshotVersion = 1
+//
+//	1: brokers, topics, producer ids, cluster id.
+//	2: adds consumer groups and committed offsets (a version-1 node would
+//	   silently drop them, hence the bump).
+const snapshotVersion = 2
 
 // snapshotDoc is the whole state as one JSON document (indented, so
 // `cat DataDir/raft/snapshots/*/state.bin` is readable). Lists are sorted
@@ -25,7 +30,16 @@ type snapshotDoc struct {
 	Topics         []Topic  `json:"topics"`
 	NextProducerID int64    `json:"nextProducerId"`
 	ClusterID      string   `json:"clusterId,omitempty"`
-	// Consumer groups and committed offsets will be further fields here.
+	// Since version 2; absent from version 1.
+	Groups  []Group                `json:"groups"`  // sorted by id
+	Offsets []snapshotGroupOffsets `json:"offsets"` // sorted by group
+}
+
+// snapshotGroupOffsets is one group's committed offsets, sorted by topic
+// and partition.
+type snapshotGroupOffsets struct {
+	Group   string         `json:"group"`
+	Offsets []OffsetCommit `json:"offsets"`
 }
 
 func (s *fsmState) toDoc() snapshotDoc {
@@ -35,15 +49,28 @@ func (s *fsmState) toDoc() snapshotDoc {
 		Topics:         make([]Topic, 0, len(s.topics)),
 		NextProducerID: s.nextProducerID,
 		ClusterID:      s.clusterID,
+		Groups:         make([]Group, 0, len(s.groups)),
+		Offsets:        make([]snapshotGroupOffsets, 0, len(s.offsets)),
 	}
+	// Shallow copies are enough: stored values are never mutated in place
+	// (every write replaces them), so the document stays valid while
+	// Persist encodes it and Apply goes on.
 	for _, b := range s.brokers {
 		doc.Brokers = append(doc.Brokers, b)
 	}
 	for _, t := range s.topics {
 		doc.Topics = append(doc.Topics, t)
 	}
+	for _, g := range s.groups {
+		doc.Groups = append(doc.Groups, g)
+	}
+	for id, offs := range s.offsets {
+		doc.Offsets = append(doc.Offsets, snapshotGroupOffsets{Group: id, Offsets: offs.sorted()})
+	}
 	slices.SortFunc(doc.Brokers, func(a, b Broker) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(doc.Topics, func(a, b Topic) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(doc.Groups, func(a, b Group) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(doc.Offsets, func(a, b snapshotGroupOffsets) int { return strings.Compare(a.Group, b.Group) })
 	return doc
 }
 
@@ -81,6 +108,37 @@ func stateFromDoc(doc snapshotDoc) (*fsmState, error) {
 		s.topics[t.Name] = t.clone()
 		s.topicIDs[t.ID] = t.Name
 	}
+	for _, g := range doc.Groups {
+		if err := g.validate(); err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
+		if _, dup := s.groups[g.ID]; dup {
+			return nil, fmt.Errorf("snapshot: group %q listed twice", g.ID)
+		}
+		s.groups[g.ID] = g.clone()
+	}
+	for _, gos := range doc.Offsets {
+		if err := validateGroupID(gos.Group); err != nil {
+			return nil, fmt.Errorf("snapshot: offsets: %w", err)
+		}
+		if _, dup := s.offsets[gos.Group]; dup {
+			return nil, fmt.Errorf("snapshot: offsets of group %q listed twice", gos.Group)
+		}
+		if len(gos.Offsets) == 0 {
+			continue // keep the invariant: no empty offset maps
+		}
+		offs := make(groupOffsets)
+		for _, o := range gos.Offsets {
+			if err := o.validate(); err != nil {
+				return nil, fmt.Errorf("snapshot: offsets of group %q: %w", gos.Group, err)
+			}
+			if _, dup := offs.get(o.OffsetKey); dup {
+				return nil, fmt.Errorf("snapshot: offsets of group %q: %s-%d listed twice", gos.Group, o.Topic, o.Partition)
+			}
+			offs.set(o.OffsetKey, o.CommittedOffset)
+		}
+		s.offsets[gos.Group] = offs
+	}
 	return s, nil
 }
 
@@ -103,17 +161,15 @@ func validateSnapshotTopic(t Topic) error {
 }
 
 // Snapshot captures the state. Raft calls it on the FSM goroutine, so
-// Apply waits while it runs; it encodes under the read lock (metadata is
-// small) and leaves the writing to Persist.
+// Apply waits while it runs: it only copies the state into a document
+// under the read lock and leaves encoding and writing to Persist, which
+// runs concurrently with Apply (committed offsets can make the document
+// large).
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	doc := f.state.toDoc()
-	data, err := json.MarshalIndent(doc, "", "  ")
 	f.mu.RUnlock()
-	if err != nil {
-		return nil, fmt.Errorf("raftmeta: encoding snapshot: %w", err)
-	}
-	return &fsmSnapshot{data: append(data, '\n')}, nil
+	return &fsmSnapshot{doc: doc}, nil
 }
 
 // Restore replaces the whole state with the snapshot's. On error the
@@ -135,10 +191,21 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-type fsmSnapshot struct{ data []byte }
+type fsmSnapshot struct{ doc snapshotDoc }
+
+// writeTo writes the document as indented JSON followed by a newline.
+func (s *fsmSnapshot) writeTo(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s.doc); err != nil {
+		return fmt.Errorf("encoding: %w", err)
+	}
+	return bw.Flush()
+}
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s.data); err != nil {
+	if err := s.writeTo(sink); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("raftmeta: writing snapshot %s: %w", sink.ID(), err)
 	}

@@ -39,6 +39,8 @@ type Store struct {
 	logStore    *raftboltdb.BoltStore
 	stableStore *raftboltdb.BoltStore
 
+	commits commitBatcher // coalesces CommitOffsets calls
+
 	observer *raft.Observer
 	leaderMu sync.Mutex
 	leaderCh chan struct{} // closed and replaced on leadership changes
@@ -173,6 +175,7 @@ func (s *Store) watchLeadership(obs <-chan raft.Observation) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.closeCommits()
 		s.closeErr = s.closeResources()
 	})
 	return s.closeErr
@@ -265,8 +268,9 @@ func (s *Store) LeaderID() (int32, bool) {
 }
 
 // Changed returns a channel that is closed after the next command that
-// changes the state (or a snapshot restore). Get a fresh channel after each
-// wake-up, then re-read.
+// changes the state (or a snapshot restore), except offset commits: those
+// come at consumer pace and are read when needed, not watched. Get a fresh
+// channel after each wake-up, then re-read.
 func (s *Store) Changed() <-chan struct{} { return s.fsm.Changed() }
 
 // LeaderChanged returns a channel that is closed after the next leadership
