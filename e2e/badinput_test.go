@@ -105,13 +105,7 @@ func (c *rawConn) expectClosed() {
 // stillServes asserts the broker answers a fresh connection.
 func stillServes(t testing.TB, addr string) {
 	t.Helper()
-	c := dialRaw(t, addr)
-	req := kmsg.NewPtrApiVersionsRequest()
-	req.Version = 0
-	resp := c.request(req, 7).(*kmsg.ApiVersionsResponse)
-	if resp.ErrorCode != 0 || len(resp.ApiKeys) == 0 {
-		t.Fatalf("ApiVersions after bad input: error %d, %d keys", resp.ErrorCode, len(resp.ApiKeys))
-	}
+	stillServesOn(t, dialRaw(t, addr))
 }
 
 func TestBadInput(t *testing.T) {
@@ -292,4 +286,26 @@ func makeBatch(n, size int, producerID int64, baseSeq int32) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// TestIdleConnectionsClosed: a connection that sends nothing for
+// connectionsMaxIdleMs is closed by the broker.
+func TestIdleConnectionsClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	b := startStandalone(t, map[string]string{"connectionsMaxIdleMs": "1000"})
+	c := dialRaw(t, b.addr)
+	stillServesOn(t, c)
+	c.expectClosed() // within expectClosed's 10 s, long after the 1 s idle limit
+}
+
+// stillServesOn checks an open connection answers ApiVersions.
+func stillServesOn(t testing.TB, c *rawConn) {
+	t.Helper()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.Version = 0
+	if resp := c.request(req, 1).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
+		t.Fatalf("ApiVersions: error %d", resp.ErrorCode)
+	}
 }
