@@ -173,6 +173,10 @@ func (b *broker) stop() {
 	b.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-b.exited:
+		// A graceful shutdown ends with status 0.
+		if code := b.cmd.ProcessState.ExitCode(); code != 0 {
+			b.t.Errorf("kop exited with status %d after SIGTERM", code)
+		}
 	case <-time.After(30 * time.Second):
 		b.t.Errorf("kop (pid %d) did not stop within 30s of SIGTERM; killing it", b.cmd.Process.Pid)
 		b.cmd.Process.Kill()
