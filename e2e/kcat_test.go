@@ -41,7 +41,7 @@ func TestKcatRoundTrip(t *testing.T) {
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&in, "key-%d:value-%d\n", i, i)
 	}
-	kcat(t, in.Bytes(), "-b", b.addr, "-P", "-t", "kcat-topic", "-K:", "-X", "acks=all")
+	kcat(t, in.Bytes(), "-b", b.addr, "-P", "-t", "kcat-topic", "-K:", "-X", "acks=all", "-X", "enable.idempotence=true")
 
 	check := func() {
 		t.Helper()
