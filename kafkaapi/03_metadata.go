@@ -70,7 +70,7 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		if err := validTopicName(*rt.Topic); err != nil {
+		if err := raftmeta.ValidateTopicName(*rt.Topic); err != nil {
 			mt.ErrorCode = kerr.InvalidTopicException.Code
 			resp.Topics = append(resp.Topics, mt)
 			continue

@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kop-project/kop/raftmeta"
 	"github.com/kop-project/kop/storage"
 )
 
@@ -42,8 +43,8 @@ func (s *Server) createOne(ctx context.Context, req *kmsg.CreateTopicsRequest, r
 	if dup {
 		return kerrWith(kerr.InvalidRequest, fmt.Errorf("topic %q appears more than once in the request", rt.Topic))
 	}
-	if err := validTopicName(rt.Topic); err != nil {
-		return kerrWith(kerr.InvalidTopicException, err)
+	if err := raftmeta.ValidateTopicName(rt.Topic); err != nil {
+		return err
 	}
 	n := rt.NumPartitions
 	rf := rt.ReplicationFactor
@@ -95,16 +96,13 @@ func (s *Server) createOne(ctx context.Context, req *kmsg.CreateTopicsRequest, r
 		}
 		leader = func(p int32) int32 { return assigned[p] }
 	}
+	if _, err := storage.ParseTopicConfig(configs, s.deps.Config.TopicDefaults); err != nil {
+		return err
+	}
 	st.NumPartitions, st.ReplicationFactor = n, rf
 	st.Configs = s.createdConfigs(configs)
 	if req.ValidateOnly {
-		if _, err := storage.ParseTopicConfig(configs, s.deps.Config.TopicDefaults); err != nil {
-			return err
-		}
 		return nil
-	}
-	if _, err := storage.ParseTopicConfig(configs, s.deps.Config.TopicDefaults); err != nil {
-		return err
 	}
 	t, err := s.deps.Meta.CreateTopic(ctx, rt.Topic, n, configs, leader)
 	if err != nil {

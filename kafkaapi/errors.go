@@ -51,6 +51,8 @@ func errorCode(err error) int16 {
 		return kerr.TopicAlreadyExists.Code
 	case errors.Is(err, raftmeta.ErrUnknownTopic):
 		return kerr.UnknownTopicOrPartition.Code
+	case errors.Is(err, raftmeta.ErrInvalidTopic):
+		return kerr.InvalidTopicException.Code
 	case errors.Is(err, raftmeta.ErrInvalidPartitions):
 		return kerr.InvalidPartitions.Code
 	case errors.Is(err, context.DeadlineExceeded):

@@ -2,7 +2,6 @@ package kafkaapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -13,26 +12,6 @@ import (
 	"github.com/kop-project/kop/raftmeta"
 	"github.com/kop-project/kop/storage"
 )
-
-// validTopicName applies Kafka's rules: 1–249 characters of [a-zA-Z0-9._-],
-// and not "." or "..".
-func validTopicName(name string) error {
-	if name == "" {
-		return errors.New("topic name is empty")
-	}
-	if name == "." || name == ".." {
-		return fmt.Errorf("topic name %q is not allowed", name)
-	}
-	if len(name) > 249 {
-		return fmt.Errorf("topic name is %d characters long, the maximum is 249", len(name))
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("topic name %q contains %q; legal characters are ASCII alphanumerics, '.', '_' and '-'", name, c)
-		}
-	}
-	return nil
-}
 
 // leaderPicker spreads a topic's partitions over the live brokers.
 func (s *Server) leaderPicker(topic string) func(int32) int32 {
@@ -58,8 +37,8 @@ func (s *Server) topicConfig(t raftmeta.Topic) (storage.TopicConfig, error) {
 
 // createTopic validates and creates a topic through Raft.
 func (s *Server) createTopic(ctx context.Context, name string, partitions int32, configs map[string]string) (raftmeta.Topic, error) {
-	if err := validTopicName(name); err != nil {
-		return raftmeta.Topic{}, kerrWith(kerr.InvalidTopicException, err)
+	if err := raftmeta.ValidateTopicName(name); err != nil {
+		return raftmeta.Topic{}, err
 	}
 	if partitions <= 0 {
 		return raftmeta.Topic{}, kerrWith(kerr.InvalidPartitions, fmt.Errorf("number of partitions must be larger than 0, got %d", partitions))
