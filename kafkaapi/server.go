@@ -165,13 +165,16 @@ type conn struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	frames   chan []byte
+	queued   atomic.Int64  // bytes of frames read but not yet executed
+	drained  chan struct{} // signalled by the worker as it takes frames
 	stopping atomic.Bool
 	clientID string
 }
 
 func newConn(s *Server, nc net.Conn, listener string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{s: s, nc: nc, listener: listener, ctx: ctx, cancel: cancel, frames: make(chan []byte, s.cfg.MaxInFlight)}
+	return &conn{s: s, nc: nc, listener: listener, ctx: ctx, cancel: cancel,
+		frames: make(chan []byte, s.cfg.MaxInFlight), drained: make(chan struct{}, 1)}
 }
 
 func (c *conn) stopReading() {
@@ -199,6 +202,16 @@ func (c *conn) readLoop() {
 		if c.stopping.Load() {
 			return
 		}
+		// Read ahead only while little is queued: a connection holds at
+		// most readAheadBytes of waiting frames beside the one executing
+		// and the one being read.
+		for c.queued.Load() > readAheadBytes {
+			select {
+			case <-c.drained:
+			case <-c.ctx.Done():
+				return
+			}
+		}
 		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
 		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
 			c.debugClose("read size", err)
@@ -218,6 +231,7 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.s.metrics.bytesIn.Add(int64(size) + 4)
+		c.queued.Add(int64(len(body)))
 		select {
 		case c.frames <- body:
 		case <-c.ctx.Done():
@@ -225,6 +239,10 @@ func (c *conn) readLoop() {
 		}
 	}
 }
+
+// readAheadBytes bounds the frames a connection reads ahead of the one it
+// executes.
+const readAheadBytes = 1 << 20
 
 // readN reads exactly n bytes, allocating in steps of at most 1 MiB.
 func readN(r io.Reader, n int) ([]byte, error) {
@@ -261,6 +279,11 @@ func (c *conn) work() {
 	bw := bufio.NewWriterSize(c.nc, 64<<10)
 	defer bw.Flush()
 	for body := range c.frames {
+		c.queued.Add(-int64(len(body)))
+		select {
+		case c.drained <- struct{}{}:
+		default:
+		}
 		out, ok := c.execute(body)
 		if !ok {
 			c.s.metrics.rejected.Add(1)
