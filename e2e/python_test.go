@@ -70,7 +70,6 @@ while len(got) < n:
     got[m.key()] = (m.partition(), m.offset())
 c.close()
 assert sorted(got.values()) == sorted(acked), "consumed offsets differ from acknowledged ones"
-lo, hi = 0, 0
 print("ok %d" % len(got))
 `
 
