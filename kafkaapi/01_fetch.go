@@ -18,7 +18,7 @@ import (
 // Incremental fetch sessions (KIP-227) are declined by answering session id
 // 0, which every client handles by sending full fetch requests.
 func (s *Server) fetchAPI() api {
-	return api{key: 1, min: 4, max: 17, handle: handlerOf(s.handleFetch)}
+	return api{key: 1, min: 4, max: 17, blocking: true, handle: handlerOf(s.handleFetch)}
 }
 
 // fetchPart is one requested partition, resolved once per request.

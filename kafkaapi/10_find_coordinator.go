@@ -7,25 +7,63 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// FindCoordinator (key 10): until the group coordinator lands, every key
-// answers COORDINATOR_NOT_AVAILABLE, a retriable error.
+// FindCoordinator (key 10): every consumer group is coordinated by the
+// Raft leader (see package coordinator), so the answer for a group key is
+// the leader's address on the client's listener. Transactions are not
+// supported yet: transaction keys get COORDINATOR_NOT_AVAILABLE.
 func (s *Server) findCoordinatorAPI() api {
 	return api{key: 10, min: 0, max: 6, handle: handlerOf(s.handleFindCoordinator)}
 }
 
+const (
+	coordinatorGroup       = 0
+	coordinatorTransaction = 1
+)
+
 func (s *Server) handleFindCoordinator(ctx context.Context, r *request, req *kmsg.FindCoordinatorRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	msg := "the group and transaction coordinators are not available yet"
 	keys := req.CoordinatorKeys
 	if req.Version < 4 {
-		resp.ErrorCode, resp.ErrorMessage, resp.NodeID = kerr.CoordinatorNotAvailable.Code, &msg, -1
-		return resp, nil
+		keys = []string{req.CoordinatorKey}
 	}
 	for _, k := range keys {
-		c := kmsg.NewFindCoordinatorResponseCoordinator()
-		c.Key, c.NodeID = k, -1
-		c.ErrorCode, c.ErrorMessage = kerr.CoordinatorNotAvailable.Code, &msg
+		c := s.findCoordinator(r.conn.listener, req.CoordinatorType, k)
+		if req.Version < 4 {
+			resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
+			resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
+			break
+		}
 		resp.Coordinators = append(resp.Coordinators, c)
 	}
 	return resp, nil
+}
+
+func (s *Server) findCoordinator(listener string, typ int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+	c := kmsg.NewFindCoordinatorResponseCoordinator()
+	c.Key, c.NodeID = key, -1
+	fail := func(e *kerr.Error, msg string) kmsg.FindCoordinatorResponseCoordinator {
+		c.ErrorCode, c.ErrorMessage = e.Code, &msg
+		return c
+	}
+	switch typ {
+	case coordinatorGroup:
+	case coordinatorTransaction:
+		return fail(kerr.CoordinatorNotAvailable, "transactions are not supported yet")
+	default:
+		return fail(kerr.InvalidRequest, "unknown coordinator type")
+	}
+	if key == "" {
+		return fail(kerr.InvalidGroupID, "empty group id")
+	}
+	leader, ok := s.deps.Meta.LeaderID()
+	if !ok {
+		return fail(kerr.CoordinatorNotAvailable, "no Raft leader elected")
+	}
+	for _, b := range s.brokersFor(listener) {
+		if b.NodeID == leader {
+			c.NodeID, c.Host, c.Port = b.NodeID, b.Host, b.Port
+			return c
+		}
+	}
+	return fail(kerr.CoordinatorNotAvailable, "the Raft leader has not registered its address yet")
 }

@@ -3,6 +3,8 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/kop-project/kop/partition"
 	"github.com/kop-project/kop/raftmeta"
 )
@@ -45,10 +47,28 @@ type ConfigEntry struct {
 	Doc       string
 }
 
+// Groups is the group coordinator (implemented by
+// *coordinator.Coordinator). It takes decoded requests and returns filled
+// responses; JoinGroup and SyncGroup block until the rebalance step
+// completes or ctx ends.
+type Groups interface {
+	JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string) *kmsg.JoinGroupResponse
+	SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest) *kmsg.SyncGroupResponse
+	Heartbeat(req *kmsg.HeartbeatRequest) *kmsg.HeartbeatResponse
+	LeaveGroup(req *kmsg.LeaveGroupRequest) *kmsg.LeaveGroupResponse
+	OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse
+	OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse
+	OffsetDelete(ctx context.Context, req *kmsg.OffsetDeleteRequest) *kmsg.OffsetDeleteResponse
+	DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse
+	ListGroups(req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse
+	DeleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGroupsResponse
+}
+
 // Deps are the Server's collaborators.
 type Deps struct {
 	NodeID     int32
 	Meta       Metadata
 	Partitions *partition.Manager
+	Groups     Groups
 	Config     BrokerConfig
 }

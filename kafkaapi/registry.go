@@ -16,6 +16,10 @@ const maxKey = 100
 type api struct {
 	key      int16
 	min, max int16
+	// blocking APIs wait for other clients or new data (Fetch's long
+	// poll, a rebalance): they get the connection's context instead of
+	// the request timeout.
+	blocking bool
 	handle   func(ctx context.Context, r *request, req kmsg.Request) (kmsg.Response, error)
 }
 
@@ -25,7 +29,15 @@ func (s *Server) registry() []api {
 		s.fetchAPI(),                   // 1
 		s.listOffsetsAPI(),             // 2
 		s.metadataAPI(),                // 3
+		s.offsetCommitAPI(),            // 8
+		s.offsetFetchAPI(),             // 9
 		s.findCoordinatorAPI(),         // 10
+		s.joinGroupAPI(),               // 11
+		s.heartbeatAPI(),               // 12
+		s.leaveGroupAPI(),              // 13
+		s.syncGroupAPI(),               // 14
+		s.describeGroupsAPI(),          // 15
+		s.listGroupsAPI(),              // 16
 		s.apiVersionsAPI(),             // 18
 		s.createTopicsAPI(),            // 19
 		s.deleteTopicsAPI(),            // 20
@@ -35,7 +47,9 @@ func (s *Server) registry() []api {
 		s.describeConfigsAPI(),         // 32
 		s.alterConfigsAPI(),            // 33
 		s.createPartitionsAPI(),        // 37
+		s.deleteGroupsAPI(),            // 42
 		s.incrementalAlterConfigsAPI(), // 44
+		s.offsetDeleteAPI(),            // 47
 		s.describeClusterAPI(),         // 60
 	}
 }

@@ -369,7 +369,7 @@ func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Reques
 			resp, err = nil, fmt.Errorf("handler panic: %v", v)
 		}
 	}()
-	if a.key != kmsg.Fetch.Int16() {
+	if !a.blocking {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()

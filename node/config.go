@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/kop-project/kop/coordinator"
 	"github.com/kop-project/kop/raftmeta"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	RequestTimeout  time.Duration
 	RetentionCheck  time.Duration
 	ShutdownTimeout time.Duration
+
+	// Groups configures the group coordinator (its Logger is set by the
+	// node).
+	Groups coordinator.Config
 
 	// BrokerServiceURL selects the Pulsar backend when set.
 	BrokerServiceURL string

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kop-project/kop/coordinator"
 	"github.com/kop-project/kop/kafkaapi"
 	"github.com/kop-project/kop/partition"
 	"github.com/kop-project/kop/raftmeta"
@@ -27,6 +28,7 @@ type Node struct {
 	meta    *raftmeta.Store
 	backend storage.Backend
 	parts   *partition.Manager
+	groups  *coordinator.Coordinator
 	kafka   *kafkaapi.Server
 	http    *http.Server
 	lns     []net.Listener
@@ -99,6 +101,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 
+	gcfg := cfg.Groups
+	gcfg.Logger = cfg.Logger.With("component", "coordinator")
+	n.groups = coordinator.New(n.meta, gcfg)
+	n.groups.Start()
+
 	n.kafka = kafkaapi.NewServer(kafkaapi.Config{
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		IdleTimeout:     cfg.IdleTimeout,
@@ -107,6 +114,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		NodeID:     cfg.NodeID,
 		Meta:       n.meta,
 		Partitions: n.parts,
+		Groups:     n.groups,
 		Config:     n.brokerConfig(),
 	}, cfg.Logger.With("component", "kafka"))
 	for _, l := range cfg.Listeners {
@@ -232,6 +240,12 @@ func (n *Node) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		var errs []error
+		if n.groups != nil {
+			// First, so JoinGroup and SyncGroup requests parked in a
+			// rebalance are answered (NOT_COORDINATOR) and the listeners
+			// can drain.
+			n.groups.Close()
+		}
 		if n.kafka != nil {
 			if err := n.kafka.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("kafka listeners: %w", err))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kop-project/kop/conf"
+	"github.com/kop-project/kop/coordinator"
 	"github.com/kop-project/kop/node"
 	"github.com/kop-project/kop/raftmeta"
 )
@@ -42,7 +43,15 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		RetentionCheck:         time.Duration(c.LogRetentionCheckIntervalMs) * time.Millisecond,
 		ShutdownTimeout:        time.Duration(c.ShutdownTimeoutMs) * time.Millisecond,
 		BrokerServiceURL:       c.BrokerServiceURL,
-		Logger:                 logger,
+		Groups: coordinator.Config{
+			InitialRebalanceDelay: time.Duration(c.GroupInitialRebalanceDelayMs) * time.Millisecond,
+			// 0 means "no lower bound"; the coordinator reads 0 as unset.
+			MinSessionTimeout: max(time.Duration(c.GroupMinSessionTimeoutMs)*time.Millisecond, time.Millisecond),
+			MaxSessionTimeout: time.Duration(c.GroupMaxSessionTimeoutMs) * time.Millisecond,
+			MaxSize:           int(c.GroupMaxSize),
+			OffsetsRetention:  time.Duration(c.OffsetsRetentionMinutes) * time.Minute,
+		},
+		Logger: logger,
 	}
 	for i, l := range c.KafkaListeners {
 		nc.Listeners = append(nc.Listeners, node.Listener{

@@ -1,0 +1,410 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// groupMember is a kgo consumer in a group that records what it consumes
+// and which partitions it owns.
+type groupMember struct {
+	t    testing.TB
+	name string
+	cl   *kgo.Client
+
+	mu       sync.Mutex
+	owned    map[int32]bool
+	assigns  int // OnPartitionsAssigned calls
+	revokes  int // OnPartitionsRevoked and OnPartitionsLost calls
+	records  []*kgo.Record
+	stopPoll context.CancelFunc
+	done     chan struct{}
+}
+
+// joinGroup starts a group consumer of topic that polls in the background
+// and does not commit by itself.
+func joinGroup(t testing.TB, addr, group, topic, name string, opts ...kgo.Opt) *groupMember {
+	t.Helper()
+	m := &groupMember{t: t, name: name, owned: map[int32]bool{}, done: make(chan struct{})}
+	base := []kgo.Opt{
+		kgo.SeedBrokers(addr),
+		kgo.ClientID(name),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.SessionTimeout(6 * time.Second),
+		kgo.HeartbeatInterval(500 * time.Millisecond),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			m.assigns++
+			for _, p := range a[topic] {
+				m.owned[p] = true
+			}
+		}),
+		kgo.OnPartitionsRevoked(func(ctx context.Context, cl *kgo.Client, r map[string][]int32) {
+			m.lose(r[topic])
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+			m.lose(r[topic])
+		}),
+	}
+	cl, err := kgo.NewClient(append(base, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cl = cl
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stopPoll = cancel
+	go func() {
+		defer close(m.done)
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			fs.EachError(func(topic string, p int32, err error) {
+				if !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed) {
+					t.Logf("%s: fetch error %s/%d: %v", name, topic, p, err)
+				}
+			})
+			m.mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) { m.records = append(m.records, r) })
+			m.mu.Unlock()
+		}
+	}()
+	t.Cleanup(m.close)
+	return m
+}
+
+func (m *groupMember) lose(ps []int32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.revokes++
+	for _, p := range ps {
+		delete(m.owned, p)
+	}
+}
+
+// close stops polling and closes the client (a dynamic member leaves the
+// group; a static one does not).
+func (m *groupMember) close() {
+	if m.stopPoll == nil {
+		return
+	}
+	m.stopPoll()
+	<-m.done
+	m.cl.Close()
+	m.stopPoll = nil
+}
+
+func (m *groupMember) ownedPartitions() []int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []int32
+	for p := range m.owned {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (m *groupMember) consumed() []*kgo.Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.records)
+}
+
+// commit commits what the member has consumed and fails the test on error.
+func (m *groupMember) commit(ctx context.Context) {
+	m.t.Helper()
+	if err := m.cl.CommitUncommittedOffsets(ctx); err != nil {
+		m.t.Fatalf("%s: commit: %v", m.name, err)
+	}
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitSplit waits until the members own disjoint sets of partitions that
+// together cover 0..partitions-1, each member owning at least one.
+func waitSplit(t testing.TB, partitions int, ms ...*groupMember) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "the group to split the partitions", func() bool {
+		seen := map[int32]bool{}
+		for _, m := range ms {
+			owned := m.ownedPartitions()
+			if len(owned) == 0 {
+				return false
+			}
+			for _, p := range owned {
+				if seen[p] {
+					return false
+				}
+				seen[p] = true
+			}
+		}
+		return len(seen) == partitions
+	})
+}
+
+type recordID struct {
+	partition int32
+	offset    int64
+}
+
+// exactlyOnce checks that the members together consumed want records, each
+// once, and that each member only consumed partitions it owned.
+func exactlyOnce(t testing.TB, want int, ms ...*groupMember) {
+	t.Helper()
+	seen := map[recordID]string{}
+	for _, m := range ms {
+		owned := map[int32]bool{}
+		for _, p := range m.ownedPartitions() {
+			owned[p] = true
+		}
+		for _, r := range m.consumed() {
+			id := recordID{r.Partition, r.Offset}
+			if prev, dup := seen[id]; dup {
+				t.Fatalf("record %d/%d consumed by %s and %s", r.Partition, r.Offset, prev, m.name)
+			}
+			seen[id] = m.name
+			if !owned[r.Partition] {
+				t.Fatalf("%s consumed partition %d it does not own (owns %v)", m.name, r.Partition, m.ownedPartitions())
+			}
+		}
+	}
+	if len(seen) != want {
+		t.Fatalf("consumed %d distinct records, want %d", len(seen), want)
+	}
+}
+
+func totalConsumed(ms ...*groupMember) int {
+	n := 0
+	for _, m := range ms {
+		n += len(m.consumed())
+	}
+	return n
+}
+
+// committedTotal is the sum of a group's committed offsets of topic.
+func committedTotal(t testing.TB, adm *kadm.Client, group, topic string) int64 {
+	t.Helper()
+	offs, err := adm.FetchOffsets(testCtx(t, 30*time.Second), group)
+	if err != nil {
+		t.Fatalf("fetch offsets of %s: %v", group, err)
+	}
+	var sum int64
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil {
+			sum += o.At
+		}
+	})
+	return sum
+}
+
+// TestGroupSplitCommitResume is issue 3's acceptance scenario: two members
+// split a 4-partition topic and read every record exactly once between
+// them, commit, and a new member resumes after the commit; all of it again
+// after the broker restarts.
+func TestGroupSplitCommitResume(t *testing.T) {
+	b := startStandalone(t, map[string]string{"groupInitialRebalanceDelayMs": "300"})
+	const topic, group = "orders", "billing"
+	adm := newAdmin(t, b.addr)
+	if _, err := adm.CreateTopic(testCtx(t, time.Minute), 4, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	produced := 0
+	round := func(label string) {
+		ctx := testCtx(t, 2*time.Minute)
+		a := joinGroup(t, b.addr, group, topic, label+"-a")
+		c := joinGroup(t, b.addr, group, topic, label+"-b")
+		waitSplit(t, 4, a, c)
+		// Records committed before this round must not be read again.
+		produceN(t, newClient(t, b.addr), topic, 2000)
+		produced += 2000
+		waitFor(t, time.Minute, "2000 records", func() bool { return totalConsumed(a, c) >= 2000 })
+		time.Sleep(200 * time.Millisecond) // a duplicate would show up here
+		exactlyOnce(t, 2000, a, c)
+		a.commit(ctx)
+		c.commit(ctx)
+		if got := committedTotal(t, adm, group, topic); got != int64(produced) {
+			t.Fatalf("%s: committed offsets sum to %d, want %d", label, got, produced)
+		}
+		a.close()
+		c.close()
+
+		// A new member resumes after the commit.
+		produceN(t, newClient(t, b.addr), topic, 500)
+		produced += 500
+		n := joinGroup(t, b.addr, group, topic, label+"-new")
+		waitFor(t, time.Minute, "the new member to read 500 records", func() bool { return totalConsumed(n) >= 500 })
+		time.Sleep(200 * time.Millisecond)
+		exactlyOnce(t, 500, n) // reading from the start would give 2500
+		n.commit(ctx)
+		n.close()
+		if got := committedTotal(t, adm, group, topic); got != int64(produced) {
+			t.Fatalf("%s: committed offsets sum to %d, want %d", label, got, produced)
+		}
+	}
+	round("before")
+	b.restart()
+	if got := committedTotal(t, adm, group, topic); got != int64(produced) {
+		t.Fatalf("after restart: committed offsets sum to %d, want %d", got, produced)
+	}
+	round("after")
+	d, err := adm.DescribeGroups(testCtx(t, 30*time.Second), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := d[group].State; st != "Empty" {
+		t.Fatalf("group state after every member left: %q, want Empty", st)
+	}
+}
+
+// TestGroupBalancers runs two members with each of kgo's balancers; when
+// one leaves, the other takes over all partitions and reads on from the
+// committed offsets.
+func TestGroupBalancers(t *testing.T) {
+	b := startStandalone(t, map[string]string{"groupInitialRebalanceDelayMs": "0"})
+	adm := newAdmin(t, b.addr)
+	for _, tc := range []struct {
+		name     string
+		balancer kgo.GroupBalancer
+	}{
+		{"range", kgo.RangeBalancer()},
+		{"roundrobin", kgo.RoundRobinBalancer()},
+		{"cooperative-sticky", kgo.CooperativeStickyBalancer()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic, group := "bal-"+tc.name, "grp-"+tc.name
+			if _, err := adm.CreateTopic(testCtx(t, time.Minute), 6, 1, nil, topic); err != nil {
+				t.Fatal(err)
+			}
+			a := joinGroup(t, b.addr, group, topic, "a", kgo.Balancers(tc.balancer))
+			c := joinGroup(t, b.addr, group, topic, "b", kgo.Balancers(tc.balancer))
+			waitSplit(t, 6, a, c)
+			produceN(t, newClient(t, b.addr), topic, 600)
+			waitFor(t, time.Minute, "600 records", func() bool { return totalConsumed(a, c) >= 600 })
+			exactlyOnce(t, 600, a, c)
+			ctx := testCtx(t, time.Minute)
+			a.commit(ctx)
+			c.commit(ctx)
+
+			d, err := adm.DescribeGroups(ctx, group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := d[group]
+			if g.State != "Stable" || len(g.Members) != 2 || g.ProtocolType != "consumer" || g.Protocol != tc.balancer.ProtocolName() {
+				t.Fatalf("describe: state %q, %d members, protocol %q/%q", g.State, len(g.Members), g.ProtocolType, g.Protocol)
+			}
+
+			c.close() // leaves the group
+			waitSplit(t, 6, a)
+			produceN(t, newClient(t, b.addr), topic, 60)
+			waitFor(t, time.Minute, "the remaining member to read on", func() bool { return totalConsumed(a, c) >= 660 })
+			// a read c's partitions from c's commits: nothing twice.
+			seen := map[recordID]bool{}
+			for _, m := range []*groupMember{a, c} {
+				for _, r := range m.consumed() {
+					id := recordID{r.Partition, r.Offset}
+					if seen[id] {
+						t.Fatalf("record %d/%d consumed twice", r.Partition, r.Offset)
+					}
+					seen[id] = true
+				}
+			}
+			if len(seen) != 660 {
+				t.Fatalf("consumed %d distinct records, want 660", len(seen))
+			}
+		})
+	}
+}
+
+// TestStaticMemberRestart: a static member (group.instance.id) that
+// restarts within its session timeout gets its partitions back without a
+// rebalance; the other member is not disturbed.
+func TestStaticMemberRestart(t *testing.T) {
+	b := startStandalone(t, map[string]string{"groupInitialRebalanceDelayMs": "0"})
+	const topic, group = "static-topic", "static-group"
+	adm := newAdmin(t, b.addr)
+	if _, err := adm.CreateTopic(testCtx(t, time.Minute), 4, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	a := joinGroup(t, b.addr, group, topic, "a", kgo.InstanceID("instance-a"), kgo.SessionTimeout(20*time.Second))
+	c := joinGroup(t, b.addr, group, topic, "b", kgo.InstanceID("instance-b"), kgo.SessionTimeout(20*time.Second))
+	waitSplit(t, 4, a, c)
+	owned := a.ownedPartitions()
+	_, gen := c.cl.GroupMetadata()
+	cAssigns := func() int { c.mu.Lock(); defer c.mu.Unlock(); return c.assigns }()
+
+	a.close() // a static member does not leave on close
+	d, err := adm.DescribeGroups(testCtx(t, 30*time.Second), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := d[group]; g.State != "Stable" || len(g.Members) != 2 {
+		t.Fatalf("after the static member closed: state %q with %d members, want Stable with 2", g.State, len(g.Members))
+	}
+	a2 := joinGroup(t, b.addr, group, topic, "a2", kgo.InstanceID("instance-a"), kgo.SessionTimeout(20*time.Second))
+	waitFor(t, 30*time.Second, "the restarted static member's assignment", func() bool { return len(a2.ownedPartitions()) > 0 })
+	if got := a2.ownedPartitions(); !slices.Equal(got, owned) {
+		t.Fatalf("restarted static member owns %v, before %v", got, owned)
+	}
+	time.Sleep(2 * time.Second) // heartbeats would have reported a rebalance by now
+	if _, g := c.cl.GroupMetadata(); g != gen {
+		t.Fatalf("generation moved from %d to %d: the restart rebalanced the group", gen, g)
+	}
+	c.mu.Lock()
+	revokes, assigns := c.revokes, c.assigns
+	c.mu.Unlock()
+	if revokes != 0 || assigns != cAssigns {
+		t.Fatalf("the other member saw %d revokes and %d new assignments", revokes, assigns-cAssigns)
+	}
+	// The restarted member consumes its partitions.
+	produceN(t, newClient(t, b.addr), topic, 400)
+	waitFor(t, time.Minute, "400 records", func() bool { return totalConsumed(a2, c) >= 400 })
+	exactlyOnce(t, 400, a2, c)
+
+	// A second client with the same instance id fences the first.
+	a2ID, a2Gen := a2.cl.GroupMetadata()
+	a3 := joinGroup(t, b.addr, group, topic, "a3", kgo.InstanceID("instance-a"), kgo.SessionTimeout(20*time.Second))
+	waitFor(t, 30*time.Second, "the newest static member's assignment", func() bool { return slices.Equal(a3.ownedPartitions(), owned) })
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.MemberID, req.Generation, req.InstanceID = group, a2ID, a2Gen, kmsg.StringPtr("instance-a")
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = topic
+	tds, err := adm.ListTopics(testCtx(t, 30*time.Second), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.TopicID = tds[topic].ID // OffsetCommit v10 names topics by id
+	rp := kmsg.NewOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset = owned[0], 1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(testCtx(t, 30*time.Second), newClient(t, b.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); !errors.Is(err, kerr.FencedInstanceID) {
+		t.Fatalf("commit by the fenced static member: %v, want FENCED_INSTANCE_ID", err)
+	}
+}
