@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // groupMember is a kgo consumer in a group that records what it consumes
@@ -407,4 +410,143 @@ func TestStaticMemberRestart(t *testing.T) {
 	if err := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); !errors.Is(err, kerr.FencedInstanceID) {
 		t.Fatalf("commit by the fenced static member: %v, want FENCED_INSTANCE_ID", err)
 	}
+}
+
+// TestGroupErrors checks the group APIs' answers over the wire in the
+// situations the issue names: OffsetFetch of an unknown group, a commit
+// with a stale generation, and the admin calls' refusals.
+func TestGroupErrors(t *testing.T) {
+	b := startStandalone(t, map[string]string{"groupInitialRebalanceDelayMs": "0"})
+	const topic, group = "errs", "errs-group"
+	adm := newAdmin(t, b.addr)
+	ctx := testCtx(t, time.Minute)
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl := newClient(t, b.addr)
+	a := joinGroup(t, b.addr, group, topic, "a")
+	waitSplit(t, 2, a)
+	memberID, gen := a.cl.GroupMetadata()
+
+	t.Run("offset fetch of an unknown group", func(t *testing.T) {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = "no-such-group"
+		rt := kmsg.NewOffsetFetchRequestGroupTopic()
+		rt.Topic, rt.Partitions = topic, []int32{0, 1}
+		rg.Topics = append(rg.Topics, rt)
+		req.Groups = append(req.Groups, rg)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := resp.Groups[0]
+		if g.ErrorCode != 0 || len(g.Topics) != 1 || len(g.Topics[0].Partitions) != 2 {
+			t.Fatalf("response %+v", g)
+		}
+		for _, p := range g.Topics[0].Partitions {
+			if p.Offset != -1 || p.ErrorCode != 0 {
+				t.Fatalf("partition %d: offset %d error %d, want -1 and none", p.Partition, p.Offset, p.ErrorCode)
+			}
+		}
+	})
+
+	cl30 := newClient(t, b.addr, kgo.MaxVersions(kversion.V3_0_0())) // OffsetCommit v8
+	commit := func(memberID string, gen int32) error {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Group, req.MemberID, req.Generation = group, memberID, gen
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Offset = 7
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)
+	}
+	t.Run("commit with a stale generation", func(t *testing.T) {
+		if err := commit(memberID, gen-1); !errors.Is(err, kerr.IllegalGeneration) {
+			t.Fatalf("stale generation: %v, want ILLEGAL_GENERATION", err)
+		}
+		if err := commit("someone-else", gen); !errors.Is(err, kerr.UnknownMemberID) {
+			t.Fatalf("unknown member: %v, want UNKNOWN_MEMBER_ID", err)
+		}
+		if err := commit("", -1); !errors.Is(err, kerr.UnknownMemberID) {
+			t.Fatalf("simple commit to a group with members: %v, want UNKNOWN_MEMBER_ID", err)
+		}
+		if err := commit(memberID, gen); err != nil {
+			t.Fatalf("current member and generation: %v", err)
+		}
+	})
+
+	t.Run("delete a group with members", func(t *testing.T) {
+		res, err := adm.DeleteGroups(ctx, group, "never-existed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(res[group].Err, kerr.NonEmptyGroup) || !errors.Is(res["never-existed"].Err, kerr.GroupIDNotFound) {
+			t.Fatalf("delete: %v / %v", res[group].Err, res["never-existed"].Err)
+		}
+	})
+
+	t.Run("list groups by state", func(t *testing.T) {
+		ls, err := adm.ListGroups(ctx, "Stable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := ls[group]; !ok || len(ls) != 1 {
+			t.Fatalf("stable groups: %v", ls.Groups())
+		}
+		ls, err = adm.ListGroups(ctx, "Empty")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ls) != 0 {
+			t.Fatalf("empty groups: %v", ls.Groups())
+		}
+	})
+
+	t.Run("join without a member id", func(t *testing.T) {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.ProtocolType = "fresh", "consumer"
+		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 10000, 10000
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name = "range"
+		req.Protocols = append(req.Protocols, p)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(kerr.ErrorForCode(resp.ErrorCode), kerr.MemberIDRequired) || resp.MemberID == "" {
+			t.Fatalf("join: error %d member %q, want MEMBER_ID_REQUIRED with an id", resp.ErrorCode, resp.MemberID)
+		}
+		req.SessionTimeoutMillis = 1 // below groupMinSessionTimeoutMs
+		resp, err = req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !errors.Is(kerr.ErrorForCode(resp.ErrorCode), kerr.InvalidSessionTimeout) {
+			t.Fatalf("join with a 1 ms session: error %d, want INVALID_SESSION_TIMEOUT", resp.ErrorCode)
+		}
+	})
+
+	t.Run("find coordinator, batched", func(t *testing.T) {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKeys = []string{"g1", "g2"}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Coordinators) != 2 {
+			t.Fatalf("coordinators: %+v", resp.Coordinators)
+		}
+		for _, c := range resp.Coordinators {
+			if c.ErrorCode != 0 || c.NodeID != 0 || net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))) != b.addr {
+				t.Fatalf("coordinator of %s: %+v, want node 0 at %s", c.Key, c, b.addr)
+			}
+		}
+	})
 }
