@@ -1,6 +1,7 @@
 // Command kopbench measures KOP with franz-go: produce and consume
 // throughput (MB/s, records/s) and produce latency (p50/p99) for 1 KiB
-// records with acks=all, on 1 and 8 partitions, against a `kop standalone`
+// records with acks=all, on 1 and 8 partitions, and offset commits per
+// second with 1 and 100 concurrent committers, against a `kop standalone`
 // it starts on free loopback ports and stops by process id. `make bench`
 // runs it and prints the table.
 package main
@@ -70,6 +71,24 @@ func run(bin string, n, size int) error {
 	for _, r := range results {
 		fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t%s\t%s\t%.1f\t%.0f\t\n", r.partitions, r.prodMBs, r.prodRecs,
 			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.consMBs, r.consRecs)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	var commits []commitResult
+	for _, c := range []int{1, 100} {
+		r, err := benchCommits(addr, "bench-8", c, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		commits = append(commits, r)
+	}
+	fmt.Printf("\nOffset commits (OffsetCommit of 8 partitions each, written through Raft), 10 s per row\n\n")
+	tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "concurrent committers\tcommits/s\tp50 latency\tp99 latency\t")
+	for _, r := range commits {
+		fmt.Fprintf(tw, "%d\t%.0f\t%s\t%s\t\n", r.committers, r.commitsPerS, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
 	}
 	return tw.Flush()
 }
