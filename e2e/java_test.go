@@ -41,14 +41,15 @@ func tail(b []byte) string {
 	return string(b)
 }
 
-// TestJavaClientsProduceAndAdmin runs the Java producer (plain, idempotent
-// and synchronous) and AdminClient demos of kafka-clients 2.0.0 and 3.9.1
-// against standalone and checks what they report against the broker.
-func TestJavaClientsProduceAndAdmin(t *testing.T) {
+// TestJavaClients runs the Java producer (plain, idempotent and
+// synchronous), group consumer and AdminClient demos of kafka-clients 2.0.0
+// and 3.9.1 against standalone and checks what they report against the
+// broker.
+func TestJavaClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	b := startStandalone(t, nil)
+	b := startStandalone(t, map[string]string{"groupInitialRebalanceDelayMs": "0"})
 	for _, v := range javaClientVersions {
 		t.Run(v, func(t *testing.T) {
 			topic := "java-" + strings.ReplaceAll(v, ".", "-")
@@ -69,6 +70,21 @@ func TestJavaClientsProduceAndAdmin(t *testing.T) {
 				if want := "message-" + itoa(i); string(r.Value) != want {
 					t.Fatalf("record %d is %q, want %q", i, r.Value, want)
 				}
+			}
+			// The group consumer reads everything, commits, and a second run
+			// in the same group reads only what was produced since.
+			group := "java-group-" + v
+			out = javaDemo(t, v, "consumer", "--bootstrap", b.addr, "--topic", topic, "--group", group, "--count", "520")
+			if !strings.Contains(out, "consumer done: 520 received") {
+				t.Fatalf("group consumer:\n%s", tail([]byte(out)))
+			}
+			if got := committedTotal(t, newAdmin(t, b.addr), group, topic); got != 520 {
+				t.Fatalf("the consumer committed offset %d, want 520", got)
+			}
+			javaDemo(t, v, "producer", "--bootstrap", b.addr, "--topic", topic, "--count", "7", "sync")
+			out = javaDemo(t, v, "consumer", "--bootstrap", b.addr, "--topic", topic, "--group", group, "--count", "7")
+			if !strings.Contains(out, "consumer done: 7 received") || !strings.Contains(out, "at offset 520") || strings.Contains(out, "at offset 519") {
+				t.Fatalf("the second group consumer did not resume at the commit:\n%s", tail([]byte(out)))
 			}
 			out = javaDemo(t, v, "admin", "--bootstrap", b.addr, "--topic", "admin-"+topic, "--partitions", "3")
 			for _, want := range []string{"topic admin-" + topic + " has 3 partitions", "retention.ms=3600000", "deleted topic", "admin done"} {
