@@ -9,7 +9,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 FUZZTIME  ?= 5s
 FRANZ_GO  ?= $(shell $(GO) list -m -f '{{.Version}}' github.com/twmb/franz-go)
 
-.PHONY: all build run test unit e2e fuzz fuzz-long bench conformance deps clean
+.PHONY: all build run test unit e2e fuzz fuzz-long bench conformance deps clean pulsar-up pulsar-down
 
 all: build
 
@@ -40,6 +40,15 @@ bench: build
 # franz-go's own kgo integration suite against a fresh standalone broker.
 conformance: build
 	FRANZ_GO=$(FRANZ_GO) scripts/conformance.sh
+
+# A real Apache Pulsar standalone from Maven Central jars (deploy/pulsar):
+# ports from PULSAR_BROKER_PORT / PULSAR_WEB_PORT (6650 / 8080), data in
+# PULSAR_DATA (deploy/pulsar/data); stopped by its process id.
+pulsar-up:
+	deploy/pulsar/pulsar.sh up
+
+pulsar-down:
+	deploy/pulsar/pulsar.sh down
 
 # Debian packages the end-to-end tests drive (kcat, confluent-kafka for
 # Python); installed only when missing.
