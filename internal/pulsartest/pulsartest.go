@@ -1,0 +1,109 @@
+// Package pulsartest starts a real Apache Pulsar standalone for tests, with
+// deploy/pulsar/pulsar.sh (jars from Maven Central), on free loopback
+// ports, and stops it by its process id. Tests share one Pulsar per test
+// binary: TestMain calls Start and the returned Pulsar's Stop.
+//
+// Setting KOP_TEST_PULSAR_URL and KOP_TEST_PULSAR_WEB_URL uses an already
+// running Pulsar instead (which the caller then stops).
+package pulsartest
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+)
+
+// Pulsar is a running standalone.
+type Pulsar struct {
+	ServiceURL string // pulsar://127.0.0.1:port
+	WebURL     string // http://127.0.0.1:port
+	Dir        string // its data directory ("" when not started here)
+	script     string
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Script is the path of deploy/pulsar/pulsar.sh in this checkout.
+func Script() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "deploy", "pulsar", "pulsar.sh")
+}
+
+// Start starts a Pulsar standalone in a new temporary directory (building
+// deploy/pulsar on first use) and returns once its admin API answers.
+func Start() (*Pulsar, error) {
+	if u, w := os.Getenv("KOP_TEST_PULSAR_URL"), os.Getenv("KOP_TEST_PULSAR_WEB_URL"); u != "" && w != "" {
+		return &Pulsar{ServiceURL: u, WebURL: w}, nil
+	}
+	dir, err := os.MkdirTemp("", "kop-pulsar")
+	if err != nil {
+		return nil, err
+	}
+	bport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	wport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &Pulsar{
+		ServiceURL: "pulsar://127.0.0.1:" + strconv.Itoa(bport),
+		WebURL:     "http://127.0.0.1:" + strconv.Itoa(wport),
+		Dir:        dir,
+		script:     Script(),
+	}
+	cmd := exec.Command(p.script, "up", "--data", dir, "--broker-port", strconv.Itoa(bport), "--web-port", strconv.Itoa(wport))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pulsar.sh up: %v\n%s", err, out.String())
+	}
+	return p, nil
+}
+
+// Stop stops a Pulsar this package started (by the process id pulsar.sh
+// recorded) and removes its data.
+func (p *Pulsar) Stop() error {
+	if p.Dir == "" {
+		return nil
+	}
+	out, err := exec.Command(p.script, "down", "--data", p.Dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pulsar.sh down: %v\n%s", err, out)
+	}
+	return os.RemoveAll(p.Dir)
+}
+
+// Restart stops and starts the same Pulsar (same ports and data).
+func (p *Pulsar) Restart() error {
+	if p.Dir == "" {
+		return fmt.Errorf("pulsartest: cannot restart a Pulsar started elsewhere")
+	}
+	if out, err := exec.Command(p.script, "down", "--data", p.Dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("pulsar.sh down: %v\n%s", err, out)
+	}
+	return p.up()
+}
+
+func (p *Pulsar) up() error {
+	bport, wport := p.ServiceURL[len("pulsar://127.0.0.1:"):], p.WebURL[len("http://127.0.0.1:"):]
+	out, err := exec.Command(p.script, "up", "--data", p.Dir, "--broker-port", bport, "--web-port", wport).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pulsar.sh up: %v\n%s", err, out)
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package pulsarbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+	plog "github.com/apache/pulsar-client-go/pulsar/log"
+	"github.com/apache/pulsar-client-go/pulsaradmin"
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/rest"
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
+
+	"github.com/kop-project/kop/storage"
+)
+
+// Options configure the Pulsar backend.
+type Options struct {
+	ServiceURL    string // brokerServiceUrl: pulsar://host:6650
+	WebServiceURL string // webServiceUrl: http://host:8080 (the admin API)
+	Tenant        string // kafkaTenant, default "public"
+	Namespace     string // kafkaNamespace, default "default"
+	// OperationTimeout bounds admin calls and Pulsar operations that have
+	// no caller context (default 30 s).
+	OperationTimeout time.Duration
+	Logger           *slog.Logger
+}
+
+// Backend is storage.Backend on Pulsar: Kafka topic T is the partitioned
+// topic persistent://{tenant}/{namespace}/T.
+type Backend struct {
+	opts   Options
+	log    *slog.Logger
+	client pulsar.Client
+	admin  pulsaradmin.Client
+
+	nsOnce sync.Mutex
+	nsOK   bool
+}
+
+// New connects to Pulsar. It checks the admin API answers but creates
+// nothing until the first partition is opened.
+func New(ctx context.Context, opts Options) (*Backend, error) {
+	if opts.Tenant == "" {
+		opts.Tenant = "public"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.OperationTimeout <= 0 {
+		opts.OperationTimeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ServiceURL == "" || opts.WebServiceURL == "" {
+		return nil, errors.New("pulsarbridge: both the broker service URL and the web service URL are required")
+	}
+	admin, err := pulsaradmin.NewClient(&pulsaradmin.Config{WebServiceURL: opts.WebServiceURL})
+	if err != nil {
+		return nil, fmt.Errorf("pulsarbridge: admin client for %s: %w", opts.WebServiceURL, err)
+	}
+	client, err := pulsar.NewClient(pulsar.ClientOptions{
+		URL:               opts.ServiceURL,
+		OperationTimeout:  opts.OperationTimeout,
+		ConnectionTimeout: 10 * time.Second,
+		Logger:            plog.NewLoggerWithSlog(opts.Logger.With("component", "pulsar-client")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pulsarbridge: client for %s: %w", opts.ServiceURL, err)
+	}
+	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin}
+	if _, err := admin.Clusters().ListWithContext(ctx); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("pulsarbridge: %w: admin API at %s: %v", storage.ErrUnavailable, opts.WebServiceURL, err)
+	}
+	return b, nil
+}
+
+// topicName is the partitioned topic of Kafka topic t.
+func (b *Backend) topicName(t string) string {
+	return "persistent://" + b.opts.Tenant + "/" + b.opts.Namespace + "/" + t
+}
+
+// partitionName is the Pulsar topic of one partition.
+func (b *Backend) partitionName(tp storage.TopicPartition) string {
+	return fmt.Sprintf("%s-partition-%d", b.topicName(tp.Topic), tp.Partition)
+}
+
+func (b *Backend) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, b.opts.OperationTimeout)
+}
+
+func httpStatus(err error) int {
+	var re rest.Error
+	if errors.As(err, &re) {
+		return re.Code
+	}
+	return 0
+}
+
+// unavailable wraps an error from Pulsar as retriable.
+func unavailable(what string, err error) error {
+	return fmt.Errorf("pulsarbridge: %s: %w: %v", what, storage.ErrUnavailable, err)
+}
+
+// ensureNamespace creates the tenant and namespace when missing, with
+// infinite retention: KOP applies Kafka's retention itself, and Pulsar
+// must not drop entries only because no subscription holds them.
+func (b *Backend) ensureNamespace(ctx context.Context) error {
+	b.nsOnce.Lock()
+	defer b.nsOnce.Unlock()
+	if b.nsOK {
+		return nil
+	}
+	if _, err := b.admin.Tenants().Get(b.opts.Tenant); err != nil {
+		if httpStatus(err) != http.StatusNotFound {
+			return unavailable("get tenant "+b.opts.Tenant, err)
+		}
+		clusters, err := b.admin.Clusters().ListWithContext(ctx)
+		if err != nil {
+			return unavailable("list clusters", err)
+		}
+		if err := b.admin.Tenants().Create(utils.TenantData{Name: b.opts.Tenant, AllowedClusters: clusters}); err != nil && httpStatus(err) != http.StatusConflict {
+			return unavailable("create tenant "+b.opts.Tenant, err)
+		}
+		b.log.Info("created Pulsar tenant", "tenant", b.opts.Tenant)
+	}
+	ns := b.opts.Tenant + "/" + b.opts.Namespace
+	nss, err := b.admin.Namespaces().GetNamespaces(b.opts.Tenant)
+	if err != nil {
+		return unavailable("list namespaces of "+b.opts.Tenant, err)
+	}
+	found := false
+	for _, n := range nss {
+		found = found || n == ns
+	}
+	if !found {
+		if err := b.admin.Namespaces().CreateNamespace(ns); err != nil && httpStatus(err) != http.StatusConflict {
+			return unavailable("create namespace "+ns, err)
+		}
+		b.log.Info("created Pulsar namespace", "namespace", ns)
+	}
+	pol, err := b.admin.Namespaces().GetRetention(ns)
+	if err != nil {
+		return unavailable("get retention of "+ns, err)
+	}
+	if pol == nil || pol.RetentionTimeInMinutes != -1 || pol.RetentionSizeInMB != -1 {
+		if err := b.admin.Namespaces().SetRetention(ns, utils.NewRetentionPolicies(-1, -1)); err != nil {
+			return unavailable("set retention of "+ns, err)
+		}
+	}
+	b.nsOK = true
+	return nil
+}
+
+// ensureTopic makes the partitioned topic exist with at least n partitions
+// (Kafka partition counts only grow).
+func (b *Backend) ensureTopic(ctx context.Context, topic string, n int) error {
+	if err := b.ensureNamespace(ctx); err != nil {
+		return err
+	}
+	tn, err := utils.GetTopicName(b.topicName(topic))
+	if err != nil {
+		return fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
+	}
+	md, err := b.admin.Topics().GetMetadataWithContext(ctx, *tn)
+	switch {
+	case err != nil && httpStatus(err) != http.StatusNotFound:
+		return unavailable("partitions of "+tn.String(), err)
+	case err == nil && md.Partitions >= n:
+		return nil
+	case err == nil && md.Partitions > 0:
+		if err := b.admin.Topics().UpdateWithContext(ctx, *tn, n); err != nil {
+			return unavailable(fmt.Sprintf("grow %s to %d partitions", tn, n), err)
+		}
+		b.log.Info("added Pulsar partitions", "topic", tn.String(), "partitions", n)
+		return nil
+	}
+	if err := b.admin.Topics().CreateWithContext(ctx, *tn, n); err != nil {
+		if httpStatus(err) == http.StatusConflict {
+			return b.ensureTopic(ctx, topic, n) // created concurrently
+		}
+		return unavailable(fmt.Sprintf("create %s with %d partitions", tn, n), err)
+	}
+	b.log.Info("created Pulsar partitioned topic", "topic", tn.String(), "partitions", n)
+	return nil
+}
+
+// EnsureTopic creates the Kafka topic's partitioned topic in Pulsar, or
+// grows it, so Pulsar tools see every partition before data arrives.
+func (b *Backend) EnsureTopic(ctx context.Context, topic string, partitions int32) error {
+	ctx, cancel := b.opCtx(ctx)
+	defer cancel()
+	return b.ensureTopic(ctx, topic, int(partitions))
+}
+
+// Open implements storage.Backend.
+func (b *Backend) Open(ctx context.Context, tp storage.TopicPartition, cfg storage.TopicConfig) (storage.PartitionLog, error) {
+	ctx, cancel := b.opCtx(ctx)
+	defer cancel()
+	if err := b.ensureTopic(ctx, tp.Topic, int(tp.Partition)+1); err != nil {
+		return nil, err
+	}
+	return openLog(ctx, b, tp, cfg)
+}
+
+// DeleteTopic implements storage.Backend: the partitioned topic and its
+// data are deleted.
+func (b *Backend) DeleteTopic(ctx context.Context, topic string) error {
+	ctx, cancel := b.opCtx(ctx)
+	defer cancel()
+	tn, err := utils.GetTopicName(b.topicName(topic))
+	if err != nil {
+		return fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
+	}
+	if err := b.admin.Topics().DeleteWithContext(ctx, *tn, true, false); err != nil && httpStatus(err) != http.StatusNotFound {
+		return unavailable("delete "+tn.String(), err)
+	}
+	return nil
+}
+
+// Close implements storage.Backend.
+func (b *Backend) Close() error {
+	b.client.Close()
+	return nil
+}
+
+// isFenced reports whether a producer error means another writer holds
+// the partition.
+func isFenced(err error) bool {
+	var pe *pulsar.Error
+	if errors.As(err, &pe) && pe.Result() == pulsar.ProducerFenced {
+		return true
+	}
+	return err != nil && (strings.Contains(err.Error(), "ProducerFenced") || strings.Contains(err.Error(), "ProducerBusy"))
+}

@@ -1,0 +1,96 @@
+package pulsarbridge
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+)
+
+// locate finds the Pulsar entry to start reading offset from: the entry
+// holding it, or an entry before it within indexInterval bytes. Offsets
+// this broker appended or recovered are in the in-memory index; older
+// ones are found by binary search over the topic's entries, one read per
+// probe (O(log n)), never a scan.
+func (l *partitionLog) locate(ctx context.Context, offset int64) (pulsar.MessageID, int64, error) {
+	l.mu.Lock()
+	if len(l.index) > 0 && offset >= l.indexedFrom {
+		i := sort.Search(len(l.index), func(i int) bool { return l.index[i].base > offset }) - 1
+		if i >= 0 {
+			p := l.index[i]
+			l.mu.Unlock()
+			return p.id, p.base, nil
+		}
+	}
+	l.mu.Unlock()
+	return l.search(ctx, offset)
+}
+
+// ledgerSpan is one ledger's entries in the topic's entry sequence.
+type ledgerSpan struct {
+	ledger  int64
+	entries int64
+	first   int64 // position of its entry 0 in the whole topic
+}
+
+// search binary-searches the topic's entries for the last one whose base
+// offset is <= offset.
+func (l *partitionLog) search(ctx context.Context, offset int64) (pulsar.MessageID, int64, error) {
+	stats, err := l.b.admin.Topics().GetInternalStatsWithContext(ctx, l.tn)
+	if err != nil {
+		return nil, 0, unavailable("internal stats of "+l.topic, err)
+	}
+	var spans []ledgerSpan
+	total := int64(0)
+	for i, li := range stats.Ledgers {
+		n := li.Entries
+		if i == len(stats.Ledgers)-1 && n == 0 {
+			n = stats.CurrentLedgerEntries // the open ledger
+		}
+		if n <= 0 {
+			continue
+		}
+		spans = append(spans, ledgerSpan{ledger: li.LedgerID, entries: n, first: total})
+		total += n
+	}
+	if total == 0 {
+		return nil, 0, fmt.Errorf("pulsarbridge: %s: no entries to locate offset %d in", l.topic, offset)
+	}
+	at := func(pos int64) pulsar.MessageID {
+		i := sort.Search(len(spans), func(i int) bool { return spans[i].first > pos }) - 1
+		return pulsar.NewMessageID(spans[i].ledger, pos-spans[i].first, -1, -1)
+	}
+	// Invariant: base(lo) <= offset (the first retained entry starts at
+	// or before the log start), base(hi) > offset or hi == total.
+	lo, hi := int64(0), total
+	loID := at(0)
+	loBase := int64(-1)
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		h, id, err := l.readOne(ctx, at(mid))
+		if err != nil {
+			return nil, 0, err
+		}
+		if h == nil {
+			hi = mid // past the last entry (trimmed concurrently)
+			continue
+		}
+		if h.BaseOffset <= offset {
+			lo, loID, loBase = mid, id, h.BaseOffset
+		} else {
+			hi = mid
+		}
+	}
+	if loBase < 0 {
+		h, id, err := l.readOne(ctx, loID)
+		if err != nil {
+			return nil, 0, err
+		}
+		if h == nil {
+			return nil, 0, fmt.Errorf("pulsarbridge: %s: entry %v vanished", l.topic, loID)
+		}
+		loID, loBase = id, h.BaseOffset
+	}
+	return loID, loBase, nil
+}

@@ -1,0 +1,580 @@
+package pulsarbridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
+
+	"github.com/kop-project/kop/recordbatch"
+	"github.com/kop-project/kop/storage"
+)
+
+// Topic properties of each partition's Pulsar topic: the state a Kafka log
+// keeps beside its entries.
+const (
+	propLogStart = "kop.logStartOffset" // DeleteRecords' log start offset
+	propEpochs   = "kop.leaderEpochs"   // JSON [{"epoch":e,"start":o},…]
+)
+
+// indexInterval is how many bytes of entries may pass between two points
+// of the in-memory offset index.
+const indexInterval = 256 << 10
+
+// maxCursors bounds the cached readers of one partition.
+const maxCursors = 8
+
+type epochEntry struct {
+	Epoch int32 `json:"epoch"`
+	Start int64 `json:"start"`
+}
+
+// indexPoint says the entry holding baseOffset base is at id.
+type indexPoint struct {
+	base int64
+	id   pulsar.MessageID
+}
+
+// cursor is a cached Pulsar reader positioned at the entry whose base
+// offset is next (or holding that entry in peeked).
+type cursor struct {
+	r      pulsar.Reader
+	next   int64
+	peeked pulsar.Message
+}
+
+// partitionLog is storage.PartitionLog on one Pulsar topic, written by one
+// exclusive producer. Offsets are assigned here and written into each
+// entry (the batch's baseOffset).
+type partitionLog struct {
+	b     *Backend
+	tp    storage.TopicPartition
+	topic string // persistent://…/T-partition-p
+	tn    utils.TopicName
+
+	appendMu sync.Mutex // serialises Append
+	producer pulsar.Producer
+
+	mu          sync.Mutex
+	cfg         storage.TopicConfig
+	start, end  int64
+	epochs      []epochEntry
+	index       []indexPoint // sorted by base; dense (every indexInterval) from indexedFrom
+	indexedFrom int64
+	sinceIndex  int
+	cursors     map[int64]*cursor
+	changed     chan struct{}
+	closed      bool
+	broken      error // a send failed: the end offset must be recovered
+}
+
+func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg storage.TopicConfig) (*partitionLog, error) {
+	topic := b.partitionName(tp)
+	tn, err := utils.GetTopicName(topic)
+	if err != nil {
+		return nil, fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
+	}
+	l := &partitionLog{b: b, tp: tp, topic: topic, tn: *tn, cfg: cfg, cursors: map[int64]*cursor{}, changed: make(chan struct{})}
+	if err := l.connect(ctx); err != nil {
+		return nil, err
+	}
+	if err := l.recover(ctx); err != nil {
+		l.producer.Close()
+		return nil, err
+	}
+	b.log.Debug("opened partition on Pulsar", "topic", topic, "start", l.start, "end", l.end)
+	return l, nil
+}
+
+// connect creates the exclusive producer: while another broker's producer
+// holds the partition this one cannot write (ErrFenced).
+func (l *partitionLog) connect(ctx context.Context) error {
+	p, err := l.b.client.CreateProducer(pulsar.ProducerOptions{
+		Topic:              l.topic,
+		ProducerAccessMode: pulsar.ProducerAccessModeExclusive,
+		DisableBatching:    true,
+		SendTimeout:        l.b.opts.OperationTimeout,
+		MaxPendingMessages: 1000,
+	})
+	if err != nil {
+		if isFenced(err) {
+			return fmt.Errorf("pulsarbridge: %s: %w: another producer holds it: %v", l.topic, storage.ErrFenced, err)
+		}
+		return unavailable("producer for "+l.topic, err)
+	}
+	l.producer = p
+	return nil
+}
+
+// recover reads the log's state back from Pulsar: the end offset from the
+// last entry, the start offset from the first entry and the stored log
+// start, and the leader epochs.
+func (l *partitionLog) recover(ctx context.Context) error {
+	props, err := l.b.admin.Topics().GetPropertiesWithContext(ctx, l.tn)
+	if err != nil {
+		return unavailable("properties of "+l.topic, err)
+	}
+	var storedStart int64
+	if v, ok := props[propLogStart]; ok {
+		if storedStart, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return fmt.Errorf("pulsarbridge: %s: bad %s %q: %w", l.topic, propLogStart, v, err)
+		}
+	}
+	var epochs []epochEntry
+	if v, ok := props[propEpochs]; ok && v != "" {
+		if err := json.Unmarshal([]byte(v), &epochs); err != nil {
+			return fmt.Errorf("pulsarbridge: %s: bad %s %q: %w", l.topic, propEpochs, v, err)
+		}
+	}
+	last, lastID, err := l.readOne(ctx, pulsar.LatestMessageID())
+	if err != nil {
+		return err
+	}
+	first, firstID, err := l.readOne(ctx, pulsar.EarliestMessageID())
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.epochs = epochs
+	if last == nil {
+		// No entries: the end is where DeleteRecords left it.
+		l.start, l.end = storedStart, storedStart
+		l.indexedFrom = l.end
+		return nil
+	}
+	l.end = last.NextOffset()
+	l.start = max(first.BaseOffset, storedStart)
+	l.index = []indexPoint{{first.BaseOffset, firstID}}
+	if last.BaseOffset != first.BaseOffset {
+		l.index = append(l.index, indexPoint{last.BaseOffset, lastID})
+	}
+	l.indexedFrom = last.BaseOffset
+	if n := len(l.epochs); n == 0 || l.epochs[n-1].Epoch < last.PartitionLeaderEpoch {
+		// The last entry's epoch was written before its property (a
+		// crash between the two cannot happen: the property goes
+		// first), so this only fills in logs written without epochs.
+		if last.PartitionLeaderEpoch >= 0 {
+			l.epochs = append(l.epochs, epochEntry{Epoch: last.PartitionLeaderEpoch, Start: last.BaseOffset})
+		}
+	}
+	return nil
+}
+
+// readOne reads the entry at id (inclusive) and parses its batch header;
+// nil when the topic has no entry there.
+func (l *partitionLog) readOne(ctx context.Context, id pulsar.MessageID) (*recordbatch.Header, pulsar.MessageID, error) {
+	r, err := l.b.client.CreateReader(pulsar.ReaderOptions{
+		Topic:                   l.topic,
+		StartMessageID:          id,
+		StartMessageIDInclusive: true,
+		ReceiverQueueSize:       1,
+	})
+	if err != nil {
+		return nil, nil, unavailable("reader for "+l.topic, err)
+	}
+	defer r.Close()
+	if !r.HasNext() {
+		return nil, nil, nil
+	}
+	msg, err := r.Next(ctx)
+	if err != nil {
+		return nil, nil, unavailable("read "+l.topic, err)
+	}
+	h, err := recordbatch.ParseHeader(msg.Payload())
+	if err != nil {
+		return nil, nil, fmt.Errorf("pulsarbridge: %s entry %v is not a Kafka record batch: %w", l.topic, msg.ID(), err)
+	}
+	return &h, msg.ID(), nil
+}
+
+func (l *partitionLog) notifyLocked() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+func (l *partitionLog) saveProperties(ctx context.Context, start int64, epochs []epochEntry) error {
+	ej, err := json.Marshal(epochs)
+	if err != nil {
+		return err
+	}
+	props := map[string]string{propLogStart: strconv.FormatInt(start, 10), propEpochs: string(ej)}
+	if err := l.b.admin.Topics().UpdatePropertiesWithContext(ctx, l.tn, props); err != nil {
+		return unavailable("store properties of "+l.topic, err)
+	}
+	return nil
+}
+
+// Append implements storage.PartitionLog.
+func (l *partitionLog) Append(ctx context.Context, leaderEpoch int32, batches []storage.Batch) (storage.AppendResult, error) {
+	res := storage.AppendResult{LogAppendTime: -1}
+	if len(batches) == 0 {
+		return res, errors.New("pulsarbridge: append of no batches")
+	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.Lock()
+	closed, broken, cfg, end, start := l.closed, l.broken, l.cfg, l.end, l.start
+	latest := int32(-1)
+	if n := len(l.epochs); n > 0 {
+		latest = l.epochs[n-1].Epoch
+	}
+	l.mu.Unlock()
+	if closed {
+		return res, storage.ErrClosed
+	}
+	if broken != nil {
+		if err := l.repair(ctx); err != nil {
+			return res, err
+		}
+		l.mu.Lock()
+		end, start = l.end, l.start
+		l.mu.Unlock()
+	}
+	if leaderEpoch < latest {
+		return res, fmt.Errorf("%w: append with leader epoch %d, log is at epoch %d", storage.ErrFenced, leaderEpoch, latest)
+	}
+	hdrs := make([]recordbatch.Header, len(batches))
+	for i := range batches {
+		h, err := recordbatch.ParseHeader(batches[i].Raw)
+		if err != nil {
+			return res, fmt.Errorf("pulsarbridge: batch %d: %w", i, err)
+		}
+		if h.Size() != len(batches[i].Raw) {
+			return res, fmt.Errorf("pulsarbridge: batch %d: %w: %d bytes beyond the batch", i, recordbatch.ErrCorruptMessage, len(batches[i].Raw)-h.Size())
+		}
+		if h.LastOffsetDelta < 0 {
+			return res, fmt.Errorf("pulsarbridge: batch %d: %w: no records", i, recordbatch.ErrInvalidRecord)
+		}
+		if cfg.MaxMessageBytes > 0 && h.Size() > int(cfg.MaxMessageBytes) {
+			return res, fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", storage.ErrMessageTooLarge, h.Size(), cfg.MaxMessageBytes)
+		}
+		hdrs[i] = h
+	}
+	if leaderEpoch > latest && leaderEpoch >= 0 {
+		// The new epoch is stored before any entry that carries it.
+		l.mu.Lock()
+		epochs := append(slices.Clone(l.epochs), epochEntry{Epoch: leaderEpoch, Start: end})
+		l.mu.Unlock()
+		if err := l.saveProperties(ctx, start, epochs); err != nil {
+			return res, err
+		}
+		l.mu.Lock()
+		l.epochs = epochs
+		l.mu.Unlock()
+	}
+	if cfg.LogAppendTime {
+		res.LogAppendTime = time.Now().UnixMilli()
+	}
+
+	// Offsets are given before the sends; the sends are pipelined and
+	// Pulsar keeps their order.
+	type sent struct {
+		id  pulsar.MessageID
+		err error
+	}
+	results := make([]sent, len(batches))
+	var wg sync.WaitGroup
+	next := end
+	for i := range batches {
+		b := &batches[i]
+		recordbatch.SetBaseOffset(b.Raw, next)
+		recordbatch.SetPartitionLeaderEpoch(b.Raw, leaderEpoch)
+		if cfg.LogAppendTime {
+			if err := recordbatch.SetLogAppendTime(b.Raw, res.LogAppendTime); err != nil {
+				return res, fmt.Errorf("pulsarbridge: batch %d: %w", i, err)
+			}
+		}
+		h, _ := recordbatch.ParseHeader(b.Raw)
+		b.Header = h
+		next = h.NextOffset()
+		wg.Add(1)
+		l.producer.SendAsync(ctx, &pulsar.ProducerMessage{Payload: b.Raw}, func(id pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+			results[i] = sent{id, err}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.err != nil {
+			// Some of the entries may be stored: the end offset is read
+			// back from Pulsar before the next append.
+			l.mu.Lock()
+			l.broken = r.err
+			l.mu.Unlock()
+			if isFenced(r.err) {
+				return res, fmt.Errorf("pulsarbridge: %s: %w: %v", l.topic, storage.ErrFenced, r.err)
+			}
+			return res, unavailable(fmt.Sprintf("send batch %d to %s", i, l.topic), r.err)
+		}
+	}
+
+	l.mu.Lock()
+	for i, r := range results {
+		l.sinceIndex += len(batches[i].Raw)
+		if l.sinceIndex >= indexInterval || len(l.index) == 0 || batches[i].Header.BaseOffset == l.indexedFrom {
+			l.index = append(l.index, indexPoint{batches[i].Header.BaseOffset, r.id})
+			l.sinceIndex = 0
+		}
+	}
+	l.end = next
+	res.LogStartOffset = l.start
+	l.notifyLocked()
+	l.mu.Unlock()
+	res.BaseOffset, res.LastOffset = end, next-1
+	return res, nil
+}
+
+// repair recovers after a failed send: a new producer, and the end offset
+// read back from the last stored entry.
+func (l *partitionLog) repair(ctx context.Context) error {
+	l.producer.Close()
+	if err := l.connect(ctx); err != nil {
+		return err
+	}
+	last, lastID, err := l.readOne(ctx, pulsar.LatestMessageID())
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if last != nil && last.NextOffset() > l.end {
+		l.b.log.Warn("entries of a failed send were stored", "topic", l.topic, "end", l.end, "recovered", last.NextOffset())
+		l.end = last.NextOffset()
+		l.index = append(l.index, indexPoint{last.BaseOffset, lastID})
+		l.notifyLocked()
+	}
+	l.broken = nil
+	return nil
+}
+
+// Read implements storage.PartitionLog.
+func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (storage.ReadResult, error) {
+	l.mu.Lock()
+	closed, start, end := l.closed, l.start, l.end
+	l.mu.Unlock()
+	res := storage.ReadResult{LogStartOffset: start, HighWatermark: end}
+	if closed {
+		return res, storage.ErrClosed
+	}
+	if offset < start || offset > end {
+		return res, fmt.Errorf("%w: offset %d, log is [%d, %d]", storage.ErrOffsetOutOfRange, offset, start, end)
+	}
+	if offset == end {
+		return res, nil
+	}
+	cur, err := l.cursorAt(ctx, offset)
+	if err != nil {
+		return res, err
+	}
+	var out []byte
+	for cur.next < end {
+		msg := cur.peeked
+		cur.peeked = nil
+		if msg == nil {
+			if msg, err = cur.r.Next(ctx); err != nil {
+				cur.r.Close()
+				if ctx.Err() != nil {
+					return res, ctx.Err()
+				}
+				return res, unavailable("read "+l.topic, err)
+			}
+		}
+		h, err := recordbatch.ParseHeader(msg.Payload())
+		if err != nil {
+			cur.r.Close()
+			return res, fmt.Errorf("pulsarbridge: %s entry %v is not a Kafka record batch: %w", l.topic, msg.ID(), err)
+		}
+		if h.NextOffset() <= offset {
+			cur.next = h.NextOffset()
+			continue // before the batch holding offset
+		}
+		if len(out) > 0 && len(out)+len(msg.Payload()) > maxBytes {
+			cur.peeked = msg
+			break
+		}
+		out = append(out, msg.Payload()...)
+		cur.next = h.NextOffset()
+	}
+	l.putCursor(cur)
+	res.Records = out
+	return res, nil
+}
+
+// cursorAt returns a reader whose next entry holds offset: a cached one
+// left there by the previous read, or a new one at the located entry.
+func (l *partitionLog) cursorAt(ctx context.Context, offset int64) (*cursor, error) {
+	l.mu.Lock()
+	if c, ok := l.cursors[offset]; ok {
+		delete(l.cursors, offset)
+		l.mu.Unlock()
+		return c, nil
+	}
+	l.mu.Unlock()
+	id, base, err := l.locate(ctx, offset)
+	if err != nil {
+		return nil, err
+	}
+	r, err := l.b.client.CreateReader(pulsar.ReaderOptions{
+		Topic:                   l.topic,
+		StartMessageID:          id,
+		StartMessageIDInclusive: true,
+	})
+	if err != nil {
+		return nil, unavailable("reader for "+l.topic, err)
+	}
+	return &cursor{r: r, next: base}, nil
+}
+
+func (l *partitionLog) putCursor(c *cursor) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.r.Close()
+		return
+	}
+	if old, ok := l.cursors[c.next]; ok {
+		old.r.Close()
+	}
+	l.cursors[c.next] = c
+	for len(l.cursors) > maxCursors {
+		// Drop the one furthest behind: sequential consumers near the
+		// end are the ones worth keeping.
+		lowest := int64(-1)
+		for k := range l.cursors {
+			if lowest < 0 || k < lowest {
+				lowest = k
+			}
+		}
+		l.cursors[lowest].r.Close()
+		delete(l.cursors, lowest)
+	}
+}
+
+// LogStartOffset implements storage.PartitionLog.
+func (l *partitionLog) LogStartOffset() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.start
+}
+
+// LogEndOffset implements storage.PartitionLog.
+func (l *partitionLog) LogEndOffset() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.end
+}
+
+// OffsetForTimestamp implements storage.PartitionLog. Without a time
+// index it reads the entries from the log start.
+func (l *partitionLog) OffsetForTimestamp(ctx context.Context, ts int64) (int64, int64, error) {
+	l.mu.Lock()
+	closed, start, end := l.closed, l.start, l.end
+	l.mu.Unlock()
+	if closed {
+		return -1, -1, storage.ErrClosed
+	}
+	for off := start; off < end; {
+		res, err := l.Read(ctx, off, 1<<20)
+		if err != nil {
+			return -1, -1, err
+		}
+		batches, err := recordbatch.Split(res.Records)
+		if err != nil {
+			return -1, -1, fmt.Errorf("pulsarbridge: %s: %w", l.topic, err)
+		}
+		if len(batches) == 0 {
+			break
+		}
+		for _, b := range batches {
+			if b.Header.MaxTimestamp >= ts {
+				return max(b.Header.BaseOffset, start), b.Header.MaxTimestamp, nil
+			}
+			off = b.Header.NextOffset()
+		}
+	}
+	return -1, -1, nil
+}
+
+// EndOffsetForEpoch implements storage.PartitionLog.
+func (l *partitionLog) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.epochs) - 1; i >= 0; i-- {
+		if l.epochs[i].Epoch <= epoch {
+			if i == len(l.epochs)-1 {
+				return l.epochs[i].Epoch, l.end
+			}
+			return l.epochs[i].Epoch, l.epochs[i+1].Start
+		}
+	}
+	return -1, -1
+}
+
+// DeleteRecords implements storage.PartitionLog: the new log start is
+// stored as a topic property; Pulsar's retention removes the entries.
+func (l *partitionLog) DeleteRecords(ctx context.Context, before int64) (int64, error) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.Lock()
+	closed, start, end, epochs := l.closed, l.start, l.end, slices.Clone(l.epochs)
+	l.mu.Unlock()
+	if closed {
+		return 0, storage.ErrClosed
+	}
+	if before > end || before < 0 {
+		return 0, fmt.Errorf("%w: delete before %d, log is [%d, %d]", storage.ErrOffsetOutOfRange, before, start, end)
+	}
+	if before <= start {
+		return start, nil
+	}
+	if err := l.saveProperties(ctx, before, epochs); err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	l.start = before
+	l.mu.Unlock()
+	return before, nil
+}
+
+// SetConfig implements storage.PartitionLog.
+func (l *partitionLog) SetConfig(cfg storage.TopicConfig) {
+	l.mu.Lock()
+	l.cfg = cfg
+	l.mu.Unlock()
+}
+
+// Changed implements storage.PartitionLog.
+func (l *partitionLog) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+
+// Close implements storage.PartitionLog: the producer is closed, so the
+// next leader's exclusive producer can take the partition.
+func (l *partitionLog) Close() error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	for k, c := range l.cursors {
+		c.r.Close()
+		delete(l.cursors, k)
+	}
+	close(l.changed)
+	l.mu.Unlock()
+	l.producer.Close()
+	return nil
+}
