@@ -9,7 +9,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 FUZZTIME  ?= 5s
 FRANZ_GO  ?= $(shell $(GO) list -m -f '{{.Version}}' github.com/twmb/franz-go)
 
-.PHONY: all build run test unit e2e fuzz fuzz-long bench conformance deps clean pulsar-up pulsar-down
+.PHONY: all build run test unit e2e fuzz fuzz-long bench conformance deps clean pulsar-build pulsar-up pulsar-down
 
 all: build
 
@@ -20,7 +20,7 @@ run: build
 	./$(BIN) standalone --config conf/kop_standalone.conf
 
 # Everything: vet, unit and end-to-end tests, then each fuzz target briefly.
-test: deps build
+test: deps build pulsar-build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
@@ -28,7 +28,7 @@ test: deps build
 unit:
 	$(GO) test -count=1 -short ./...
 
-e2e: build
+e2e: build pulsar-build
 	$(GO) test -count=1 -v ./e2e/
 
 fuzz:
@@ -44,6 +44,9 @@ conformance: build
 # A real Apache Pulsar standalone from Maven Central jars (deploy/pulsar):
 # ports from PULSAR_BROKER_PORT / PULSAR_WEB_PORT (6650 / 8080), data in
 # PULSAR_DATA (deploy/pulsar/data); stopped by its process id.
+pulsar-build:
+	deploy/pulsar/pulsar.sh build
+
 pulsar-up:
 	deploy/pulsar/pulsar.sh up
 

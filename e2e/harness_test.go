@@ -11,9 +11,12 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kop-project/kop/internal/pulsartest"
 )
 
 // kopBinary is the broker binary built once by TestMain.
@@ -40,7 +43,51 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "building kop:", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	stopPulsar()
+	return code
+}
+
+var (
+	pulsarOnce sync.Once
+	pulsarInst *pulsartest.Pulsar
+	pulsarErr  error
+)
+
+// sharedPulsar is the real Pulsar standalone the Pulsar tests of this
+// binary share, started on first use and stopped by TestMain.
+func sharedPulsar(t testing.TB) *pulsartest.Pulsar {
+	t.Helper()
+	pulsarOnce.Do(func() { pulsarInst, pulsarErr = pulsartest.Start() })
+	if pulsarErr != nil {
+		t.Fatalf("starting Pulsar: %v", pulsarErr)
+	}
+	return pulsarInst
+}
+
+func stopPulsar() {
+	if pulsarInst != nil {
+		if err := pulsarInst.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping Pulsar:", err)
+		}
+	}
+}
+
+// startOnPulsar starts `kop standalone` storing its data in the shared
+// Pulsar, in a tenant of its own, which it returns.
+func startOnPulsar(t testing.TB, extra map[string]string) (*broker, *pulsartest.Pulsar, string) {
+	t.Helper()
+	p := sharedPulsar(t)
+	tenant := fmt.Sprintf("kop-e2e-%d", time.Now().UnixNano()%1_000_000_000)
+	kv := map[string]string{
+		"brokerServiceUrl": p.ServiceURL,
+		"webServiceUrl":    p.WebURL,
+		"kafkaTenant":      tenant,
+	}
+	for k, v := range extra {
+		kv[k] = v
+	}
+	return startStandalone(t, kv), p, tenant
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.

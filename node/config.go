@@ -49,8 +49,12 @@ type Config struct {
 	// node).
 	Groups coordinator.Config
 
-	// BrokerServiceURL selects the Pulsar backend when set.
+	// BrokerServiceURL selects the Pulsar backend when set; WebServiceURL
+	// is Pulsar's admin API; Kafka topics live in KafkaTenant/KafkaNamespace.
 	BrokerServiceURL string
+	WebServiceURL    string
+	KafkaTenant      string
+	KafkaNamespace   string
 
 	Logger *slog.Logger
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/kop-project/kop/coordinator"
 	"github.com/kop-project/kop/kafkaapi"
 	"github.com/kop-project/kop/partition"
+	"github.com/kop-project/kop/pulsarbridge"
 	"github.com/kop-project/kop/raftmeta"
 	"github.com/kop-project/kop/storage"
 	"github.com/kop-project/kop/storage/disklog"
@@ -85,7 +86,17 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	switch {
 	case cfg.BrokerServiceURL != "":
-		return nil, errors.New("brokerServiceUrl is set, but the Pulsar backend is not built yet; unset it to use the embedded log")
+		n.backend, err = pulsarbridge.New(ctx, pulsarbridge.Options{
+			ServiceURL:    cfg.BrokerServiceURL,
+			WebServiceURL: cfg.WebServiceURL,
+			Tenant:        cfg.KafkaTenant,
+			Namespace:     cfg.KafkaNamespace,
+			Logger:        cfg.Logger.With("component", "pulsar"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("connect to Pulsar (brokerServiceUrl %s, webServiceUrl %s): %w", cfg.BrokerServiceURL, cfg.WebServiceURL, err)
+		}
+		n.log.Info("storing Kafka data in Pulsar", "brokerServiceUrl", cfg.BrokerServiceURL, "tenant", cfg.KafkaTenant, "namespace", cfg.KafkaNamespace)
 	default:
 		n.backend, err = disklog.New(filepath.Join(cfg.DataDir, "logs"), disklog.Options{
 			Logger:                 cfg.Logger.With("component", "disklog"),
@@ -197,8 +208,10 @@ func (n *Node) brokerConfig() kafkaapi.BrokerConfig {
 // again under the same name cannot lose the new topic's records to a
 // late reconcile.
 func (n *Node) reconcile(ctx context.Context) {
+	ensured := map[string]int{} // topic → partitions the backend has
 	for {
 		changed := n.meta.Changed()
+		n.ensureTopics(ctx, ensured)
 		for _, tp := range n.parts.Open() {
 			t, ok := n.meta.Topic(tp.Topic)
 			switch {
@@ -216,6 +229,37 @@ func (n *Node) reconcile(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		}
+	}
+}
+
+// ensureTopics has a backend that keeps per-topic state (Pulsar) create
+// or grow each topic; the Raft leader does it, so one broker calls per
+// change. Failures are logged and retried at the next change; opening a
+// partition ensures its topic too.
+func (n *Node) ensureTopics(ctx context.Context, ensured map[string]int) {
+	te, ok := n.backend.(storage.TopicEnsurer)
+	if !ok || !n.meta.IsLeader() {
+		return
+	}
+	live := map[string]bool{}
+	for _, t := range n.meta.Topics() {
+		live[t.Name] = true
+		if ensured[t.Name] >= len(t.Partitions) {
+			continue
+		}
+		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := te.EnsureTopic(ectx, t.Name, int32(len(t.Partitions)))
+		cancel()
+		if err != nil {
+			n.log.Warn("creating topic in the storage backend", "topic", t.Name, "partitions", len(t.Partitions), "err", err)
+			continue
+		}
+		ensured[t.Name] = len(t.Partitions)
+	}
+	for name := range ensured {
+		if !live[name] {
+			delete(ensured, name)
 		}
 	}
 }

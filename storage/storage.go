@@ -119,3 +119,11 @@ type Backend interface {
 	// Close releases the backend.
 	Close() error
 }
+
+// TopicEnsurer is implemented by backends that keep state per topic, not
+// only per partition (Pulsar's partitioned topics): the node calls it when
+// a topic is created or grows, so the backend's own tools see every
+// partition before data arrives. Partition counts only grow.
+type TopicEnsurer interface {
+	EnsureTopic(ctx context.Context, topic string, partitions int32) error
+}

@@ -43,6 +43,9 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		RetentionCheck:         time.Duration(c.LogRetentionCheckIntervalMs) * time.Millisecond,
 		ShutdownTimeout:        time.Duration(c.ShutdownTimeoutMs) * time.Millisecond,
 		BrokerServiceURL:       c.BrokerServiceURL,
+		WebServiceURL:          c.WebServiceURL,
+		KafkaTenant:            c.KafkaTenant,
+		KafkaNamespace:         c.KafkaNamespace,
 		Groups: coordinator.Config{
 			InitialRebalanceDelay: time.Duration(c.GroupInitialRebalanceDelayMs) * time.Millisecond,
 			// 0 means "no lower bound"; the coordinator reads 0 as unset.
