@@ -27,7 +27,7 @@ func capture() (*slog.Logger, *bytes.Buffer) {
 }
 
 // broker is the minimal valid kafka-broker command line.
-var broker = []string{"--raftNodeId=2", "--raftPeers=1@h1:9192,2@h2:9192,3@h3:9192", "--brokerServiceUrl=pulsar://p:6650"}
+var broker = []string{"--raftNodeId=2", "--raftPeers=1@h1:9192,2@h2:9192,3@h3:9192", "--brokerServiceUrl=pulsar://p:6650", "--webServiceUrl=http://p:8080"}
 
 func mustLoad(t *testing.T, mode Mode, args, env []string) *Config {
 	t.Helper()
@@ -101,8 +101,8 @@ func TestDefaultFileFromWorkingDirectory(t *testing.T) {
 
 func TestPrecedence(t *testing.T) {
 	path := writeFile(t, "defaultNumPartitions=2\ndataDir=/from/file\nlogLevel=debug\nentryFormat=pulsar\n")
-	env := []string{"KOP_DATADIR=/from/env", "KOP_LOG_LEVEL=warn", "KOP_ENTRY_FORMAT=kafka", "PATH=/bin", "KOPX=1"}
-	c := mustLoad(t, Standalone, []string{"--config", path, "--logLevel=error", "--entryFormat", "pulsar"}, env)
+	env := []string{"KOP_DATADIR=/from/env", "KOP_LOG_LEVEL=warn", "KOP_ENTRY_FORMAT=pulsar", "PATH=/bin", "KOPX=1"}
+	c := mustLoad(t, Standalone, []string{"--config", path, "--logLevel=error", "--entryFormat", "kafka"}, env)
 	for _, tc := range []struct {
 		key  string
 		ok   bool
@@ -111,7 +111,7 @@ func TestPrecedence(t *testing.T) {
 		{"defaultNumPartitions", c.DefaultNumPartitions == 2, SourceFile},
 		{"dataDir", c.DataDir == "/from/env", SourceEnv},
 		{"logLevel", c.LogLevel == slog.LevelError, SourceFlag},
-		{"entryFormat", c.EntryFormat == "pulsar", SourceFlag},
+		{"entryFormat", c.EntryFormat == "kafka", SourceFlag},
 		{"kafkaTenant", c.KafkaTenant == "public", SourceDefault},
 	} {
 		if !tc.ok || c.Source(tc.key) != tc.from || c.Sources[tc.key] != tc.from {
@@ -200,6 +200,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"--brokerServiceUrl=pulsar://x:66a", "brokerServiceUrl", "port"},
 		{"--webServiceUrl=ftp://x", "webServiceUrl", "http://"},
 		{"--entryFormat=avro", "entryFormat", "kafka, pulsar"},
+		{"--entryFormat=pulsar", "entryFormat", "not implemented yet"},
+		{"--brokerServiceUrl=pulsar://x:6650", "webServiceUrl", "must be set with brokerServiceUrl"},
 		{"--kafkaTenant=a/b", "kafkaTenant", "letters"},
 		{"--raftBindAddress=nohost", "raftBindAddress", "host:port"},
 		{"--raftAdvertisedAddress=0.0.0.0:9192", "raftAdvertisedAddress", "reach"},
@@ -325,6 +327,7 @@ func TestKafkaBrokerRequiredKeys(t *testing.T) {
 		{without("raftNodeId"), "raftNodeId", "must be set for kafka-broker"},
 		{without("raftPeers"), "raftPeers", "must list"},
 		{without("brokerServiceUrl"), "brokerServiceUrl", "must be set for kafka-broker"},
+		{without("webServiceUrl"), "webServiceUrl", "must be set with brokerServiceUrl"},
 		{append(without("raftNodeId"), "--raftNodeId=4"), "raftPeers", "must include this broker (raftNodeId 4)"},
 		{append(without("raftPeers"), "--raftPeers=2@h1:9192,2@h2:9192"), "raftPeers", "twice"},
 		{append(without("raftPeers"), "--raftPeers=1@h:9192,2@h:9192"), "raftPeers", "share address"},
