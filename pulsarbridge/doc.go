@@ -1,8 +1,50 @@
-// Package pulsarbridge will implement storage.Backend on Apache Pulsar with
-// pulsar-client-go and its pulsaradmin: Kafka topic T as the partitioned
-// topic persistent://{kafkaTenant}/{kafkaNamespace}/T, one fenced writer per
-// partition, dense offsets written into each entry, and the storage
-// conformance suite (storage/storagetest) passing against a real Pulsar.
+// Package pulsarbridge implements storage.Backend on Apache Pulsar with
+// pulsar-client-go and its pulsaradmin. Kafka topic T is the partitioned
+// topic persistent://{kafkaTenant}/{kafkaNamespace}/T; Kafka partition p is
+// its topic T-partition-p. Tenant and namespace are created when missing
+// (with infinite Pulsar retention: Pulsar must not drop entries just
+// because no subscription holds them).
 //
-// It must not speak the Kafka protocol nor decide partition leadership.
+// # Offsets
+//
+// The partition's leader assigns offsets and writes them into each entry:
+// with entryFormat=kafka an entry is the client's RecordBatch with only
+// baseOffset and partitionLeaderEpoch rewritten (the CRC does not cover
+// them), so produce and fetch do no per-record work. Offsets are dense and
+// nothing acknowledged is renumbered: after a failed send the end offset
+// is read back from the last stored entry before the next append, and a
+// new leader reads it from the last entry on open.
+//
+// We chose this over Pulsar's AppendIndexMetadataInterceptor (broker
+// entry metadata, Message.Index() in the Go client), which KoP uses: the
+// interceptor needs a broker setting on every Pulsar cluster, does not
+// return the index with the send receipt (so the produce answer would need
+// another read), and gives offsets to entries of native Pulsar producers
+// that Kafka clients could not parse anyway.
+//
+// Locating an offset: appends (and recovery) feed an in-memory sparse
+// index offset → MessageID, one point per 256 KiB; an offset older than
+// the index is found by binary search over the topic's entries, the
+// ledger list and entry counts coming from the admin API's internal
+// stats, one entry read per probe — O(log n), never a scan. Sequential
+// consumers reuse cached readers left at the next offset, so they pay no
+// seek per fetch.
+//
+// # Writers
+//
+// One writer per partition: the log holds an exclusive Pulsar producer
+// (ProducerAccessModeExclusive), so a second broker cannot open the same
+// partition for writing while the first holds it (ErrFenced), and appends
+// with a leader epoch older than the log's are refused. The log start
+// offset set by DeleteRecords and the leader-epoch history are stored as
+// properties of the partition's Pulsar topic; a new epoch is stored before
+// any entry carrying it.
+//
+// It must not speak the Kafka protocol nor decide partition leadership
+// (Raft does); it maps Pulsar failures to storage.ErrUnavailable, which
+// the protocol layer answers with retriable Kafka errors.
+//
+// Not yet: entryFormat=pulsar (one Pulsar message per record), Kafka
+// retention mapped onto Pulsar retention policies, and a time index
+// (OffsetForTimestamp reads entries from the log start).
 package pulsarbridge
