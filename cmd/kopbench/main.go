@@ -31,9 +31,15 @@ func main() {
 	bin := flag.String("kop", "bin/kop", "kop binary")
 	records := flag.Int("records", 200_000, "records per run")
 	size := flag.Int("size", 1024, "record value size in bytes")
+	withPulsar := flag.Bool("pulsar", true, "also compare KOP on Pulsar with pulsar-client-go on the same Pulsar")
 	flag.Parse()
 	if err := run(*bin, *records, *size); err != nil {
 		log.Fatal(err)
+	}
+	if *withPulsar {
+		if err := runPulsar(*bin, *records, *size); err != nil {
+			log.Fatal(err)
+		}
 	}
 }
 
@@ -179,7 +185,7 @@ func freePort() (int, error) {
 
 // startKop runs `kop standalone` on free loopback ports and returns its
 // Kafka address and a function stopping it by process id.
-func startKop(bin, dir string) (string, func(), error) {
+func startKop(bin, dir string, extra ...string) (string, func(), error) {
 	var ports [3]int
 	for i := range ports {
 		p, err := freePort()
@@ -194,12 +200,13 @@ func startKop(bin, dir string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(bin, "standalone",
-		"--kafkaListeners=PLAINTEXT://"+addr,
+	args := append([]string{"standalone",
+		"--kafkaListeners=PLAINTEXT://" + addr,
 		fmt.Sprintf("--raftBindAddress=127.0.0.1:%d", ports[1]),
-		"--httpAddress="+httpAddr,
-		"--dataDir="+filepath.Join(dir, "data"),
-		"--logLevel=warn")
+		"--httpAddress=" + httpAddr,
+		"--dataDir=" + filepath.Join(dir, "data"),
+		"--logLevel=warn"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return "", nil, fmt.Errorf("start %s: %w", bin, err)

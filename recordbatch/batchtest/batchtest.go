@@ -107,29 +107,7 @@ func Build(s Spec) ([]byte, error) {
 }
 
 // AppendRecord appends the v2 encoding of r (length-prefixed).
-func AppendRecord(dst []byte, r recordbatch.Record) []byte {
-	var body []byte
-	body = append(body, 0) // attributes
-	body = binary.AppendVarint(body, r.TimestampDelta)
-	body = binary.AppendVarint(body, int64(r.OffsetDelta))
-	body = appendBytes(body, r.Key)
-	body = appendBytes(body, r.Value)
-	body = binary.AppendVarint(body, int64(len(r.Headers)))
-	for _, h := range r.Headers {
-		body = appendBytes(body, []byte(h.Key))
-		body = appendBytes(body, h.Value)
-	}
-	dst = binary.AppendVarint(dst, int64(len(body)))
-	return append(dst, body...)
-}
-
-func appendBytes(dst, v []byte) []byte {
-	if v == nil {
-		return binary.AppendVarint(dst, -1)
-	}
-	dst = binary.AppendVarint(dst, int64(len(v)))
-	return append(dst, v...)
-}
+func AppendRecord(dst []byte, r recordbatch.Record) []byte { return recordbatch.AppendRecord(dst, r) }
 
 func compress(codec int8, rawSnappy bool, data []byte) ([]byte, error) {
 	var buf bytes.Buffer
