@@ -264,3 +264,19 @@ func TestKopKill9OnPulsar(t *testing.T) {
 		t.Fatalf("record after restart at %d, want %d", r.Offset, counts[0])
 	}
 }
+
+// TestPythonClientsThroughPulsar runs the confluent-kafka (idempotent, lz4,
+// headers, admin) and kafka-python (gzip, admin) scenarios, and the
+// confluent-kafka group scenario, against KOP storing its data in Pulsar.
+func TestPythonClientsThroughPulsar(t *testing.T) {
+	b, _, _ := startOnPulsar(t, map[string]string{"groupInitialRebalanceDelayMs": "0"})
+	if out := python(t, confluentScript, b.addr, "py-confluent", "3000"); out != "ok 3000" {
+		t.Fatalf("confluent-kafka said %q", out)
+	}
+	if out := python(t, kafkaPythonScript, b.addr, "py-kafka", "2000"); out != "ok 2000" {
+		t.Fatalf("kafka-python said %q", out)
+	}
+	if out := python(t, confluentGroupScript, b.addr, "py-group-topic", "py-group"); out != "ok" {
+		t.Fatalf("confluent-kafka group said %q", out)
+	}
+}

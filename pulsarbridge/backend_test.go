@@ -2,6 +2,7 @@ package pulsarbridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -47,4 +48,28 @@ func newBackend(t testing.TB) *Backend {
 // TestConformance runs the storage conformance suite against real Pulsar.
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Backend { return newBackend(t) })
+}
+
+// TestBatchOverPulsarMaxMessageSize: a batch Pulsar refuses as too big is
+// MESSAGE_TOO_LARGE (not retriable), and the log goes on.
+func TestBatchOverPulsarMaxMessageSize(t *testing.T) {
+	b := newBackend(t)
+	defer b.Close()
+	ctx := context.Background()
+	cfg := storagetest.Config()
+	cfg.MaxMessageBytes = 64 << 20
+	l, err := b.Open(ctx, storage.TopicPartition{Topic: fmt.Sprintf("big-%d", time.Now().UnixNano()), Partition: 0}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	huge := storagetest.MakeBatch(t, 1, 13<<20, 1) // over the test Pulsar's 12 MiB
+	_, err = l.Append(ctx, 0, []storage.Batch{{Raw: huge}})
+	if !errors.Is(err, storage.ErrMessageTooLarge) {
+		t.Fatalf("append of a 13 MiB batch: %v, want ErrMessageTooLarge", err)
+	}
+	res, err := l.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 2, 10, 1)}})
+	if err != nil || res.BaseOffset != 0 || l.LogEndOffset() != 2 {
+		t.Fatalf("append after the refusal: %+v, %v; end %d", res, err, l.LogEndOffset())
+	}
 }

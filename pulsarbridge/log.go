@@ -304,6 +304,11 @@ func (l *partitionLog) Append(ctx context.Context, leaderEpoch int32, batches []
 	wg.Wait()
 	for i, r := range results {
 		if r.err != nil {
+			if errors.Is(r.err, pulsar.ErrMessageTooLarge) && len(batches) == 1 {
+				// Refused by the client before anything was sent:
+				// Pulsar's maxMessageSize is below this batch.
+				return res, fmt.Errorf("%w: batch of %d bytes exceeds Pulsar's maxMessageSize", storage.ErrMessageTooLarge, len(batches[0].Raw))
+			}
 			// Some of the entries may be stored: the end offset is read
 			// back from Pulsar before the next append.
 			l.mu.Lock()
