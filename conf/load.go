@@ -356,9 +356,6 @@ func (c *Config) finish(logger *slog.Logger) error {
 	if c.BrokerServiceURL != "" && c.WebServiceURL == "" {
 		return keyError("webServiceUrl", "", "must be set with brokerServiceUrl: KOP creates and deletes Pulsar topics through the admin API (http://host:8080)")
 	}
-	if c.EntryFormat == "pulsar" {
-		return keyError("entryFormat", c.EntryFormat, "the pulsar entry format is not implemented yet; use kafka")
-	}
 	if c.GroupMinSessionTimeoutMs > c.GroupMaxSessionTimeoutMs {
 		return keyError("groupMinSessionTimeoutMs", c.values["groupMinSessionTimeoutMs"],
 			fmt.Sprintf("must not exceed groupMaxSessionTimeoutMs (%d)", c.GroupMaxSessionTimeoutMs))

@@ -45,9 +45,22 @@ func newBackend(t testing.TB) *Backend {
 	return b
 }
 
-// TestConformance runs the storage conformance suite against real Pulsar.
+// TestConformance runs the storage conformance suite against real Pulsar,
+// with both entry formats.
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Backend { return newBackend(t) })
+}
+
+func TestConformancePulsarFormat(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Backend { return pulsarFormat{newBackend(t)} })
+}
+
+// pulsarFormat opens every partition with entryFormat=pulsar.
+type pulsarFormat struct{ *Backend }
+
+func (p pulsarFormat) Open(ctx context.Context, tp storage.TopicPartition, cfg storage.TopicConfig) (storage.PartitionLog, error) {
+	cfg.EntryFormat = "pulsar"
+	return p.Backend.Open(ctx, tp, cfg)
 }
 
 // TestBatchOverPulsarMaxMessageSize: a batch Pulsar refuses as too big is

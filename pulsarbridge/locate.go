@@ -14,13 +14,26 @@ import (
 // ones are found by binary search over the topic's entries, one read per
 // probe (O(log n)), never a scan.
 func (l *partitionLog) locate(ctx context.Context, offset int64) (pulsar.MessageID, int64, error) {
+	// A pulsar-format batch may span Pulsar entries: when the entry found
+	// starts inside a batch, look again for the batch's first record.
+	for range 8 {
+		id, pos, err := l.locateEntry(ctx, offset)
+		if err != nil || pos.batchStart() {
+			return id, pos.base, err
+		}
+		offset = pos.batchBase
+	}
+	return nil, 0, fmt.Errorf("pulsarbridge: %s: cannot find the start of the batch holding offset %d", l.topic, offset)
+}
+
+func (l *partitionLog) locateEntry(ctx context.Context, offset int64) (pulsar.MessageID, entryPos, error) {
 	l.mu.Lock()
 	if len(l.index) > 0 && offset >= l.indexedFrom {
 		i := sort.Search(len(l.index), func(i int) bool { return l.index[i].base > offset }) - 1
 		if i >= 0 {
 			p := l.index[i]
 			l.mu.Unlock()
-			return p.id, p.base, nil
+			return p.id, entryPos{base: p.base, batchBase: p.base}, nil
 		}
 	}
 	l.mu.Unlock()
@@ -36,10 +49,10 @@ type ledgerSpan struct {
 
 // search binary-searches the topic's entries for the last one whose base
 // offset is <= offset.
-func (l *partitionLog) search(ctx context.Context, offset int64) (pulsar.MessageID, int64, error) {
+func (l *partitionLog) search(ctx context.Context, offset int64) (pulsar.MessageID, entryPos, error) {
 	stats, err := l.b.admin.Topics().GetInternalStatsWithContext(ctx, l.tn)
 	if err != nil {
-		return nil, 0, unavailable("internal stats of "+l.topic, err)
+		return nil, entryPos{}, unavailable("internal stats of "+l.topic, err)
 	}
 	var spans []ledgerSpan
 	total := int64(0)
@@ -55,7 +68,7 @@ func (l *partitionLog) search(ctx context.Context, offset int64) (pulsar.Message
 		total += n
 	}
 	if total == 0 {
-		return nil, 0, fmt.Errorf("pulsarbridge: %s: no entries to locate offset %d in", l.topic, offset)
+		return nil, entryPos{}, fmt.Errorf("pulsarbridge: %s: no entries to locate offset %d in", l.topic, offset)
 	}
 	at := func(pos int64) pulsar.MessageID {
 		i := sort.Search(len(spans), func(i int) bool { return spans[i].first > pos }) - 1
@@ -65,32 +78,32 @@ func (l *partitionLog) search(ctx context.Context, offset int64) (pulsar.Message
 	// or before the log start), base(hi) > offset or hi == total.
 	lo, hi := int64(0), total
 	loID := at(0)
-	loBase := int64(-1)
+	var loPos *entryPos
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
-		h, id, err := l.readOne(ctx, at(mid))
+		e, id, err := l.readOne(ctx, at(mid))
 		if err != nil {
-			return nil, 0, err
+			return nil, entryPos{}, err
 		}
-		if h == nil {
+		if e == nil {
 			hi = mid // past the last entry (trimmed concurrently)
 			continue
 		}
-		if h.BaseOffset <= offset {
-			lo, loID, loBase = mid, id, h.BaseOffset
+		if e.base <= offset {
+			lo, loID, loPos = mid, id, e
 		} else {
 			hi = mid
 		}
 	}
-	if loBase < 0 {
-		h, id, err := l.readOne(ctx, loID)
+	if loPos == nil {
+		e, id, err := l.readOne(ctx, loID)
 		if err != nil {
-			return nil, 0, err
+			return nil, entryPos{}, err
 		}
-		if h == nil {
-			return nil, 0, fmt.Errorf("pulsarbridge: %s: entry %v vanished", l.topic, loID)
+		if e == nil {
+			return nil, entryPos{}, fmt.Errorf("pulsarbridge: %s: entry %v vanished", l.topic, loID)
 		}
-		loID, loBase = id, h.BaseOffset
+		loID, loPos = id, e
 	}
-	return loID, loBase, nil
+	return loID, *loPos, nil
 }

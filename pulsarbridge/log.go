@@ -47,7 +47,16 @@ type indexPoint struct {
 type cursor struct {
 	r      pulsar.Reader
 	next   int64
-	peeked pulsar.Message
+	peeked []pulsar.Message // read but not returned yet, in order
+}
+
+func (c *cursor) nextMessage(ctx context.Context) (pulsar.Message, error) {
+	if len(c.peeked) > 0 {
+		m := c.peeked[0]
+		c.peeked = c.peeked[1:]
+		return m, nil
+	}
+	return c.r.Next(ctx)
 }
 
 // partitionLog is storage.PartitionLog on one Pulsar topic, written by one
@@ -58,6 +67,9 @@ type partitionLog struct {
 	tp    storage.TopicPartition
 	topic string // persistent://…/T-partition-p
 	tn    utils.TopicName
+	// format is how this log writes: "kafka" (one entry per batch) or
+	// "pulsar" (one message per record); reads handle both.
+	format string
 
 	appendMu sync.Mutex // serialises Append
 	producer pulsar.Producer
@@ -81,7 +93,11 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 	if err != nil {
 		return nil, fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
 	}
-	l := &partitionLog{b: b, tp: tp, topic: topic, tn: *tn, cfg: cfg, cursors: map[int64]*cursor{}, changed: make(chan struct{})}
+	format := cfg.EntryFormat
+	if format == "" {
+		format = "kafka"
+	}
+	l := &partitionLog{b: b, tp: tp, topic: topic, tn: *tn, format: format, cfg: cfg, cursors: map[int64]*cursor{}, changed: make(chan struct{})}
 	if err := l.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -150,27 +166,59 @@ func (l *partitionLog) recover(ctx context.Context) error {
 		l.indexedFrom = l.end
 		return nil
 	}
-	l.end = last.NextOffset()
-	l.start = max(first.BaseOffset, storedStart)
-	l.index = []indexPoint{{first.BaseOffset, firstID}}
-	if last.BaseOffset != first.BaseOffset {
-		l.index = append(l.index, indexPoint{last.BaseOffset, lastID})
+	l.end = last.next
+	l.start = max(first.base, storedStart)
+	if first.batchStart() {
+		l.index = append(l.index, indexPoint{first.base, firstID})
 	}
-	l.indexedFrom = last.BaseOffset
-	if n := len(l.epochs); n == 0 || l.epochs[n-1].Epoch < last.PartitionLeaderEpoch {
-		// The last entry's epoch was written before its property (a
-		// crash between the two cannot happen: the property goes
-		// first), so this only fills in logs written without epochs.
-		if last.PartitionLeaderEpoch >= 0 {
-			l.epochs = append(l.epochs, epochEntry{Epoch: last.PartitionLeaderEpoch, Start: last.BaseOffset})
-		}
+	if last.batchStart() && last.base != first.base {
+		l.index = append(l.index, indexPoint{last.base, lastID})
+	}
+	l.indexedFrom = l.end
+	if last.batchStart() {
+		l.indexedFrom = last.base
+	}
+	if n := len(l.epochs); (n == 0 || l.epochs[n-1].Epoch < last.epoch) && last.epoch >= 0 {
+		// Only logs written without epoch properties get here: a new
+		// epoch is stored before any entry carrying it.
+		l.epochs = append(l.epochs, epochEntry{Epoch: last.epoch, Start: last.batchBase})
 	}
 	return nil
 }
 
-// readOne reads the entry at id (inclusive) and parses its batch header;
-// nil when the topic has no entry there.
-func (l *partitionLog) readOne(ctx context.Context, id pulsar.MessageID) (*recordbatch.Header, pulsar.MessageID, error) {
+// entryPos is what one Pulsar message says about its place in the log: a
+// kafka-format entry holds a whole batch [base, next); a record message
+// (pulsar format) holds one offset, base, of the batch at batchBase.
+type entryPos struct {
+	base, next int64
+	batchBase  int64
+	epoch      int32 // -1 when the message does not say
+}
+
+func (e *entryPos) batchStart() bool { return e.base == e.batchBase }
+
+func parseEntry(msg pulsar.Message) (entryPos, error) {
+	ri, ok, err := parseRecordMessage(msg)
+	if err != nil {
+		return entryPos{}, err
+	}
+	if ok {
+		e := entryPos{base: ri.offset, next: ri.offset + 1, batchBase: ri.base, epoch: -1}
+		if ri.batch != nil {
+			e.epoch = ri.batch.fields.PartitionLeaderEpoch
+		}
+		return e, nil
+	}
+	h, err := recordbatch.ParseHeader(msg.Payload())
+	if err != nil {
+		return entryPos{}, err
+	}
+	return entryPos{base: h.BaseOffset, next: h.NextOffset(), batchBase: h.BaseOffset, epoch: h.PartitionLeaderEpoch}, nil
+}
+
+// readOne reads the message at id (inclusive) and where it sits in the
+// log; nil when the topic has no message there.
+func (l *partitionLog) readOne(ctx context.Context, id pulsar.MessageID) (*entryPos, pulsar.MessageID, error) {
 	r, err := l.b.client.CreateReader(pulsar.ReaderOptions{
 		Topic:                   l.topic,
 		StartMessageID:          id,
@@ -188,11 +236,11 @@ func (l *partitionLog) readOne(ctx context.Context, id pulsar.MessageID) (*recor
 	if err != nil {
 		return nil, nil, unavailable("read "+l.topic, err)
 	}
-	h, err := recordbatch.ParseHeader(msg.Payload())
+	e, err := parseEntry(msg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pulsarbridge: %s entry %v is not a Kafka record batch: %w", l.topic, msg.ID(), err)
+		return nil, nil, fmt.Errorf("pulsarbridge: %s message %v is neither a Kafka batch nor a KOP record: %w", l.topic, msg.ID(), err)
 	}
-	return &h, msg.ID(), nil
+	return &e, msg.ID(), nil
 }
 
 func (l *partitionLog) notifyLocked() {
@@ -295,16 +343,31 @@ func (l *partitionLog) Append(ctx context.Context, leaderEpoch int32, batches []
 		h, _ := recordbatch.ParseHeader(b.Raw)
 		b.Header = h
 		next = h.NextOffset()
+		if l.format == "pulsar" {
+			if err := l.sendRecords(ctx, h, b.Raw, &wg, &results[i].id, &results[i].err); err != nil {
+				wg.Wait()
+				l.mu.Lock()
+				l.broken = err
+				l.mu.Unlock()
+				return res, fmt.Errorf("pulsarbridge: batch %d: %w", i, err)
+			}
+			continue
+		}
 		wg.Add(1)
 		l.producer.SendAsync(ctx, &pulsar.ProducerMessage{Payload: b.Raw}, func(id pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
 			results[i] = sent{id, err}
 			wg.Done()
 		})
 	}
+	if l.format == "pulsar" {
+		if err := l.producer.FlushWithCtx(ctx); err != nil {
+			l.b.log.Debug("flushing Pulsar batch", "topic", l.topic, "err", err)
+		}
+	}
 	wg.Wait()
 	for i, r := range results {
 		if r.err != nil {
-			if errors.Is(r.err, pulsar.ErrMessageTooLarge) && len(batches) == 1 {
+			if errors.Is(r.err, pulsar.ErrMessageTooLarge) && len(batches) == 1 && l.format == "kafka" {
 				// Refused by the client before anything was sent:
 				// Pulsar's maxMessageSize is below this batch.
 				return res, fmt.Errorf("%w: batch of %d bytes exceeds Pulsar's maxMessageSize", storage.ErrMessageTooLarge, len(batches[0].Raw))
@@ -324,7 +387,7 @@ func (l *partitionLog) Append(ctx context.Context, leaderEpoch int32, batches []
 	l.mu.Lock()
 	for i, r := range results {
 		l.sinceIndex += len(batches[i].Raw)
-		if l.sinceIndex >= indexInterval || len(l.index) == 0 || batches[i].Header.BaseOffset == l.indexedFrom {
+		if r.id != nil && (l.sinceIndex >= indexInterval || len(l.index) == 0 || batches[i].Header.BaseOffset == l.indexedFrom) {
 			l.index = append(l.index, indexPoint{batches[i].Header.BaseOffset, r.id})
 			l.sinceIndex = 0
 		}
@@ -350,10 +413,12 @@ func (l *partitionLog) repair(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if last != nil && last.NextOffset() > l.end {
-		l.b.log.Warn("entries of a failed send were stored", "topic", l.topic, "end", l.end, "recovered", last.NextOffset())
-		l.end = last.NextOffset()
-		l.index = append(l.index, indexPoint{last.BaseOffset, lastID})
+	if last != nil && last.next > l.end {
+		l.b.log.Warn("entries of a failed send were stored", "topic", l.topic, "end", l.end, "recovered", last.next)
+		l.end = last.next
+		if last.batchStart() {
+			l.index = append(l.index, indexPoint{last.base, lastID})
+		}
 		l.notifyLocked()
 	}
 	l.broken = nil
@@ -379,34 +444,68 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 	if err != nil {
 		return res, err
 	}
-	var out []byte
+	var (
+		out []byte
+		asm *assembler // a pulsar-format batch being rebuilt
+	)
+	fail := func(err error) (storage.ReadResult, error) {
+		cur.r.Close()
+		return res, err
+	}
 	for cur.next < end {
-		msg := cur.peeked
-		cur.peeked = nil
-		if msg == nil {
-			if msg, err = cur.r.Next(ctx); err != nil {
-				cur.r.Close()
-				if ctx.Err() != nil {
-					return res, ctx.Err()
-				}
-				return res, unavailable("read "+l.topic, err)
-			}
-		}
-		h, err := recordbatch.ParseHeader(msg.Payload())
+		msg, err := cur.nextMessage(ctx)
 		if err != nil {
-			cur.r.Close()
-			return res, fmt.Errorf("pulsarbridge: %s entry %v is not a Kafka record batch: %w", l.topic, msg.ID(), err)
+			if ctx.Err() != nil {
+				return fail(ctx.Err())
+			}
+			return fail(unavailable("read "+l.topic, err))
+		}
+		ri, isRecord, err := parseRecordMessage(msg)
+		if err != nil {
+			return fail(fmt.Errorf("pulsarbridge: %s message %v: %w", l.topic, msg.ID(), err))
+		}
+		var (
+			raw  []byte
+			msgs []pulsar.Message
+		)
+		if isRecord {
+			if asm == nil {
+				if ri.batch == nil {
+					continue // mid-batch: the cursor starts at batch starts
+				}
+				asm = &assembler{start: ri.batch}
+			}
+			if err := asm.add(msg, ri); err != nil {
+				return fail(fmt.Errorf("pulsarbridge: %s message %v: %w", l.topic, msg.ID(), err))
+			}
+			if !asm.complete() && asm.start.fields.BaseOffset+int64(len(asm.recs)) < end {
+				continue
+			}
+			// Complete, or cut short by a failed append (only its
+			// first records were stored; none was acknowledged).
+			raw, msgs, asm = asm.encode(), asm.msgs, nil
+		} else {
+			raw, msgs = msg.Payload(), []pulsar.Message{msg}
+		}
+		h, err := recordbatch.ParseHeader(raw)
+		if err != nil {
+			return fail(fmt.Errorf("pulsarbridge: %s entry %v is not a Kafka record batch: %w", l.topic, msg.ID(), err))
 		}
 		if h.NextOffset() <= offset {
 			cur.next = h.NextOffset()
 			continue // before the batch holding offset
 		}
-		if len(out) > 0 && len(out)+len(msg.Payload()) > maxBytes {
-			cur.peeked = msg
+		if len(out) > 0 && len(out)+len(raw) > maxBytes {
+			cur.peeked = append(msgs, cur.peeked...)
 			break
 		}
-		out = append(out, msg.Payload()...)
+		out = append(out, raw...)
 		cur.next = h.NextOffset()
+	}
+	if asm != nil {
+		// The rest of the batch is not acknowledged yet: read it again
+		// next time.
+		cur.peeked = append(asm.msgs, cur.peeked...)
 	}
 	l.putCursor(cur)
 	res.Records = out

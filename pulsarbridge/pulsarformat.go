@@ -1,0 +1,206 @@
+package pulsarbridge
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/kop-project/kop/recordbatch"
+)
+
+// entryFormat=pulsar stores one Pulsar message per Kafka record, so native
+// Pulsar consumers read what Kafka producers wrote: the record's key is the
+// message key, its value the payload, its headers message properties, its
+// timestamp the event time. KOP's own bookkeeping travels in properties
+// under the "kop." prefix:
+//
+//	kop.offset  the record's offset
+//	kop.base    the offset of the first record of its Kafka batch
+//	kop.ts      the record's timestamp (ms; event time must be > 0)
+//	kop.batch   on a batch's first record: the batch fields needed to
+//	            rebuild it (see batchProps)
+//	kop.nokey   "1" for a null key; kop.null "1" for a null value
+//
+// Reading rebuilds uncompressed Kafka batches from consecutive records.
+// What does not survive: the order of headers (rebuilt sorted by key),
+// duplicate header keys (the last wins), null header values (read as
+// empty) and the producer's compression (batches are returned
+// uncompressed).
+const (
+	propOffset = "kop.offset"
+	propBase   = "kop.base"
+	propTs     = "kop.ts"
+	propBatch  = "kop.batch"
+	propNoKey  = "kop.nokey"
+	propNull   = "kop.null"
+	kopPrefix  = "kop."
+)
+
+// maxDecompressed bounds a batch's records when they are split into
+// messages.
+const maxDecompressed = 64 << 20
+
+// recordMessages turns one Kafka batch (offsets already assigned) into
+// Pulsar messages, one per record.
+func recordMessages(h recordbatch.Header, raw []byte) ([]*pulsar.ProducerMessage, error) {
+	recs, err := recordbatch.DecodeRecords(raw, maxDecompressed)
+	if err != nil {
+		return nil, err
+	}
+	logAppendTime := h.Attributes&recordbatch.AttrTimestampType != 0
+	out := make([]*pulsar.ProducerMessage, 0, len(recs))
+	for i, r := range recs {
+		ts := h.BaseTimestamp + r.TimestampDelta
+		if logAppendTime {
+			ts = h.MaxTimestamp
+		}
+		props := make(map[string]string, len(r.Headers)+4)
+		for _, hd := range r.Headers {
+			if !strings.HasPrefix(hd.Key, kopPrefix) {
+				props[hd.Key] = string(hd.Value)
+			}
+		}
+		props[propOffset] = strconv.FormatInt(h.BaseOffset+int64(r.OffsetDelta), 10)
+		props[propBase] = strconv.FormatInt(h.BaseOffset, 10)
+		props[propTs] = strconv.FormatInt(ts, 10)
+		if i == 0 {
+			props[propBatch] = batchProps(h, len(recs))
+		}
+		if r.Key == nil {
+			props[propNoKey] = "1"
+		}
+		if r.Value == nil {
+			props[propNull] = "1"
+		}
+		m := &pulsar.ProducerMessage{Key: string(r.Key), Payload: r.Value, Properties: props}
+		if ts > 0 {
+			m.EventTime = time.UnixMilli(ts)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// batchProps encodes the batch fields a reader needs to rebuild it:
+// leader epoch, attributes, base and max timestamp, producer id, epoch and
+// base sequence, record count.
+func batchProps(h recordbatch.Header, count int) string {
+	attrs := h.Attributes &^ recordbatch.AttrCompressionMask
+	return fmt.Sprintf("%d,%d,%d,%d,%d,%d,%d,%d", h.PartitionLeaderEpoch, attrs, h.BaseTimestamp, h.MaxTimestamp,
+		h.ProducerID, h.ProducerEpoch, h.BaseSequence, count)
+}
+
+// recordInfo is what a record message says about its place in the log.
+type recordInfo struct {
+	offset, base int64
+	batch        *batchStart // set on a batch's first record
+}
+
+type batchStart struct {
+	fields recordbatch.Fields
+	count  int
+}
+
+// parseRecordMessage reads a record message's kop properties; ok is false
+// for a message that is not one (a kafka-format entry).
+func parseRecordMessage(msg pulsar.Message) (recordInfo, bool, error) {
+	props := msg.Properties()
+	ov, ok := props[propOffset]
+	if !ok {
+		return recordInfo{}, false, nil
+	}
+	var ri recordInfo
+	var err error
+	if ri.offset, err = strconv.ParseInt(ov, 10, 64); err != nil {
+		return ri, true, fmt.Errorf("bad %s %q", propOffset, ov)
+	}
+	if ri.base, err = strconv.ParseInt(props[propBase], 10, 64); err != nil {
+		return ri, true, fmt.Errorf("bad %s %q", propBase, props[propBase])
+	}
+	if bv, ok := props[propBatch]; ok {
+		var f recordbatch.Fields
+		var count int
+		n, err := fmt.Sscanf(bv, "%d,%d,%d,%d,%d,%d,%d,%d", &f.PartitionLeaderEpoch, &f.Attributes, &f.BaseTimestamp,
+			&f.MaxTimestamp, &f.ProducerID, &f.ProducerEpoch, &f.BaseSequence, &count)
+		if err != nil || n != 8 || count < 1 {
+			return ri, true, fmt.Errorf("bad %s %q", propBatch, bv)
+		}
+		f.BaseOffset = ri.base
+		ri.batch = &batchStart{fields: f, count: count}
+	}
+	return ri, true, nil
+}
+
+// assembler rebuilds one Kafka batch from its record messages.
+type assembler struct {
+	start *batchStart
+	recs  []recordbatch.Record
+	msgs  []pulsar.Message
+}
+
+func (a *assembler) add(msg pulsar.Message, ri recordInfo) error {
+	props := msg.Properties()
+	ts, err := strconv.ParseInt(props[propTs], 10, 64)
+	if err != nil {
+		return fmt.Errorf("bad %s %q", propTs, props[propTs])
+	}
+	r := recordbatch.Record{
+		OffsetDelta:    int32(ri.offset - a.start.fields.BaseOffset),
+		TimestampDelta: ts - a.start.fields.BaseTimestamp,
+		Key:            []byte(msg.Key()),
+		Value:          msg.Payload(),
+	}
+	if props[propNoKey] == "1" {
+		r.Key = nil
+	}
+	if props[propNull] == "1" {
+		r.Value = nil
+	} else if r.Value == nil {
+		r.Value = []byte{}
+	}
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		if !strings.HasPrefix(k, kopPrefix) {
+			r.Headers = append(r.Headers, recordbatch.RecordHeader{Key: k, Value: []byte(props[k])})
+		}
+	}
+	a.recs = append(a.recs, r)
+	a.msgs = append(a.msgs, msg)
+	return nil
+}
+
+func (a *assembler) complete() bool { return len(a.recs) >= a.start.count }
+
+func (a *assembler) encode() []byte { return recordbatch.Encode(a.start.fields, a.recs) }
+
+// sendRecords sends one Kafka batch as record messages (entryFormat=
+// pulsar). The first message's id and the first error land in id and
+// errp when the sends complete; wg counts them.
+func (l *partitionLog) sendRecords(ctx context.Context, h recordbatch.Header, raw []byte, wg *sync.WaitGroup, id *pulsar.MessageID, errp *error) error {
+	msgs, err := recordMessages(h, raw)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	for i, m := range msgs {
+		wg.Add(1)
+		l.producer.SendAsync(ctx, m, func(mid pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+			mu.Lock()
+			if i == 0 {
+				*id = mid
+			}
+			if err != nil && *errp == nil {
+				*errp = err
+			}
+			mu.Unlock()
+			wg.Done()
+		})
+	}
+	return nil
+}
