@@ -44,7 +44,17 @@
 // (Raft does); it maps Pulsar failures to storage.ErrUnavailable, which
 // the protocol layer answers with retriable Kafka errors.
 //
-// Not yet: entryFormat=pulsar (one Pulsar message per record), Kafka
-// retention mapped onto Pulsar retention policies, and a time index
-// (OffsetForTimestamp reads entries from the log start).
+// # Entry formats
+//
+// entryFormat=kafka (default): one entry per Kafka batch, as above.
+// entryFormat=pulsar (per topic: kop.entry.format): one Pulsar message per
+// Kafka record, so native Pulsar consumers read what Kafka producers wrote
+// (pulsarformat.go: key, value, headers as properties, timestamp as event
+// time; KOP's offsets in kop.* properties). Compressed Kafka batches are
+// decoded (gzip, snappy, lz4, zstd) and fetches get rebuilt, uncompressed
+// batches. Reads handle both formats in one partition, so a topic can
+// change format.
+//
+// Not yet: Kafka retention mapped onto Pulsar retention policies, and a
+// time index (OffsetForTimestamp reads entries from the log start).
 package pulsarbridge
