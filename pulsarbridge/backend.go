@@ -41,6 +41,12 @@ type Backend struct {
 
 	nsOnce sync.Mutex
 	nsOK   bool
+
+	// topicMu serialises creating and growing partitioned topics: the
+	// partitions of a new topic are opened concurrently, and Pulsar
+	// refuses concurrent or shrinking updates. known caches the counts.
+	topicMu sync.Mutex
+	known   map[string]int
 }
 
 // New connects to Pulsar. It checks the admin API answers but creates
@@ -74,7 +80,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pulsarbridge: client for %s: %w", opts.ServiceURL, err)
 	}
-	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin}
+	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin, known: map[string]int{}}
 	if _, err := admin.Clusters().ListWithContext(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("pulsarbridge: %w: admin API at %s: %v", storage.ErrUnavailable, opts.WebServiceURL, err)
@@ -168,6 +174,19 @@ func (b *Backend) ensureTopic(ctx context.Context, topic string, n int) error {
 	if err := b.ensureNamespace(ctx); err != nil {
 		return err
 	}
+	b.topicMu.Lock()
+	defer b.topicMu.Unlock()
+	if b.known[topic] >= n {
+		return nil
+	}
+	if err := b.ensureTopicLocked(ctx, topic, n); err != nil {
+		return err
+	}
+	b.known[topic] = n
+	return nil
+}
+
+func (b *Backend) ensureTopicLocked(ctx context.Context, topic string, n int) error {
 	tn, err := utils.GetTopicName(b.topicName(topic))
 	if err != nil {
 		return fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
@@ -180,6 +199,10 @@ func (b *Backend) ensureTopic(ctx context.Context, topic string, n int) error {
 		return nil
 	case err == nil && md.Partitions > 0:
 		if err := b.admin.Topics().UpdateWithContext(ctx, *tn, n); err != nil {
+			// Grown by another broker meanwhile?
+			if md, merr := b.admin.Topics().GetMetadataWithContext(ctx, *tn); merr == nil && md.Partitions >= n {
+				return nil
+			}
 			return unavailable(fmt.Sprintf("grow %s to %d partitions", tn, n), err)
 		}
 		b.log.Info("added Pulsar partitions", "topic", tn.String(), "partitions", n)
@@ -187,7 +210,7 @@ func (b *Backend) ensureTopic(ctx context.Context, topic string, n int) error {
 	}
 	if err := b.admin.Topics().CreateWithContext(ctx, *tn, n); err != nil {
 		if httpStatus(err) == http.StatusConflict {
-			return b.ensureTopic(ctx, topic, n) // created concurrently
+			return b.ensureTopicLocked(ctx, topic, n) // created by another broker
 		}
 		return unavailable(fmt.Sprintf("create %s with %d partitions", tn, n), err)
 	}
@@ -222,6 +245,9 @@ func (b *Backend) DeleteTopic(ctx context.Context, topic string) error {
 	if err != nil {
 		return fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
 	}
+	b.topicMu.Lock()
+	delete(b.known, topic)
+	b.topicMu.Unlock()
 	if err := b.admin.Topics().DeleteWithContext(ctx, *tn, true, false); err != nil && httpStatus(err) != http.StatusNotFound {
 		return unavailable("delete "+tn.String(), err)
 	}

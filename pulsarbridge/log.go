@@ -28,6 +28,9 @@ const (
 // of the in-memory offset index.
 const indexInterval = 256 << 10
 
+// readTimeout bounds one Read's wait for entries known to exist.
+const readTimeout = 15 * time.Second
+
 // maxCursors bounds the cached readers of one partition.
 const maxCursors = 8
 
@@ -440,6 +443,12 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 	if offset == end {
 		return res, nil
 	}
+	// Entries below end exist, so a read only waits for Pulsar; if Pulsar
+	// does not deliver (a reader stuck on a lost connection or a topic
+	// recreated underneath) the fetch fails over to a new reader instead
+	// of hanging the client's connection.
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	cur, err := l.cursorAt(ctx, offset)
 	if err != nil {
 		return res, err
@@ -455,10 +464,7 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 	for cur.next < end {
 		msg, err := cur.nextMessage(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return fail(ctx.Err())
-			}
-			return fail(unavailable("read "+l.topic, err))
+			return fail(unavailable(fmt.Sprintf("read %s at offset %d", l.topic, cur.next), err))
 		}
 		ri, isRecord, err := parseRecordMessage(msg)
 		if err != nil {
