@@ -28,6 +28,10 @@ const (
 // of the in-memory offset index.
 const indexInterval = 256 << 10
 
+// closeWait bounds how long Close waits for Pulsar to release the
+// partition's producer.
+const closeWait = 5 * time.Second
+
 // readTimeout bounds one Read's wait for entries known to exist.
 const readTimeout = 15 * time.Second
 
@@ -679,12 +683,29 @@ func (l *partitionLog) Close() error {
 		return nil
 	}
 	l.closed = true
+	readers := make([]pulsar.Reader, 0, len(l.cursors))
 	for k, c := range l.cursors {
-		c.r.Close()
+		readers = append(readers, c.r)
 		delete(l.cursors, k)
 	}
 	close(l.changed)
 	l.mu.Unlock()
-	l.producer.Close()
+	// Closing Pulsar producers and readers waits for the broker's answer,
+	// which does not come while the topic is being deleted: wait a
+	// little, so the next leader (or a reopen) finds the exclusive
+	// producer gone, then let it finish in the background.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.producer.Close()
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		l.b.log.Warn("closing the Pulsar producer takes long; continuing in the background", "topic", l.topic)
+	}
 	return nil
 }

@@ -27,7 +27,7 @@ chmod -R u+w "$work/franz-go"
 "$root/bin/kop" standalone --config "$root/conf/kop_standalone.conf" \
   --kafkaListeners="PLAINTEXT://127.0.0.1:$kport" --raftBindAddress="127.0.0.1:$rport" \
   --httpAddress="127.0.0.1:$hport" --dataDir="$work/data" --logLevel=warn \
-  --logRetentionCheckIntervalMs=5000 ${KOP_EXTRA_ARGS:-} >"$work/kop.log" 2>&1 &
+  --logRetentionCheckIntervalMs=5000 ${EXTRA_KOP_ARGS:-} >"$work/kop.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 200); do
   curl -fsS "http://127.0.0.1:$hport/readyz" >/dev/null 2>&1 && break
