@@ -9,7 +9,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 FUZZTIME  ?= 5s
 FRANZ_GO  ?= $(shell $(GO) list -m -f '{{.Version}}' github.com/twmb/franz-go)
 
-.PHONY: all build run test unit e2e fuzz fuzz-long bench conformance deps clean pulsar-build pulsar-up pulsar-down
+.PHONY: all build run test unit e2e fuzz fuzz-long bench conformance conformance-pulsar deps clean pulsar-build pulsar-up pulsar-down
 
 all: build
 
@@ -40,6 +40,10 @@ bench: build
 # franz-go's own kgo integration suite against a fresh standalone broker.
 conformance: build
 	FRANZ_GO=$(FRANZ_GO) scripts/conformance.sh
+
+# The same suite against KOP storing its data in a real Pulsar.
+conformance-pulsar: build pulsar-build
+	PULSAR=1 FRANZ_GO=$(FRANZ_GO) scripts/conformance.sh
 
 # A real Apache Pulsar standalone from Maven Central jars (deploy/pulsar):
 # ports from PULSAR_BROKER_PORT / PULSAR_WEB_PORT (6650 / 8080), data in
