@@ -119,8 +119,8 @@ func unavailable(what string, err error) error {
 }
 
 // ensureNamespace creates the tenant and namespace when missing, with
-// infinite retention: KOP applies Kafka's retention itself, and Pulsar
-// must not drop entries only because no subscription holds them.
+// infinite retention (Pulsar must not drop entries only because no
+// subscription holds them) and message deduplication.
 func (b *Backend) ensureNamespace(ctx context.Context) error {
 	b.nsOnce.Lock()
 	defer b.nsOnce.Unlock()
@@ -163,6 +163,12 @@ func (b *Backend) ensureNamespace(ctx context.Context) error {
 		if err := b.admin.Namespaces().SetRetention(ns, utils.NewRetentionPolicies(-1, -1)); err != nil {
 			return unavailable("set retention of "+ns, err)
 		}
+	}
+	// Deduplication: after a reconnect pulsar-client-go resends what was
+	// not acknowledged, and without it an entry the broker had already
+	// stored would be stored twice.
+	if err := b.admin.Namespaces().SetDeduplicationStatusWithContext(ctx, ns, true); err != nil {
+		return unavailable("enable deduplication on "+ns, err)
 	}
 	b.nsOK = true
 	return nil

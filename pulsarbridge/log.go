@@ -501,6 +501,9 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 		if err != nil {
 			return fail(fmt.Errorf("pulsarbridge: %s entry %v is not a Kafka record batch: %w", l.topic, msg.ID(), err))
 		}
+		if h.BaseOffset < cur.next {
+			continue // a duplicate of an entry already passed
+		}
 		if h.NextOffset() <= offset {
 			cur.next = h.NextOffset()
 			continue // before the batch holding offset
