@@ -92,6 +92,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			Tenant:        cfg.KafkaTenant,
 			Namespace:     cfg.KafkaNamespace,
 			Logger:        cfg.Logger.With("component", "pulsar"),
+			// The log start follows Pulsar's retention at Kafka's check
+			// interval.
+			RetentionCheckInterval: cfg.RetentionCheck,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("connect to Pulsar (brokerServiceUrl %s, webServiceUrl %s): %w", cfg.BrokerServiceURL, cfg.WebServiceURL, err)

@@ -28,7 +28,11 @@ type Options struct {
 	// OperationTimeout bounds admin calls and Pulsar operations that have
 	// no caller context (default 30 s).
 	OperationTimeout time.Duration
-	Logger           *slog.Logger
+	// RetentionCheckInterval is how often an open partition re-reads its
+	// first retained entry, so the log start offset follows Pulsar's
+	// retention (default 5 minutes, Kafka's log.retention.check.interval.ms).
+	RetentionCheckInterval time.Duration
+	Logger                 *slog.Logger
 }
 
 // Backend is storage.Backend on Pulsar: Kafka topic T is the partitioned
@@ -45,8 +49,9 @@ type Backend struct {
 	// topicMu serialises creating and growing partitioned topics: the
 	// partitions of a new topic are opened concurrently, and Pulsar
 	// refuses concurrent or shrinking updates. known caches the counts.
-	topicMu sync.Mutex
-	known   map[string]int
+	topicMu   sync.Mutex
+	known     map[string]int
+	retention map[string]utils.RetentionPolicies // applied per topic
 }
 
 // New connects to Pulsar. It checks the admin API answers but creates
@@ -64,6 +69,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.RetentionCheckInterval <= 0 {
+		opts.RetentionCheckInterval = 5 * time.Minute
+	}
 	if opts.ServiceURL == "" || opts.WebServiceURL == "" {
 		return nil, errors.New("pulsarbridge: both the broker service URL and the web service URL are required")
 	}
@@ -80,7 +88,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pulsarbridge: client for %s: %w", opts.ServiceURL, err)
 	}
-	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin, known: map[string]int{}}
+	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin, known: map[string]int{}, retention: map[string]utils.RetentionPolicies{}}
 	if _, err := admin.Clusters().ListWithContext(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("pulsarbridge: %w: admin API at %s: %v", storage.ErrUnavailable, opts.WebServiceURL, err)
@@ -253,6 +261,7 @@ func (b *Backend) DeleteTopic(ctx context.Context, topic string) error {
 	}
 	b.topicMu.Lock()
 	delete(b.known, topic)
+	delete(b.retention, topic)
 	b.topicMu.Unlock()
 	if err := b.admin.Topics().DeleteWithContext(ctx, *tn, true, false); err != nil && httpStatus(err) != http.StatusNotFound {
 		return unavailable("delete "+tn.String(), err)
@@ -274,4 +283,38 @@ func isFenced(err error) bool {
 		return true
 	}
 	return err != nil && (strings.Contains(err.Error(), "ProducerFenced") || strings.Contains(err.Error(), "ProducerBusy"))
+}
+
+// retentionPolicy maps Kafka's retention.ms and retention.bytes (per
+// partition) onto a Pulsar retention policy (per partition's managed
+// ledger): minutes rounded up, MiB rounded up, -1 for unlimited.
+func retentionPolicy(cfg storage.TopicConfig) utils.RetentionPolicies {
+	p := utils.RetentionPolicies{RetentionTimeInMinutes: -1, RetentionSizeInMB: -1}
+	if cfg.RetentionMs >= 0 {
+		p.RetentionTimeInMinutes = int((cfg.RetentionMs + 59_999) / 60_000)
+	}
+	if cfg.RetentionBytes >= 0 {
+		p.RetentionSizeInMB = (cfg.RetentionBytes + 1<<20 - 1) >> 20
+	}
+	return p
+}
+
+// applyRetention sets the Kafka topic's retention as the Pulsar topic's
+// retention policy, once per change.
+func (b *Backend) applyRetention(ctx context.Context, topic string, cfg storage.TopicConfig) error {
+	p := retentionPolicy(cfg)
+	b.topicMu.Lock()
+	defer b.topicMu.Unlock()
+	if cur, ok := b.retention[topic]; ok && cur == p {
+		return nil
+	}
+	tn, err := utils.GetTopicName(b.topicName(topic))
+	if err != nil {
+		return fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
+	}
+	if err := b.admin.Topics().SetRetentionWithContext(ctx, *tn, p); err != nil {
+		return unavailable("set retention of "+tn.String(), err)
+	}
+	b.retention[topic] = p
+	return nil
 }

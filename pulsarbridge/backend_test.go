@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 
 	"github.com/kop-project/kop/internal/pulsartest"
 	"github.com/kop-project/kop/storage"
@@ -94,5 +97,89 @@ func TestBatchOverPulsarMaxMessageSize(t *testing.T) {
 	res, err := l.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 2, 10, 1)}})
 	if err != nil || res.BaseOffset != 1 || l.LogEndOffset() != 3 {
 		t.Fatalf("append after the refusal: %+v, %v; end %d", res, err, l.LogEndOffset())
+	}
+}
+
+// TestRetention: Kafka's retention.ms and retention.bytes become the Pulsar
+// topic's retention policy, and when Pulsar drops old ledgers the log start
+// offset follows.
+func TestRetention(t *testing.T) {
+	b := newBackend(t)
+	defer b.Close()
+	ctx := context.Background()
+	topic := fmt.Sprintf("retention-%d", time.Now().UnixNano())
+	cfg := storagetest.Config()
+	cfg.RetentionMs, cfg.RetentionBytes = 2*3600*1000+1, 10<<20
+	pl, err := b.Open(ctx, storage.TopicPartition{Topic: topic}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := pl.(*partitionLog)
+	defer l.Close()
+	tn, _ := utils.GetTopicName(b.topicName(topic))
+	// Topic policies reach the admin API through Pulsar's system topic,
+	// a moment after they are set.
+	waitRetention := func(minutes int, mb int64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			pol, err := b.admin.Topics().GetRetention(*tn, false)
+			if err == nil && pol != nil && pol.RetentionTimeInMinutes == minutes && pol.RetentionSizeInMB == mb {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Pulsar retention %+v, %v; want %d minutes, %d MB", pol, err, minutes, mb)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitRetention(121, 10)
+	cfg.RetentionMs, cfg.RetentionBytes = -1, -1
+	l.SetConfig(cfg)
+	waitRetention(-1, -1)
+
+	// Three batches in a first ledger, two in a second; dropping the
+	// first ledger (what retention does) moves the log start to 6.
+	for range 3 {
+		if _, err := l.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 2, 10, 1)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ptn, _ := utils.GetTopicName(l.topic)
+	if err := b.admin.Topics().Unload(*ptn); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		var err error
+		for i := 0; i < 50; i++ { // the producer reconnects after the unload
+			if _, err = l.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 2, 10, 1)}}); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodDelete, testPulsar.WebURL+"/admin/v2/persistent/kop-test/storage/"+topic+"-partition-0/truncate", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("truncate: %s", resp.Status)
+	}
+	if err := l.refreshStart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l.LogStartOffset() != 6 || l.LogEndOffset() != 10 {
+		t.Fatalf("after the first ledger was dropped: start %d end %d, want 6 10", l.LogStartOffset(), l.LogEndOffset())
+	}
+	if _, err := l.Read(ctx, 5, 1<<20); !errors.Is(err, storage.ErrOffsetOutOfRange) {
+		t.Fatalf("read below the new start: %v", err)
+	}
+	if res, err := l.Read(ctx, 6, 1<<20); err != nil || len(res.Records) == 0 {
+		t.Fatalf("read at the new start: %v", err)
 	}
 }

@@ -55,6 +55,14 @@
 // batches. Reads handle both formats in one partition, so a topic can
 // change format.
 //
-// Not yet: Kafka retention mapped onto Pulsar retention policies, and a
-// time index (OffsetForTimestamp reads entries from the log start).
+// # Retention
+//
+// Kafka's retention.ms and retention.bytes become the Pulsar topic's
+// retention policy (topic-level policies), and each open partition
+// re-reads its first retained entry at the retention check interval, so
+// the log start offset follows what Pulsar removed. DeleteRecords only
+// moves the log start: Pulsar cannot drop part of a ledger.
+//
+// Not yet: a time index (OffsetForTimestamp reads entries from the log
+// start).
 package pulsarbridge

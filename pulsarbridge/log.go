@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -92,6 +93,7 @@ type partitionLog struct {
 	changed     chan struct{}
 	closed      bool
 	broken      error // a send failed: the end offset must be recovered
+	stopRefresh chan struct{}
 }
 
 func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg storage.TopicConfig) (*partitionLog, error) {
@@ -112,8 +114,50 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 		l.producer.Close()
 		return nil, err
 	}
+	if err := b.applyRetention(ctx, tp.Topic, cfg); err != nil {
+		b.log.Warn("applying Kafka retention to Pulsar", "topic", topic, "err", err)
+	}
+	l.stopRefresh = make(chan struct{})
+	go l.refreshLoop()
 	b.log.Debug("opened partition on Pulsar", "topic", topic, "start", l.start, "end", l.end)
 	return l, nil
+}
+
+// refreshLoop re-reads the first retained entry now and then, so the log
+// start offset follows what Pulsar's retention removed.
+func (l *partitionLog) refreshLoop() {
+	t := time.NewTicker(l.b.opts.RetentionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stopRefresh:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), l.b.opts.OperationTimeout)
+		if err := l.refreshStart(ctx); err != nil {
+			l.b.log.Debug("refreshing the log start offset", "topic", l.topic, "err", err)
+		}
+		cancel()
+	}
+}
+
+// refreshStart moves the log start offset up to the first entry Pulsar
+// still holds.
+func (l *partitionLog) refreshStart(ctx context.Context) error {
+	first, _, err := l.readOne(ctx, pulsar.EarliestMessageID())
+	if err != nil || first == nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if first.base > l.start && first.base <= l.end {
+		l.b.log.Info("log start moved by Pulsar retention", "topic", l.topic, "from", l.start, "to", first.base)
+		l.start = first.base
+		i := sort.Search(len(l.index), func(i int) bool { return l.index[i].base >= l.start })
+		l.index = l.index[i:]
+	}
+	return nil
 }
 
 // connect creates the exclusive producer: while another broker's producer
@@ -661,11 +705,19 @@ func (l *partitionLog) DeleteRecords(ctx context.Context, before int64) (int64, 
 	return before, nil
 }
 
-// SetConfig implements storage.PartitionLog.
+// SetConfig implements storage.PartitionLog; a changed retention is
+// applied to the Pulsar topic in the background.
 func (l *partitionLog) SetConfig(cfg storage.TopicConfig) {
 	l.mu.Lock()
 	l.cfg = cfg
 	l.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), l.b.opts.OperationTimeout)
+		defer cancel()
+		if err := l.b.applyRetention(ctx, l.tp.Topic, cfg); err != nil {
+			l.b.log.Warn("applying Kafka retention to Pulsar", "topic", l.topic, "err", err)
+		}
+	}()
 }
 
 // Changed implements storage.PartitionLog.
@@ -686,6 +738,7 @@ func (l *partitionLog) Close() error {
 		return nil
 	}
 	l.closed = true
+	close(l.stopRefresh)
 	readers := make([]pulsar.Reader, 0, len(l.cursors))
 	for k, c := range l.cursors {
 		readers = append(readers, c.r)
