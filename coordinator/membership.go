@@ -350,7 +350,12 @@ func (c *Coordinator) syncLocked(ctx context.Context, req *kmsg.SyncGroupRequest
 	for _, om := range g.members {
 		om.assignment = assign[om.id]
 	}
-	if err := c.persistLocked(ctx, g); err != nil {
+	// The request's context has no deadline (SyncGroup waits for the
+	// leader): the Raft write, made under the lock, gets its own.
+	sctx, cancel := c.storeCtx()
+	err := c.persistLocked(sctx, g)
+	cancel()
+	if err != nil {
 		se := storeErr(err)
 		for _, om := range g.members {
 			om.assignment = nil
