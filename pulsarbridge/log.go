@@ -396,10 +396,14 @@ func (l *partitionLog) Append(ctx context.Context, leaderEpoch int32, batches []
 		next = h.NextOffset()
 		if l.format == "pulsar" {
 			if err := l.sendRecords(ctx, h, b.Raw, &wg, &results[i].id, &results[i].err); err != nil {
+				// The batch's records could not be decoded: nothing of
+				// it was sent, earlier batches were.
 				wg.Wait()
-				l.mu.Lock()
-				l.broken = err
-				l.mu.Unlock()
+				if i > 0 {
+					l.mu.Lock()
+					l.broken = err
+					l.mu.Unlock()
+				}
 				return res, fmt.Errorf("pulsarbridge: batch %d: %w", i, err)
 			}
 			continue
@@ -430,6 +434,11 @@ func (l *partitionLog) Append(ctx context.Context, leaderEpoch int32, batches []
 			l.mu.Unlock()
 			if isFenced(r.err) {
 				return res, fmt.Errorf("pulsarbridge: %s: %w: %v", l.topic, storage.ErrFenced, r.err)
+			}
+			if errors.Is(r.err, pulsar.ErrMessageTooLarge) {
+				// A record over Pulsar's maxMessageSize (pulsar format):
+				// retrying cannot help.
+				return res, fmt.Errorf("%w: a record of batch %d exceeds Pulsar's maxMessageSize", storage.ErrMessageTooLarge, i)
 			}
 			return res, unavailable(fmt.Sprintf("send batch %d to %s", i, l.topic), r.err)
 		}
