@@ -151,7 +151,11 @@ func TestJoinSyncTwoMembers(t *testing.T) {
 	}
 
 	// Two members join concurrently; the join phase completes when both
-	// are in.
+	// are in (the initial delay waits for the second, even on a busy
+	// machine).
+	c.mu.Lock()
+	c.cfg.InitialRebalanceDelay = time.Second
+	c.mu.Unlock()
 	type res struct{ r *kmsg.JoinGroupResponse }
 	out := make(chan res, 2)
 	for range 2 {
@@ -254,6 +258,9 @@ func TestGroupMaxSize(t *testing.T) {
 
 func TestSessionExpiry(t *testing.T) {
 	c := newTestCoordinator(t, newFakeStore())
+	c.mu.Lock()
+	c.cfg.InitialRebalanceDelay = time.Second // both join one generation
+	c.mu.Unlock()
 	// a and b join with short sessions; b never heartbeats again.
 	out := make(chan *kmsg.JoinGroupResponse, 2)
 	for range 2 {

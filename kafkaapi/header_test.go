@@ -50,7 +50,8 @@ func TestReadN(t *testing.T) {
 // tagged fields, then the kmsg body for the key and version. Nothing may
 // panic.
 func FuzzRequest(f *testing.F) {
-	for _, req := range []kmsg.Request{kmsg.NewPtrMetadataRequest(), kmsg.NewPtrProduceRequest(), kmsg.NewPtrFetchRequest(), kmsg.NewPtrApiVersionsRequest()} {
+	for _, req := range []kmsg.Request{kmsg.NewPtrMetadataRequest(), kmsg.NewPtrProduceRequest(), kmsg.NewPtrFetchRequest(), kmsg.NewPtrApiVersionsRequest(),
+		kmsg.NewPtrJoinGroupRequest(), kmsg.NewPtrSyncGroupRequest(), kmsg.NewPtrOffsetCommitRequest(), kmsg.NewPtrOffsetFetchRequest()} {
 		for _, v := range []int16{0, 3, 9, 12} {
 			if v > req.MaxVersion() {
 				continue

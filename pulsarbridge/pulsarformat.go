@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,7 +112,13 @@ type batchStart struct {
 // parseRecordMessage reads a record message's kop properties; ok is false
 // for a message that is not one (a kafka-format entry).
 func parseRecordMessage(msg pulsar.Message) (recordInfo, bool, error) {
-	props := msg.Properties()
+	return parseRecordProps(msg.Properties())
+}
+
+// parseRecordProps decodes the kop.* properties of a record message. They
+// come from Pulsar, where any producer may have written them: every value
+// is checked.
+func parseRecordProps(props map[string]string) (recordInfo, bool, error) {
 	ov, ok := props[propOffset]
 	if !ok {
 		return recordInfo{}, false, nil
@@ -121,7 +128,7 @@ func parseRecordMessage(msg pulsar.Message) (recordInfo, bool, error) {
 	if ri.offset, err = strconv.ParseInt(ov, 10, 64); err != nil {
 		return ri, true, fmt.Errorf("bad %s %q", propOffset, ov)
 	}
-	if ri.base, err = strconv.ParseInt(props[propBase], 10, 64); err != nil {
+	if ri.base, err = strconv.ParseInt(props[propBase], 10, 64); err != nil || ri.base < 0 || ri.base > ri.offset || ri.offset-ri.base > math.MaxInt32 {
 		return ri, true, fmt.Errorf("bad %s %q", propBase, props[propBase])
 	}
 	if bv, ok := props[propBatch]; ok {
@@ -129,7 +136,7 @@ func parseRecordMessage(msg pulsar.Message) (recordInfo, bool, error) {
 		var count int
 		n, err := fmt.Sscanf(bv, "%d,%d,%d,%d,%d,%d,%d,%d", &f.PartitionLeaderEpoch, &f.Attributes, &f.BaseTimestamp,
 			&f.MaxTimestamp, &f.ProducerID, &f.ProducerEpoch, &f.BaseSequence, &count)
-		if err != nil || n != 8 || count < 1 {
+		if err != nil || n != 8 || count < 1 || ri.offset != ri.base {
 			return ri, true, fmt.Errorf("bad %s %q", propBatch, bv)
 		}
 		f.BaseOffset = ri.base
