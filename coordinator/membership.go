@@ -476,8 +476,12 @@ func (c *Coordinator) leaveLocked(g *group, lm kmsg.LeaveGroupRequestMember) *ke
 		case lm.MemberID != "" && lm.MemberID != id:
 			return kerr.FencedInstanceID
 		}
+		m := g.members[id]
+		if m == nil {
+			return kerr.UnknownMemberID
+		}
 		c.log.Info("static member left", "group", g.id, "instance", inst, "member", id)
-		c.removeMemberAndUpdateLocked(g, g.members[id], "static member left")
+		c.removeMemberAndUpdateLocked(g, m, "static member left")
 		return nil
 	}
 	if t, ok := g.pending[lm.MemberID]; ok {
