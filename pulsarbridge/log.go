@@ -33,6 +33,10 @@ const indexInterval = 256 << 10
 // partition's producer.
 const closeWait = 5 * time.Second
 
+// readOneWait bounds one attempt to read a single entry (recovery, binary
+// search).
+const readOneWait = 8 * time.Second
+
 // readTimeout bounds one Read's wait for entries known to exist.
 const readTimeout = 15 * time.Second
 
@@ -270,6 +274,31 @@ func parseEntry(msg pulsar.Message) (entryPos, error) {
 // readOne reads the message at id (inclusive) and where it sits in the
 // log; nil when the topic has no message there.
 func (l *partitionLog) readOne(ctx context.Context, id pulsar.MessageID) (*entryPos, pulsar.MessageID, error) {
+	// pulsar-client-go's HasNext takes no context and retries with a
+	// growing backoff when the broker answers "consumer not found" (seen
+	// right after another reader of the topic closed): each attempt gets
+	// a bounded wait and a fresh reader.
+	var lastErr error
+	for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
+		e, mid, err := l.readOneAttempt(ctx, id)
+		if err == nil {
+			return e, mid, nil
+		}
+		lastErr = err
+		if !errors.Is(err, storage.ErrUnavailable) {
+			return nil, nil, err
+		}
+	}
+	if lastErr == nil {
+		lastErr = unavailable("read "+l.topic, ctx.Err())
+	}
+	return nil, nil, lastErr
+}
+
+// readOneAttempt is one try of readOne, bounded by readOneWait.
+func (l *partitionLog) readOneAttempt(ctx context.Context, id pulsar.MessageID) (*entryPos, pulsar.MessageID, error) {
+	ctx, cancel := context.WithTimeout(ctx, readOneWait)
+	defer cancel()
 	r, err := l.b.client.CreateReader(pulsar.ReaderOptions{
 		Topic:                   l.topic,
 		StartMessageID:          id,
@@ -280,8 +309,15 @@ func (l *partitionLog) readOne(ctx context.Context, id pulsar.MessageID) (*entry
 		return nil, nil, unavailable("reader for "+l.topic, err)
 	}
 	defer r.Close()
-	if !r.HasNext() {
-		return nil, nil, nil
+	has := make(chan bool, 1)
+	go func() { has <- r.HasNext() }()
+	select {
+	case ok := <-has:
+		if !ok {
+			return nil, nil, nil
+		}
+	case <-ctx.Done():
+		return nil, nil, unavailable("read "+l.topic, ctx.Err())
 	}
 	msg, err := r.Next(ctx)
 	if err != nil {
