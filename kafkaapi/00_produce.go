@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kop-project/kop/partition"
 	"github.com/kop-project/kop/raftmeta"
 	"github.com/kop-project/kop/recordbatch"
 	"github.com/kop-project/kop/storage"
@@ -16,8 +17,13 @@ import (
 
 // Produce (key 0): append record batches to partition logs. v3+ only: the
 // versions that carry v2 record batches (Kafka 4.0 dropped v0–v2 too).
+//
+// Pipelined: the handler validates each partition's batch and starts its
+// append, in request order; the response is completed (request.finish) when
+// the appends are stored, while the connection starts the next request's
+// appends.
 func (s *Server) produceAPI() api {
-	return api{key: 0, min: 3, max: 13, handle: handlerOf(s.handleProduce)}
+	return api{key: 0, min: 3, max: 13, pipelined: true, handle: handlerOf(s.handleProduce)}
 }
 
 func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
@@ -31,13 +37,19 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 		// transactional ids, so a well-behaved client never gets here.
 		reqErr = kerr.TransactionalIDAuthorizationFailed.Code
 	}
+	timeout := s.cfg.RequestTimeout
 	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
+		timeout = time.Duration(req.TimeoutMillis) * time.Millisecond
 	}
+	deadline := time.Now().Add(timeout)
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		inFlight []appending
+	)
 	for _, rt := range req.Topics {
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -67,7 +79,11 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					s.producePartition(ctx, t, rp, sp)
+					if pend := s.producePartition(ctx, t, rp, sp); pend != nil {
+						mu.Lock()
+						inFlight = append(inFlight, appending{pend, sp, t.Name})
+						mu.Unlock()
+					}
 				}()
 			}
 		}
@@ -77,15 +93,50 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 	if req.Acks == 0 {
 		return nil, nil
 	}
+	if len(inFlight) > 0 {
+		conn := r.conn.ctx
+		r.finish = func() {
+			ctx, cancel := context.WithDeadline(conn, deadline)
+			defer cancel()
+			for _, a := range inFlight {
+				s.finishProduce(ctx, a)
+			}
+		}
+	}
 	return resp, nil
 }
 
-// producePartition validates one partition's records and appends them.
-func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) {
+// appending is one partition's append in flight and the response part it
+// fills.
+type appending struct {
+	pend  *partition.Pending
+	sp    *kmsg.ProduceResponseTopicPartition
+	topic string
+}
+
+// finishProduce waits for one partition's append and fills its response.
+func (s *Server) finishProduce(ctx context.Context, a appending) {
+	res, err := a.pend.Wait(ctx)
+	if err != nil {
+		if code := errorCode(err); code == kerr.UnknownServerError.Code {
+			s.log.Error("produce append failed", "topic", a.topic, "partition", a.sp.Partition, "err", err)
+		}
+		a.sp.ErrorCode = errorCode(err)
+		a.sp.ErrorMessage = errMessage(err)
+		return
+	}
+	a.sp.BaseOffset = res.BaseOffset
+	a.sp.LogAppendTime = res.LogAppendTime
+	a.sp.LogStartOffset = res.LogStartOffset
+}
+
+// producePartition validates one partition's records and starts their
+// append; nil when it failed (sp says why).
+func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) *partition.Pending {
 	p, code := s.partitionFor(ctx, t, rp.Partition)
 	if code != 0 {
 		sp.ErrorCode = code
-		return
+		return nil
 	}
 	fail := func(err error) {
 		sp.ErrorCode = errorCode(err)
@@ -94,33 +145,23 @@ func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg
 	batches, err := recordbatch.Split(rp.Records)
 	if err != nil {
 		fail(err)
-		return
+		return nil
 	}
 	if len(batches) != 1 {
 		// As Kafka: v3+ produce requests carry exactly one batch per
 		// partition, which is what makes idempotent sequencing sound.
 		fail(kerrWith(kerr.InvalidRecord, fmt.Errorf("produce request carries %d record batches for one partition, want exactly 1", len(batches))))
-		return
+		return nil
 	}
 	b := batches[0]
 	cfg := p.Config()
 	if len(b.Raw) > int(cfg.MaxMessageBytes) {
 		fail(kerrWith(kerr.MessageTooLarge, fmt.Errorf("record batch of %d bytes exceeds max.message.bytes %d", len(b.Raw), cfg.MaxMessageBytes)))
-		return
+		return nil
 	}
 	if b.Header.IsTransactional() || b.Header.IsControl() {
 		fail(kerrWith(kerr.InvalidRecord, fmt.Errorf("transactional and control batches are not supported yet")))
-		return
+		return nil
 	}
-	res, err := p.Append(ctx, storage.Batch{Header: b.Header, Raw: b.Raw})
-	if err != nil {
-		if code := errorCode(err); code == kerr.UnknownServerError.Code {
-			s.log.Error("produce append failed", "topic", t.Name, "partition", rp.Partition, "err", err)
-		}
-		fail(err)
-		return
-	}
-	sp.BaseOffset = res.BaseOffset
-	sp.LogAppendTime = res.LogAppendTime
-	sp.LogStartOffset = res.LogStartOffset
+	return p.AppendAsync(ctx, storage.Batch{Header: b.Header, Raw: b.Raw})
 }

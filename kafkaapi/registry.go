@@ -20,7 +20,12 @@ type api struct {
 	// poll, a rebalance): they get the connection's context instead of
 	// the request timeout.
 	blocking bool
-	handle   func(ctx context.Context, r *request, req kmsg.Request) (kmsg.Response, error)
+	// pipelined APIs may complete their response after the connection
+	// has gone on to the next request (request.finish): Produce, whose
+	// appends are started in order and stored in flight together. Any
+	// other request waits until the pipelined ones before it completed.
+	pipelined bool
+	handle    func(ctx context.Context, r *request, req kmsg.Request) (kmsg.Response, error)
 }
 
 func (s *Server) registry() []api {

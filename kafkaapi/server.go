@@ -154,27 +154,41 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // conn is one client connection. A reader goroutine reads frames ahead
-// (bounded by MaxInFlight); one worker executes them strictly in order and
-// writes each response, as Kafka does: the side effects of pipelined
-// requests (appends, commits) happen in the order the client sent them,
-// which idempotent producers with several requests in flight rely on.
+// (bounded by MaxInFlight); a worker executes them strictly in order, as
+// Kafka does: the side effects of pipelined requests (appends, commits)
+// start in the order the client sent them, which idempotent producers with
+// several requests in flight rely on. A Produce request's appends are
+// started by the worker and complete later, so the worker goes on with the
+// next Produce while they are stored; a writer goroutine writes the
+// responses in request order as they complete. A request of any other API
+// waits until the Produce requests before it completed.
 type conn struct {
-	s        *Server
-	nc       net.Conn
-	listener string
-	ctx      context.Context
-	cancel   context.CancelFunc
-	frames   chan []byte
-	queued   atomic.Int64  // bytes of frames read but not yet executed
-	drained  chan struct{} // signalled by the worker as it takes frames
-	stopping atomic.Bool
-	clientID string
+	s          *Server
+	nc         net.Conn
+	listener   string
+	ctx        context.Context
+	cancel     context.CancelFunc
+	frames     chan []byte
+	queued     atomic.Int64  // bytes of frames read but not yet executed
+	drained    chan struct{} // signalled by the worker as it takes frames
+	stopping   atomic.Bool
+	clientID   string
+	out        chan outgoing  // responses in request order, to the writer
+	unfinished sync.WaitGroup // responses whose finish has not returned
+}
+
+// outgoing is one response on its way to the writer: a frame, or a finish
+// that completes the response and returns its frame.
+type outgoing struct {
+	frame  []byte
+	finish func() []byte
 }
 
 func newConn(s *Server, nc net.Conn, listener string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{s: s, nc: nc, listener: listener, ctx: ctx, cancel: cancel,
-		frames: make(chan []byte, s.cfg.MaxInFlight), drained: make(chan struct{}, 1)}
+		frames: make(chan []byte, s.cfg.MaxInFlight), drained: make(chan struct{}, 1),
+		out: make(chan outgoing, s.cfg.MaxInFlight)}
 }
 
 func (c *conn) stopReading() {
@@ -271,56 +285,96 @@ func (c *conn) debugClose(what string, err error) {
 	c.s.log.Debug("closing connection", "remote", c.nc.RemoteAddr(), "during", what, "err", err)
 }
 
-// work executes the frames in order and writes their responses, flushing
-// when no further frame is waiting so pipelined responses share a syscall.
-// A frame that must close the connection stops it after the responses
-// before it went out.
+// work executes the frames in order and hands their responses to the
+// writer. A frame that must close the connection stops it after the
+// responses before it went out.
 func (c *conn) work() {
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	defer bw.Flush()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.write()
+	}()
 	for body := range c.frames {
 		c.queued.Add(-int64(len(body)))
 		select {
 		case c.drained <- struct{}{}:
 		default:
 		}
-		out, ok := c.execute(body)
+		o, ok := c.execute(body)
 		if !ok {
 			c.s.metrics.rejected.Add(1)
 			c.stopReading()
 			c.cancel()
 			break
 		}
-		if out != nil {
-			c.s.metrics.bytesOut.Add(int64(len(out)))
-			if _, err := bw.Write(out); err != nil {
-				c.stopReading()
-				c.cancel()
-				break
-			}
+		if o.frame == nil && o.finish == nil {
+			continue
 		}
-		if len(c.frames) == 0 {
-			if err := bw.Flush(); err != nil {
-				c.stopReading()
-				c.cancel()
-				break
-			}
-		}
+		c.out <- o
 	}
+	close(c.out)
 	// Drain what the reader still hands over so it never blocks.
 	for range c.frames {
 	}
+	<-writerDone
+}
+
+// write writes the responses in order, completing deferred ones first, and
+// flushes when no further response is waiting so pipelined responses share
+// a syscall.
+func (c *conn) write() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	defer bw.Flush()
+	broken := false
+	for o := range c.out {
+		frame := o.frame
+		if o.finish != nil {
+			if !broken {
+				frame = c.finish(o.finish)
+			}
+			c.unfinished.Done()
+			if frame == nil {
+				broken = true
+			}
+		}
+		if broken {
+			continue // the connection is closing: drain
+		}
+		c.s.metrics.bytesOut.Add(int64(len(frame)))
+		if _, err := bw.Write(frame); err != nil {
+			broken = true
+		} else if len(c.out) == 0 {
+			if err := bw.Flush(); err != nil {
+				broken = true
+			}
+		}
+		if broken {
+			c.stopReading()
+			c.cancel()
+		}
+	}
+}
+
+// finish runs a deferred response's finish; nil when it panicked.
+func (c *conn) finish(f func() []byte) (frame []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.log.Error("handler panic while finishing a response", "panic", v)
+			frame = nil
+		}
+	}()
+	return f()
 }
 
 // execute decodes and handles one request and returns its response frame
 // (nil when there is none, as for acks=0 produce). It reports false when
 // the connection must close instead: an undecodable header or body, an
 // unknown key, an unsupported version — as Kafka does.
-func (c *conn) execute(body []byte) ([]byte, bool) {
+func (c *conn) execute(body []byte) (outgoing, bool) {
 	h, rest, err := parseHeader(body)
 	if err != nil {
 		c.s.log.Warn("closing connection: bad request header", "remote", c.nc.RemoteAddr(), "err", err)
-		return nil, false
+		return outgoing{}, false
 	}
 	if h.clientID != nil {
 		c.clientID = *h.clientID
@@ -330,11 +384,14 @@ func (c *conn) execute(body []byte) ([]byte, bool) {
 		// KIP-511: answer a newer ApiVersions than we know with a v0 body
 		// carrying UNSUPPORTED_VERSION and our ranges, so the client retries
 		// with a version we speak.
-		return c.frame(h, c.s.apiVersionsFallback(), false), true
+		return outgoing{frame: c.frame(h, c.s.apiVersionsFallback(), false)}, true
 	}
 	if a == nil || h.version < a.min || h.version > a.max {
 		c.s.log.Warn("closing connection: unsupported request", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "key", h.key, "version", h.version)
-		return nil, false
+		return outgoing{}, false
+	}
+	if !a.pipelined {
+		c.unfinished.Wait()
 	}
 	c.s.metrics.requests[h.key].Add(1)
 	req := kmsg.RequestForKey(h.key)
@@ -342,22 +399,31 @@ func (c *conn) execute(body []byte) ([]byte, bool) {
 	if req.IsFlexible() { // request header v2
 		if rest, err = skipTags(rest); err != nil {
 			c.s.log.Warn("closing connection: bad request header tags", "remote", c.nc.RemoteAddr(), "err", err)
-			return nil, false
+			return outgoing{}, false
 		}
 	}
 	if err := req.ReadFrom(rest); err != nil {
 		c.s.log.Warn("closing connection: undecodable request", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "version", h.version, "err", err)
-		return nil, false
+		return outgoing{}, false
 	}
-	resp, err := c.s.handle(c.ctx, a, &request{conn: c, header: h}, req)
+	r := &request{conn: c, header: h}
+	resp, err := c.s.handle(c.ctx, a, r, req)
 	if err != nil {
 		c.s.log.Warn("closing connection: handler failed", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "err", err)
-		return nil, false
+		return outgoing{}, false
 	}
 	if resp == nil {
-		return nil, true
+		return outgoing{}, true
 	}
-	return c.frame(h, resp, resp.IsFlexible() && h.key != kmsg.ApiVersions.Int16()), true
+	flexible := resp.IsFlexible() && h.key != kmsg.ApiVersions.Int16()
+	if r.finish != nil {
+		c.unfinished.Add(1)
+		return outgoing{finish: func() []byte {
+			r.finish()
+			return c.frame(h, resp, flexible)
+		}}, true
+	}
+	return outgoing{frame: c.frame(h, resp, flexible)}, true
 }
 
 func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Request) (resp kmsg.Response, err error) {
@@ -380,7 +446,7 @@ func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Reques
 // frame encodes a response with its header: size, correlation id, and an
 // empty tag buffer for flexible (header v1) responses.
 func (c *conn) frame(h header, resp kmsg.Response, flexibleHeader bool) []byte {
-	out := make([]byte, 8, 256)
+	out := make([]byte, 8, sizeHint(resp))
 	binary.BigEndian.PutUint32(out[4:], uint32(h.correlationID))
 	if flexibleHeader {
 		out = append(out, 0)
@@ -390,8 +456,29 @@ func (c *conn) frame(h header, resp kmsg.Response, flexibleHeader bool) []byte {
 	return out
 }
 
+// sizeHint is the buffer to encode resp into: Fetch responses carry
+// megabytes of records, which would otherwise be copied as the buffer grows.
+func sizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 256
+	}
+	n := 256
+	for i := range f.Topics {
+		n += 64 + len(f.Topics[i].Topic)
+		for j := range f.Topics[i].Partitions {
+			n += 64 + len(f.Topics[i].Partitions[j].RecordBatches)
+		}
+	}
+	return n
+}
+
 // request is what a handler knows of the request besides its body.
 type request struct {
 	conn   *conn
 	header header
+	// finish, set by a pipelined API's handler, completes the returned
+	// response outside the connection's worker; the response is written
+	// once it returns.
+	finish func()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kop-project/kop/recordbatch"
 	"github.com/kop-project/kop/storage"
@@ -166,6 +167,7 @@ type Partition struct {
 	epoch     int32
 	cfg       storage.TopicConfig
 	producers map[int64]*producerState
+	poisoned  atomic.Bool // an append in flight failed: settle first
 }
 
 func (p *Partition) open(ctx context.Context, epoch int32, cfg storage.TopicConfig) {
@@ -215,7 +217,7 @@ func (p *Partition) rebuildProducers(ctx context.Context) error {
 					ps = &producerState{epoch: h.ProducerEpoch}
 					p.producers[h.ProducerID] = ps
 				}
-				ps.record(&h, -1)
+				ps.record(&h, nil)
 			}
 			off = h.NextOffset()
 			b = b[h.Size():]
@@ -249,42 +251,139 @@ func (p *Partition) Config() storage.TopicConfig {
 // Log is the partition's log, for reads.
 func (p *Partition) Log() storage.PartitionLog { return p.log }
 
-// Append writes one produced batch, applying idempotent producer rules: a
-// retried batch already written is acknowledged with its original offsets
-// and not written again.
+// Append writes one produced batch and waits for it: AppendAsync, then
+// Wait.
 func (p *Partition) Append(ctx context.Context, b storage.Batch) (storage.AppendResult, error) {
+	return p.AppendAsync(ctx, b).Wait(ctx)
+}
+
+// AppendAsync starts writing one produced batch, applying idempotent
+// producer rules: a retried batch already written (or still being
+// written) is answered with the original's offsets and not written again.
+// Batches are given offsets in the order of the calls; on a log that
+// pipelines (storage.AsyncAppender) several are in flight at once.
+//
+// When an append in flight fails, later ones fail too and the partition
+// is poisoned: the next append first settles the log and rebuilds the
+// producer state from what the log really holds, so idempotent producers
+// never see state that ran ahead of the store.
+func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var ps *producerState
-	if b.Header.HasProducer() {
-		ps = p.producers[b.Header.ProducerID]
-		dup, err := ps.check(&b.Header)
-		if err != nil {
-			return storage.AppendResult{}, err
+	async, _ := p.log.(storage.AsyncAppender)
+	for attempt := 0; ; attempt++ {
+		if async != nil && p.poisoned.Load() {
+			if err := p.settle(ctx, async); err != nil {
+				return failed(err)
+			}
 		}
-		if dup != nil {
-			return storage.AppendResult{
-				BaseOffset:     dup.firstOffset,
-				LastOffset:     dup.lastOffset,
-				LogAppendTime:  dup.appendTime,
-				LogStartOffset: p.log.LogStartOffset(),
-			}, nil
+		var ps *producerState
+		if b.Header.HasProducer() {
+			ps = p.producers[b.Header.ProducerID]
+			dup, err := ps.check(&b.Header)
+			if err != nil {
+				return failed(err)
+			}
+			if dup != nil {
+				if dup.pending != nil {
+					return dup.pending
+				}
+				return completed(storage.AppendResult{
+					BaseOffset:     dup.firstOffset,
+					LastOffset:     dup.lastOffset,
+					LogAppendTime:  dup.appendTime,
+					LogStartOffset: p.log.LogStartOffset(),
+				}, nil)
+			}
 		}
-	}
-	res, err := p.log.Append(ctx, p.epoch, []storage.Batch{b})
-	if err != nil {
-		return res, err
-	}
-	if b.Header.HasProducer() {
-		if ps == nil {
-			ps = &producerState{epoch: b.Header.ProducerEpoch}
-			p.producers[b.Header.ProducerID] = ps
+		batches := []storage.Batch{b}
+		var pend *Pending
+		if async == nil {
+			res, err := p.log.Append(ctx, p.epoch, batches)
+			if err != nil {
+				return failed(err)
+			}
+			pend = completed(res, nil)
+		} else {
+			pend = newPending()
+			err := async.AppendAsync(ctx, p.epoch, batches, func(res storage.AppendResult, err error) {
+				if err != nil {
+					p.poisoned.Store(true)
+				}
+				pend.complete(res, err)
+			})
+			if errors.Is(err, storage.ErrNeedsSettle) && attempt == 0 {
+				p.poisoned.Store(true)
+				continue
+			}
+			if err != nil {
+				return failed(err)
+			}
 		}
-		h := b.Header
-		h.BaseOffset = res.BaseOffset
-		ps.record(&h, res.LogAppendTime)
+		if b.Header.HasProducer() {
+			if ps == nil {
+				ps = &producerState{epoch: b.Header.ProducerEpoch}
+				p.producers[b.Header.ProducerID] = ps
+			}
+			// The log rewrote the batch's base offset in place.
+			h, err := recordbatch.ParseHeader(batches[0].Raw)
+			if err != nil {
+				return failed(fmt.Errorf("batch after append: %w", err))
+			}
+			ps.record(&h, pend)
+		}
+		return pend
 	}
-	return res, nil
+}
+
+// settle waits out the appends in flight after a failure, lets the log
+// recover its end from the store, and rebuilds the producer state.
+func (p *Partition) settle(ctx context.Context, async storage.AsyncAppender) error {
+	if err := async.Settle(ctx); err != nil {
+		return fmt.Errorf("settle log %s-%d: %w", p.tp.Topic, p.tp.Partition, err)
+	}
+	p.producers = make(map[int64]*producerState)
+	if err := p.rebuildProducers(ctx); err != nil {
+		return fmt.Errorf("rebuild producer state of %s-%d: %w", p.tp.Topic, p.tp.Partition, err)
+	}
+	p.poisoned.Store(false)
+	return nil
+}
+
+// Pending is an append in flight.
+type Pending struct {
+	done chan struct{}
+	res  storage.AppendResult
+	err  error
+}
+
+func newPending() *Pending { return &Pending{done: make(chan struct{})} }
+
+func completed(res storage.AppendResult, err error) *Pending {
+	p := &Pending{done: make(chan struct{}), res: res, err: err}
+	close(p.done)
+	return p
+}
+
+func failed(err error) *Pending { return completed(storage.AppendResult{LogAppendTime: -1}, err) }
+
+func (p *Pending) complete(res storage.AppendResult, err error) {
+	p.res, p.err = res, err
+	close(p.done)
+}
+
+// Done is closed when the append has completed.
+func (p *Pending) Done() <-chan struct{} { return p.done }
+
+// Wait waits for the append; ctx ending first gives ctx's error and leaves
+// the append running.
+func (p *Pending) Wait(ctx context.Context) (storage.AppendResult, error) {
+	select {
+	case <-p.done:
+		return p.res, p.err
+	case <-ctx.Done():
+		return storage.AppendResult{LogAppendTime: -1}, fmt.Errorf("waiting for an append: %w", ctx.Err())
+	}
 }
 
 // Topic is the partition's topic name.

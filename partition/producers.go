@@ -24,6 +24,10 @@ type cachedBatch struct {
 	firstOffset       int64
 	lastOffset        int64
 	appendTime        int64
+	// pending is the append that wrote the batch when this broker did:
+	// a retry waits for it and gets its result. nil for batches found
+	// in the log.
+	pending *Pending
 }
 
 // producerState is what the partition remembers of one producer id.
@@ -72,8 +76,9 @@ func (p *producerState) check(h *recordbatch.Header) (*cachedBatch, error) {
 	return nil, nil
 }
 
-// record notes an appended batch.
-func (p *producerState) record(h *recordbatch.Header, appendTime int64) {
+// record notes a batch appended (pend not nil: being appended) at
+// h.BaseOffset.
+func (p *producerState) record(h *recordbatch.Header, pend *Pending) {
 	if h.ProducerEpoch != p.epoch {
 		p.epoch = h.ProducerEpoch
 		p.batches = p.batches[:0]
@@ -87,7 +92,8 @@ func (p *producerState) record(h *recordbatch.Header, appendTime int64) {
 		lastSeq:     lastSequence(h),
 		firstOffset: h.BaseOffset,
 		lastOffset:  h.NextOffset() - 1,
-		appendTime:  appendTime,
+		appendTime:  -1,
+		pending:     pend,
 	})
 }
 

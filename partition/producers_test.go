@@ -20,7 +20,7 @@ func TestProducerSequenceRules(t *testing.T) {
 		t.Fatalf("new producer at 0: %v %v", dup, err)
 	}
 	p := &producerState{epoch: 0}
-	p.record(hdr(0, 0, 3, 100), -1) // seq 0..2 at offsets 100..102
+	p.record(hdr(0, 0, 3, 100), nil) // seq 0..2 at offsets 100..102
 
 	// The retried batch is a duplicate: its original offsets come back.
 	dup, err := p.check(hdr(0, 0, 3, 0))
@@ -50,7 +50,7 @@ func TestProducerSequenceRules(t *testing.T) {
 func TestProducerStateKeepsFiveBatches(t *testing.T) {
 	p := &producerState{}
 	for i := int32(0); i < 8; i++ {
-		p.record(hdr(0, i, 1, int64(i)), -1)
+		p.record(hdr(0, i, 1, int64(i)), nil)
 	}
 	if len(p.batches) != maxCachedBatches || p.batches[0].firstSeq != 3 || p.lastSeq() != 7 {
 		t.Fatalf("cached %+v", p.batches)

@@ -83,8 +83,14 @@ type partitionLog struct {
 	// "pulsar" (one message per record); reads handle both.
 	format string
 
-	appendMu sync.Mutex // serialises Append
+	appendMu sync.Mutex // serialises AppendAsync, Settle, DeleteRecords, Close
 	producer pulsar.Producer
+	// sendCtx outlives every request: a message handed to the producer
+	// must stay in its queue (and be resent, in order, after a
+	// reconnection) until Pulsar stores it or the log closes, or the
+	// entries after it would leave a hole. Close cancels it.
+	sendCtx    context.Context
+	cancelSend context.CancelFunc
 
 	mu          sync.Mutex
 	cfg         storage.TopicConfig
@@ -97,6 +103,11 @@ type partitionLog struct {
 	changed     chan struct{}
 	closed      bool
 	broken      error // a send failed: the end offset must be recovered
+	next        int64 // offset of the next append started; end when nothing is in flight
+	ops         []*appendOp
+	opsBytes    int
+	opsMsgs     int
+	opDone      chan struct{} // closed and replaced when an op completes
 	stopRefresh chan struct{}
 }
 
@@ -110,12 +121,16 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 	if format == "" {
 		format = "kafka"
 	}
-	l := &partitionLog{b: b, tp: tp, topic: topic, tn: *tn, format: format, cfg: cfg, cursors: map[int64]*cursor{}, changed: make(chan struct{})}
+	l := &partitionLog{b: b, tp: tp, topic: topic, tn: *tn, format: format, cfg: cfg, cursors: map[int64]*cursor{},
+		changed: make(chan struct{}), opDone: make(chan struct{})}
+	l.sendCtx, l.cancelSend = context.WithCancel(context.Background())
 	if err := l.connect(ctx); err != nil {
+		l.cancelSend()
 		return nil, err
 	}
 	if err := l.recover(ctx); err != nil {
 		l.producer.Close()
+		l.cancelSend()
 		return nil, err
 	}
 	if err := b.applyRetention(ctx, tp.Topic, cfg); err != nil {
@@ -171,8 +186,13 @@ func (l *partitionLog) connect(ctx context.Context) error {
 		Topic:              l.topic,
 		ProducerAccessMode: pulsar.ProducerAccessModeExclusive,
 		DisableBatching:    true,
-		SendTimeout:        l.b.opts.OperationTimeout,
-		MaxPendingMessages: 1000,
+		// No send timeout: a message waits in the producer, resent in
+		// order after reconnections, until Pulsar stores it. A timeout
+		// fails only the oldest messages and lets later ones through,
+		// which would leave holes in the offsets. Requests time out on
+		// their own contexts instead.
+		SendTimeout:        -1,
+		MaxPendingMessages: maxPendingMessages,
 	})
 	if err != nil {
 		if isFenced(err) {
@@ -217,11 +237,11 @@ func (l *partitionLog) recover(ctx context.Context) error {
 	l.epochs = epochs
 	if last == nil {
 		// No entries: the end is where DeleteRecords left it.
-		l.start, l.end = storedStart, storedStart
+		l.start, l.end, l.next = storedStart, storedStart, storedStart
 		l.indexedFrom = l.end
 		return nil
 	}
-	l.end = last.next
+	l.end, l.next = last.next, last.next
 	l.start = max(first.base, storedStart)
 	if first.batchStart() {
 		l.index = append(l.index, indexPoint{first.base, firstID})
@@ -347,155 +367,6 @@ func (l *partitionLog) saveProperties(ctx context.Context, start int64, epochs [
 	return nil
 }
 
-// Append implements storage.PartitionLog.
-func (l *partitionLog) Append(ctx context.Context, leaderEpoch int32, batches []storage.Batch) (storage.AppendResult, error) {
-	res := storage.AppendResult{LogAppendTime: -1}
-	if len(batches) == 0 {
-		return res, errors.New("pulsarbridge: append of no batches")
-	}
-	l.appendMu.Lock()
-	defer l.appendMu.Unlock()
-	l.mu.Lock()
-	closed, broken, cfg, end, start := l.closed, l.broken, l.cfg, l.end, l.start
-	latest := int32(-1)
-	if n := len(l.epochs); n > 0 {
-		latest = l.epochs[n-1].Epoch
-	}
-	l.mu.Unlock()
-	if closed {
-		return res, storage.ErrClosed
-	}
-	if broken != nil {
-		if err := l.repair(ctx); err != nil {
-			return res, err
-		}
-		l.mu.Lock()
-		end, start = l.end, l.start
-		l.mu.Unlock()
-	}
-	if leaderEpoch < latest {
-		return res, fmt.Errorf("%w: append with leader epoch %d, log is at epoch %d", storage.ErrFenced, leaderEpoch, latest)
-	}
-	hdrs := make([]recordbatch.Header, len(batches))
-	for i := range batches {
-		h, err := recordbatch.ParseHeader(batches[i].Raw)
-		if err != nil {
-			return res, fmt.Errorf("pulsarbridge: batch %d: %w", i, err)
-		}
-		if h.Size() != len(batches[i].Raw) {
-			return res, fmt.Errorf("pulsarbridge: batch %d: %w: %d bytes beyond the batch", i, recordbatch.ErrCorruptMessage, len(batches[i].Raw)-h.Size())
-		}
-		if h.LastOffsetDelta < 0 {
-			return res, fmt.Errorf("pulsarbridge: batch %d: %w: no records", i, recordbatch.ErrInvalidRecord)
-		}
-		if cfg.MaxMessageBytes > 0 && h.Size() > int(cfg.MaxMessageBytes) {
-			return res, fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", storage.ErrMessageTooLarge, h.Size(), cfg.MaxMessageBytes)
-		}
-		hdrs[i] = h
-	}
-	if leaderEpoch > latest && leaderEpoch >= 0 {
-		// The new epoch is stored before any entry that carries it.
-		l.mu.Lock()
-		epochs := append(slices.Clone(l.epochs), epochEntry{Epoch: leaderEpoch, Start: end})
-		l.mu.Unlock()
-		if err := l.saveProperties(ctx, start, epochs); err != nil {
-			return res, err
-		}
-		l.mu.Lock()
-		l.epochs = epochs
-		l.mu.Unlock()
-	}
-	if cfg.LogAppendTime {
-		res.LogAppendTime = time.Now().UnixMilli()
-	}
-
-	// Offsets are given before the sends; the sends are pipelined and
-	// Pulsar keeps their order.
-	type sent struct {
-		id  pulsar.MessageID
-		err error
-	}
-	results := make([]sent, len(batches))
-	var wg sync.WaitGroup
-	next := end
-	for i := range batches {
-		b := &batches[i]
-		recordbatch.SetBaseOffset(b.Raw, next)
-		recordbatch.SetPartitionLeaderEpoch(b.Raw, leaderEpoch)
-		if cfg.LogAppendTime {
-			if err := recordbatch.SetLogAppendTime(b.Raw, res.LogAppendTime); err != nil {
-				return res, fmt.Errorf("pulsarbridge: batch %d: %w", i, err)
-			}
-		}
-		h, _ := recordbatch.ParseHeader(b.Raw)
-		b.Header = h
-		next = h.NextOffset()
-		if l.format == "pulsar" {
-			if err := l.sendRecords(ctx, h, b.Raw, &wg, &results[i].id, &results[i].err); err != nil {
-				// The batch's records could not be decoded: nothing of
-				// it was sent, earlier batches were.
-				wg.Wait()
-				if i > 0 {
-					l.mu.Lock()
-					l.broken = err
-					l.mu.Unlock()
-				}
-				return res, fmt.Errorf("pulsarbridge: batch %d: %w", i, err)
-			}
-			continue
-		}
-		wg.Add(1)
-		l.producer.SendAsync(ctx, &pulsar.ProducerMessage{Payload: b.Raw}, func(id pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
-			results[i] = sent{id, err}
-			wg.Done()
-		})
-	}
-	if l.format == "pulsar" {
-		if err := l.producer.FlushWithCtx(ctx); err != nil {
-			l.b.log.Debug("flushing Pulsar batch", "topic", l.topic, "err", err)
-		}
-	}
-	wg.Wait()
-	for i, r := range results {
-		if r.err != nil {
-			if errors.Is(r.err, pulsar.ErrMessageTooLarge) && len(batches) == 1 && l.format == "kafka" {
-				// Refused by the client before anything was sent:
-				// Pulsar's maxMessageSize is below this batch.
-				return res, fmt.Errorf("%w: batch of %d bytes exceeds Pulsar's maxMessageSize", storage.ErrMessageTooLarge, len(batches[0].Raw))
-			}
-			// Some of the entries may be stored: the end offset is read
-			// back from Pulsar before the next append.
-			l.mu.Lock()
-			l.broken = r.err
-			l.mu.Unlock()
-			if isFenced(r.err) {
-				return res, fmt.Errorf("pulsarbridge: %s: %w: %v", l.topic, storage.ErrFenced, r.err)
-			}
-			if errors.Is(r.err, pulsar.ErrMessageTooLarge) {
-				// A record over Pulsar's maxMessageSize (pulsar format):
-				// retrying cannot help.
-				return res, fmt.Errorf("%w: a record of batch %d exceeds Pulsar's maxMessageSize", storage.ErrMessageTooLarge, i)
-			}
-			return res, unavailable(fmt.Sprintf("send batch %d to %s", i, l.topic), r.err)
-		}
-	}
-
-	l.mu.Lock()
-	for i, r := range results {
-		l.sinceIndex += len(batches[i].Raw)
-		if r.id != nil && (l.sinceIndex >= indexInterval || len(l.index) == 0 || batches[i].Header.BaseOffset == l.indexedFrom) {
-			l.index = append(l.index, indexPoint{batches[i].Header.BaseOffset, r.id})
-			l.sinceIndex = 0
-		}
-	}
-	l.end = next
-	res.LogStartOffset = l.start
-	l.notifyLocked()
-	l.mu.Unlock()
-	res.BaseOffset, res.LastOffset = end, next-1
-	return res, nil
-}
-
 // repair recovers after a failed send: a new producer, and the end offset
 // read back from the last stored entry.
 func (l *partitionLog) repair(ctx context.Context) error {
@@ -517,6 +388,7 @@ func (l *partitionLog) repair(ctx context.Context) error {
 		}
 		l.notifyLocked()
 	}
+	l.next = l.end
 	l.broken = nil
 	return nil
 }
@@ -547,8 +419,10 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 		return res, err
 	}
 	var (
-		out []byte
-		asm *assembler // a pulsar-format batch being rebuilt
+		// The entries' bytes are gathered and copied once, at the end.
+		parts [][]byte
+		size  int
+		asm   *assembler // a pulsar-format batch being rebuilt
 	)
 	fail := func(err error) (storage.ReadResult, error) {
 		cur.r.Close()
@@ -597,11 +471,12 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 			cur.next = h.NextOffset()
 			continue // before the batch holding offset
 		}
-		if len(out) > 0 && len(out)+len(raw) > maxBytes {
+		if size > 0 && size+len(raw) > maxBytes {
 			cur.peeked = append(msgs, cur.peeked...)
 			break
 		}
-		out = append(out, raw...)
+		parts = append(parts, raw)
+		size += len(raw)
 		cur.next = h.NextOffset()
 	}
 	if asm != nil {
@@ -610,7 +485,12 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 		cur.peeked = append(asm.msgs, cur.peeked...)
 	}
 	l.putCursor(cur)
-	res.Records = out
+	if size > 0 {
+		res.Records = make([]byte, 0, size)
+		for _, p := range parts {
+			res.Records = append(res.Records, p...)
+		}
+	}
 	return res, nil
 }
 
@@ -640,14 +520,23 @@ func (l *partitionLog) cursorAt(ctx context.Context, offset int64) (*cursor, err
 }
 
 func (l *partitionLog) putCursor(c *cursor) {
+	// Readers are closed outside l.mu: closing waits for Pulsar's answer,
+	// which arrives on the connection that also delivers the producer's
+	// receipts, whose callbacks take l.mu.
+	var drop []pulsar.Reader
+	defer func() {
+		for _, r := range drop {
+			r.Close()
+		}
+	}()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		c.r.Close()
+		drop = append(drop, c.r)
 		return
 	}
 	if old, ok := l.cursors[c.next]; ok {
-		old.r.Close()
+		drop = append(drop, old.r)
 	}
 	l.cursors[c.next] = c
 	for len(l.cursors) > maxCursors {
@@ -659,7 +548,7 @@ func (l *partitionLog) putCursor(c *cursor) {
 				lowest = k
 			}
 		}
-		l.cursors[lowest].r.Close()
+		drop = append(drop, l.cursors[lowest].r)
 		delete(l.cursors, lowest)
 	}
 }
@@ -775,14 +664,20 @@ func (l *partitionLog) Changed() <-chan struct{} {
 // Close implements storage.PartitionLog: the producer is closed, so the
 // next leader's exclusive producer can take the partition.
 func (l *partitionLog) Close() error {
-	l.appendMu.Lock()
-	defer l.appendMu.Unlock()
+	// Mark closed and stop waiting sends first, so an append waiting for
+	// room in the pipeline gives up and lets go of appendMu.
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return nil
 	}
 	l.closed = true
+	l.signalOpDoneLocked()
+	l.mu.Unlock()
+	l.cancelSend()
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.Lock()
 	close(l.stopRefresh)
 	readers := make([]pulsar.Reader, 0, len(l.cursors))
 	for k, c := range l.cursors {
@@ -808,5 +703,8 @@ func (l *partitionLog) Close() error {
 	case <-time.After(closeWait):
 		l.b.log.Warn("closing the Pulsar producer takes long; continuing in the background", "topic", l.topic)
 	}
+	l.mu.Lock()
+	l.abandonOpsLocked(fmt.Errorf("pulsarbridge: %s: %w", l.topic, storage.ErrClosed))
+	l.mu.Unlock()
 	return nil
 }

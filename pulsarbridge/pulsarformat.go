@@ -1,14 +1,12 @@
 package pulsarbridge
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
@@ -185,29 +183,3 @@ func (a *assembler) add(msg pulsar.Message, ri recordInfo) error {
 func (a *assembler) complete() bool { return len(a.recs) >= a.start.count }
 
 func (a *assembler) encode() []byte { return recordbatch.Encode(a.start.fields, a.recs) }
-
-// sendRecords sends one Kafka batch as record messages (entryFormat=
-// pulsar). The first message's id and the first error land in id and
-// errp when the sends complete; wg counts them.
-func (l *partitionLog) sendRecords(ctx context.Context, h recordbatch.Header, raw []byte, wg *sync.WaitGroup, id *pulsar.MessageID, errp *error) error {
-	msgs, err := recordMessages(h, raw)
-	if err != nil {
-		return err
-	}
-	var mu sync.Mutex
-	for i, m := range msgs {
-		wg.Add(1)
-		l.producer.SendAsync(ctx, m, func(mid pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
-			mu.Lock()
-			if i == 0 {
-				*id = mid
-			}
-			if err != nil && *errp == nil {
-				*errp = err
-			}
-			mu.Unlock()
-			wg.Done()
-		})
-	}
-	return nil
-}

@@ -127,3 +127,32 @@ type Backend interface {
 type TopicEnsurer interface {
 	EnsureTopic(ctx context.Context, topic string, partitions int32) error
 }
+
+// AsyncAppender is implemented by logs whose writes are round trips to a
+// remote store (Pulsar): appends are started in order and complete later,
+// so a partition keeps several in flight instead of one.
+//
+// Failure model: after one started append fails, every append started
+// after it fails too (even when its own write reached the store), and the
+// log refuses new appends until Settle has waited out the appends in
+// flight and re-read its end offset from the store. A caller that keeps
+// state derived from the log (idempotent producers) rebuilds it after
+// Settle: the log may hold entries whose appends reported failure.
+type AsyncAppender interface {
+	// AppendAsync validates the batches, gives them consecutive offsets
+	// from the end of what is stored or in flight, rewrites baseOffset and
+	// partitionLeaderEpoch in place, and starts storing them. An error
+	// means nothing was started and done is never called. Otherwise done
+	// is called exactly once, from another goroutine, in the order of the
+	// AppendAsync calls, when the batches are as durable as Append's would
+	// be (then visible to Read) or have failed. Calls are serialised by
+	// the caller, as for Append.
+	AppendAsync(ctx context.Context, leaderEpoch int32, batches []Batch, done func(AppendResult, error)) error
+	// Settle waits until no append is in flight and, after a failure,
+	// makes the log consistent with the store again.
+	Settle(ctx context.Context) error
+}
+
+// ErrNeedsSettle: an AsyncAppender refused an append because an earlier one
+// failed; Settle first. Retriable.
+var ErrNeedsSettle = errors.New("storage: an earlier append failed; the log must settle")

@@ -31,13 +31,17 @@ func main() {
 	bin := flag.String("kop", "bin/kop", "kop binary")
 	records := flag.Int("records", 200_000, "records per run")
 	size := flag.Int("size", 1024, "record value size in bytes")
+	withDisk := flag.Bool("disk", true, "measure KOP standalone on the embedded log")
 	withPulsar := flag.Bool("pulsar", true, "also compare KOP on Pulsar with pulsar-client-go on the same Pulsar")
+	pulsarRecords := flag.Int("pulsar-records", 500_000, "records per round of the Pulsar comparison")
 	flag.Parse()
-	if err := run(*bin, *records, *size); err != nil {
-		log.Fatal(err)
+	if *withDisk {
+		if err := run(*bin, *records, *size); err != nil {
+			log.Fatal(err)
+		}
 	}
 	if *withPulsar {
-		if err := runPulsar(*bin, *records, *size); err != nil {
+		if err := runPulsar(*bin, *pulsarRecords, *size); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -150,7 +154,7 @@ func benchOne(addr, topic string, parts, n, size int) (result, error) {
 	slices.Sort(lat)
 
 	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32<<20))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32<<20), kgo.FetchMaxPartitionBytes(8<<20))
 	if err != nil {
 		return result{}, err
 	}
