@@ -3,8 +3,15 @@
 // idempotent-producer sequence rules, and lets fetches wait for new data.
 //
 // A produced batch goes kafkaapi (00_produce.go) → Manager.Get →
-// Partition.Append → storage.PartitionLog.Append (storage/disklog or
-// pulsarbridge).
+// Partition.AppendAsync → storage.PartitionLog.Append (storage/disklog),
+// or storage.AsyncAppender.AppendAsync (pulsarbridge), which returns once
+// the batch has its offsets and is being stored; the Pending it returns
+// completes when the storage acknowledged it. Appends of one partition
+// are acknowledged in the order they were started. After a failed
+// asynchronous append the partition settles the log (storage.ErrNeedsSettle:
+// the rest in flight finish or fail, the tail is re-read) and rebuilds its
+// idempotent-producer state from what was stored before it takes the next
+// append, so a retried batch is neither lost nor stored twice.
 //
 // It must not speak the Kafka protocol (that is kafkaapi) nor decide who
 // leads a partition (that is raftmeta); it is told, and opens or closes logs

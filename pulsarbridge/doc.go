@@ -40,6 +40,23 @@
 // properties of the partition's Pulsar topic; a new epoch is stored before
 // any entry carrying it.
 //
+// # Sending
+//
+// Appends are pipelined (append.go, storage.AsyncAppender): AppendAsync
+// gives the batch its offsets, hands it to the producer's SendAsync and
+// returns; receipts complete the appends in order, and up to 32 MiB or
+// 1000 messages are in flight per partition. The producer has no send
+// timeout, because pulsar-client-go times out only the oldest messages of
+// its queue and would leave holes in the offsets; sends live as long as
+// the log, not the request. When a send fails the log refuses new appends
+// (storage.ErrNeedsSettle) until Settle: it waits for the rest in flight
+// (closing the producer after a grace period if Pulsar is gone), reopens
+// it, and reads the end offset back from the last stored entry, so
+// offsets continue densely after whatever Pulsar did store. A Kafka
+// produce is acknowledged (acks=1 or all: Pulsar's receipt means the
+// entry is persisted on its write quorum) only when its receipt, and all
+// receipts before it, have arrived.
+//
 // It must not speak the Kafka protocol nor decide partition leadership
 // (Raft does); it maps Pulsar failures to storage.ErrUnavailable, which
 // the protocol layer answers with retriable Kafka errors.

@@ -1,0 +1,23 @@
+// Package kafkaapi serves the Kafka wire protocol: it accepts connections,
+// reads request frames, decodes them with franz-go's kmsg, dispatches each
+// to the handler of its API key and writes the responses back in order.
+//
+// One file per API key, named by the key number (00_produce.go,
+// 01_fetch.go, …); registry.go lists them, and ApiVersions advertises
+// exactly that list. A produced batch goes 00_produce.go →
+// partition.Partition.AppendAsync → the storage backend.
+//
+// A connection has three goroutines: the reader (frames, bounded by
+// MaxRequestBytes and MaxInFlight), the worker, which executes requests
+// one after another, and the writer, which sends the responses in request
+// order. Produce is pipelined: the worker starts its appends and goes on
+// to the next request, and the response is completed (request.finish)
+// once the storage has acknowledged them, so several produce requests of
+// one connection are stored in flight together. Any other request waits
+// until the produce requests before it are complete.
+//
+// It must not hold cluster metadata (raftmeta does, behind the Metadata
+// interface), store records (partition and storage do), or run group
+// membership (coordinator does); it translates between the wire and those
+// packages, and maps their errors to Kafka error codes (errors.go).
+package kafkaapi
