@@ -52,7 +52,15 @@ type Backend struct {
 	topicMu   sync.Mutex
 	known     map[string]int
 	retention map[string]utils.RetentionPolicies // applied per topic
+
+	// timestampSkew is how far after KOP stored it a record's timestamp
+	// may be and still be found by OffsetForTimestamp.
+	timestampSkew time.Duration
 }
+
+// defaultTimestampSkew bounds the clock difference between Kafka clients
+// and KOP that ListOffsets by timestamp tolerates.
+const defaultTimestampSkew = time.Minute
 
 // New connects to Pulsar. It checks the admin API answers but creates
 // nothing until the first partition is opened.
@@ -88,7 +96,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pulsarbridge: client for %s: %w", opts.ServiceURL, err)
 	}
-	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin, known: map[string]int{}, retention: map[string]utils.RetentionPolicies{}}
+	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin, known: map[string]int{}, retention: map[string]utils.RetentionPolicies{}, timestampSkew: defaultTimestampSkew}
 	if _, err := admin.Clusters().ListWithContext(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("pulsarbridge: %w: admin API at %s: %v", storage.ErrUnavailable, opts.WebServiceURL, err)

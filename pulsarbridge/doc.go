@@ -80,6 +80,9 @@
 // the log start offset follows what Pulsar removed. DeleteRecords only
 // moves the log start: Pulsar cannot drop part of a ledger.
 //
-// Not yet: a time index (OffsetForTimestamp reads entries from the log
-// start).
+// Timestamps: Pulsar's publish time of each entry (when KOP sent it)
+// serves as the time index. OffsetForTimestamp binary-searches it for the
+// last entry published more than a minute before the wanted time and
+// reads batches from there, so it misses only records whose timestamp is
+// more than a minute after KOP stored them.
 package pulsarbridge

@@ -37,7 +37,7 @@ func (l *partitionLog) locateEntry(ctx context.Context, offset int64) (pulsar.Me
 		}
 	}
 	l.mu.Unlock()
-	return l.search(ctx, offset)
+	return l.search(ctx, fmt.Sprintf("offset %d", offset), func(e *entryPos) bool { return e.base <= offset })
 }
 
 // ledgerSpan is one ledger's entries in the topic's entry sequence.
@@ -47,9 +47,10 @@ type ledgerSpan struct {
 	first   int64 // position of its entry 0 in the whole topic
 }
 
-// search binary-searches the topic's entries for the last one whose base
-// offset is <= offset.
-func (l *partitionLog) search(ctx context.Context, offset int64) (pulsar.MessageID, entryPos, error) {
+// search binary-searches the topic's entries for the last one for which
+// before holds, before being true of a prefix of the entries; the first
+// entry when it holds of none.
+func (l *partitionLog) search(ctx context.Context, what string, before func(*entryPos) bool) (pulsar.MessageID, entryPos, error) {
 	stats, err := l.b.admin.Topics().GetInternalStatsWithContext(ctx, l.tn)
 	if err != nil {
 		return nil, entryPos{}, unavailable("internal stats of "+l.topic, err)
@@ -68,14 +69,15 @@ func (l *partitionLog) search(ctx context.Context, offset int64) (pulsar.Message
 		total += n
 	}
 	if total == 0 {
-		return nil, entryPos{}, fmt.Errorf("pulsarbridge: %s: no entries to locate offset %d in", l.topic, offset)
+		return nil, entryPos{}, fmt.Errorf("pulsarbridge: %s: no entries to locate %s in", l.topic, what)
 	}
 	at := func(pos int64) pulsar.MessageID {
 		i := sort.Search(len(spans), func(i int) bool { return spans[i].first > pos }) - 1
 		return pulsar.NewMessageID(spans[i].ledger, pos-spans[i].first, -1, -1)
 	}
-	// Invariant: base(lo) <= offset (the first retained entry starts at
-	// or before the log start), base(hi) > offset or hi == total.
+	// Invariant: before(hi) is false or hi == total; lo is 0 or
+	// before(lo) holds (for offsets, the first retained entry starts at
+	// or before the log start, so before(0) holds).
 	lo, hi := int64(0), total
 	loID := at(0)
 	var loPos *entryPos
@@ -89,7 +91,7 @@ func (l *partitionLog) search(ctx context.Context, offset int64) (pulsar.Message
 			hi = mid // past the last entry (trimmed concurrently)
 			continue
 		}
-		if e.base <= offset {
+		if before(e) {
 			lo, loID, loPos = mid, id, e
 		} else {
 			hi = mid

@@ -267,7 +267,8 @@ func (l *partitionLog) recover(ctx context.Context) error {
 type entryPos struct {
 	base, next int64
 	batchBase  int64
-	epoch      int32 // -1 when the message does not say
+	epoch      int32     // -1 when the message does not say
+	published  time.Time // the Pulsar publish time: when KOP sent it
 }
 
 func (e *entryPos) batchStart() bool { return e.base == e.batchBase }
@@ -278,7 +279,7 @@ func parseEntry(msg pulsar.Message) (entryPos, error) {
 		return entryPos{}, err
 	}
 	if ok {
-		e := entryPos{base: ri.offset, next: ri.offset + 1, batchBase: ri.base, epoch: -1}
+		e := entryPos{base: ri.offset, next: ri.offset + 1, batchBase: ri.base, epoch: -1, published: msg.PublishTime()}
 		if ri.batch != nil {
 			e.epoch = ri.batch.fields.PartitionLeaderEpoch
 		}
@@ -288,7 +289,7 @@ func parseEntry(msg pulsar.Message) (entryPos, error) {
 	if err != nil {
 		return entryPos{}, err
 	}
-	return entryPos{base: h.BaseOffset, next: h.NextOffset(), batchBase: h.BaseOffset, epoch: h.PartitionLeaderEpoch}, nil
+	return entryPos{base: h.BaseOffset, next: h.NextOffset(), batchBase: h.BaseOffset, epoch: h.PartitionLeaderEpoch, published: msg.PublishTime()}, nil
 }
 
 // readOne reads the message at id (inclusive) and where it sits in the
@@ -567,35 +568,60 @@ func (l *partitionLog) LogEndOffset() int64 {
 	return l.end
 }
 
-// OffsetForTimestamp implements storage.PartitionLog. Without a time
-// index it reads the entries from the log start.
+// OffsetForTimestamp implements storage.PartitionLog.
 func (l *partitionLog) OffsetForTimestamp(ctx context.Context, ts int64) (int64, int64, error) {
+	off, found, _, err := l.offsetForTimestamp(ctx, ts)
+	return off, found, err
+}
+
+// offsetForTimestamp also says how many batches it read. Pulsar keeps each
+// entry's publish time (when KOP sent it), which only grows, so a binary
+// search finds the last entry published before ts - timestampSkew: the
+// batches before it hold no timestamp >= ts unless a client stamped
+// records more than timestampSkew after KOP stored them. The batches from
+// there are read until one has a maxTimestamp >= ts, as Kafka reads a
+// segment from its time index entry.
+func (l *partitionLog) offsetForTimestamp(ctx context.Context, ts int64) (int64, int64, int, error) {
 	l.mu.Lock()
 	closed, start, end := l.closed, l.start, l.end
 	l.mu.Unlock()
 	if closed {
-		return -1, -1, storage.ErrClosed
+		return -1, -1, 0, storage.ErrClosed
 	}
-	for off := start; off < end; {
+	if start >= end {
+		return -1, -1, 0, nil
+	}
+	from := start
+	cut := time.UnixMilli(ts).Add(-l.b.timestampSkew)
+	_, e, err := l.search(ctx, fmt.Sprintf("timestamp %d", ts), func(e *entryPos) bool { return e.published.Before(cut) })
+	if err != nil {
+		return -1, -1, 0, err
+	}
+	if e.published.Before(cut) {
+		from = max(from, e.batchBase)
+	}
+	scanned := 0
+	for off := from; off < end; {
 		res, err := l.Read(ctx, off, 1<<20)
 		if err != nil {
-			return -1, -1, err
+			return -1, -1, scanned, err
 		}
 		batches, err := recordbatch.Split(res.Records)
 		if err != nil {
-			return -1, -1, fmt.Errorf("pulsarbridge: %s: %w", l.topic, err)
+			return -1, -1, scanned, fmt.Errorf("pulsarbridge: %s: %w", l.topic, err)
 		}
 		if len(batches) == 0 {
 			break
 		}
 		for _, b := range batches {
-			if b.Header.MaxTimestamp >= ts {
-				return max(b.Header.BaseOffset, start), b.Header.MaxTimestamp, nil
+			scanned++
+			if b.Header.MaxTimestamp >= ts && b.Header.NextOffset() > start {
+				return max(b.Header.BaseOffset, start), b.Header.MaxTimestamp, scanned, nil
 			}
 			off = b.Header.NextOffset()
 		}
 	}
-	return -1, -1, nil
+	return -1, -1, scanned, nil
 }
 
 // EndOffsetForEpoch implements storage.PartitionLog.
