@@ -1,6 +1,9 @@
 package pulsarbridge
 
 import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -26,12 +29,14 @@ import (
 //	kop.batch   on a batch's first record: the batch fields needed to
 //	            rebuild it (see batchProps)
 //	kop.nokey   "1" for a null key; kop.null "1" for a null value
+//	kop.headers the exact header list (see encodeHeaders), when the
+//	            properties cannot say it: headers out of key order,
+//	            a key repeated, a null value or a key starting "kop."
 //
-// Reading rebuilds uncompressed Kafka batches from consecutive records.
-// What does not survive: the order of headers (rebuilt sorted by key),
-// duplicate header keys (the last wins), null header values (read as
-// empty) and the producer's compression (batches are returned
-// uncompressed).
+// Native Pulsar consumers see each header as a property (the last value
+// of a repeated key; a null value as ""). Reading rebuilds uncompressed
+// Kafka batches from consecutive records, headers as they were produced.
+// What does not survive is the producer's compression.
 const (
 	propOffset = "kop.offset"
 	propBase   = "kop.base"
@@ -39,6 +44,7 @@ const (
 	propBatch  = "kop.batch"
 	propNoKey  = "kop.nokey"
 	propNull   = "kop.null"
+	propHdrs   = "kop.headers"
 	kopPrefix  = "kop."
 )
 
@@ -65,6 +71,9 @@ func recordMessages(h recordbatch.Header, raw []byte) ([]*pulsar.ProducerMessage
 			if !strings.HasPrefix(hd.Key, kopPrefix) {
 				props[hd.Key] = string(hd.Value)
 			}
+		}
+		if !headersAsProps(r.Headers) {
+			props[propHdrs] = encodeHeaders(r.Headers)
 		}
 		props[propOffset] = strconv.FormatInt(h.BaseOffset+int64(r.OffsetDelta), 10)
 		props[propBase] = strconv.FormatInt(h.BaseOffset, 10)
@@ -170,10 +179,8 @@ func (a *assembler) add(msg pulsar.Message, ri recordInfo) error {
 	} else if r.Value == nil {
 		r.Value = []byte{}
 	}
-	for _, k := range slices.Sorted(maps.Keys(props)) {
-		if !strings.HasPrefix(k, kopPrefix) {
-			r.Headers = append(r.Headers, recordbatch.RecordHeader{Key: k, Value: []byte(props[k])})
-		}
+	if r.Headers, err = headersFromProps(props); err != nil {
+		return err
 	}
 	a.recs = append(a.recs, r)
 	a.msgs = append(a.msgs, msg)
@@ -183,3 +190,109 @@ func (a *assembler) add(msg pulsar.Message, ri recordInfo) error {
 func (a *assembler) complete() bool { return len(a.recs) >= a.start.count }
 
 func (a *assembler) encode() []byte { return recordbatch.Encode(a.start.fields, a.recs) }
+
+// headersFromProps gives a record message's Kafka headers: kop.headers
+// when present, else the properties outside "kop." sorted by key.
+func headersFromProps(props map[string]string) ([]recordbatch.RecordHeader, error) {
+	if hv, ok := props[propHdrs]; ok {
+		hs, err := decodeHeaders(hv)
+		if err != nil {
+			return nil, fmt.Errorf("bad %s: %w", propHdrs, err)
+		}
+		return hs, nil
+	}
+	var hs []recordbatch.RecordHeader
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		if !strings.HasPrefix(k, kopPrefix) {
+			hs = append(hs, recordbatch.RecordHeader{Key: k, Value: []byte(props[k])})
+		}
+	}
+	return hs, nil
+}
+
+// headersAsProps says whether properties alone keep hs exactly: keys in
+// strictly ascending order (what reading rebuilds), no null value, none
+// in KOP's own "kop." namespace.
+func headersAsProps(hs []recordbatch.RecordHeader) bool {
+	for i, h := range hs {
+		if h.Value == nil || strings.HasPrefix(h.Key, kopPrefix) || (i > 0 && hs[i-1].Key >= h.Key) {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeHeaders encodes a header list as Kafka's record format does
+// (varint count, then per header varint key length, key, varint value
+// length or -1 for null, value), in base64 so the property stays text for
+// any Pulsar client.
+func encodeHeaders(hs []recordbatch.RecordHeader) string {
+	b := binary.AppendVarint(nil, int64(len(hs)))
+	for _, h := range hs {
+		b = binary.AppendVarint(b, int64(len(h.Key)))
+		b = append(b, h.Key...)
+		if h.Value == nil {
+			b = binary.AppendVarint(b, -1)
+			continue
+		}
+		b = binary.AppendVarint(b, int64(len(h.Value)))
+		b = append(b, h.Value...)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// decodeHeaders reverses encodeHeaders. The property comes from Pulsar,
+// where any producer may have written it: every length is checked against
+// what is left, so a bad value costs no more memory than its own size.
+func decodeHeaders(s string) ([]recordbatch.RecordHeader, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	varint := func() (int64, error) {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return 0, errors.New("truncated varint")
+		}
+		b = b[n:]
+		return v, nil
+	}
+	count, err := varint()
+	if err != nil {
+		return nil, err
+	}
+	// Each header takes at least two bytes.
+	if count < 0 || count > int64(len(b)/2) {
+		return nil, fmt.Errorf("header count %d in %d bytes", count, len(b))
+	}
+	hs := make([]recordbatch.RecordHeader, 0, count)
+	for range count {
+		kl, err := varint()
+		if err != nil {
+			return nil, err
+		}
+		if kl < 0 || kl > int64(len(b)) {
+			return nil, fmt.Errorf("header key length %d", kl)
+		}
+		key := string(b[:kl])
+		b = b[kl:]
+		vl, err := varint()
+		if err != nil {
+			return nil, err
+		}
+		var val []byte
+		switch {
+		case vl == -1:
+		case vl < 0 || vl > int64(len(b)):
+			return nil, fmt.Errorf("header value length %d", vl)
+		default:
+			val = append([]byte{}, b[:vl]...)
+			b = b[vl:]
+		}
+		hs = append(hs, recordbatch.RecordHeader{Key: key, Value: val})
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the headers", len(b))
+	}
+	return hs, nil
+}

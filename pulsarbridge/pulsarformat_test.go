@@ -1,6 +1,7 @@
 package pulsarbridge
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/kop-project/kop/recordbatch"
@@ -58,6 +59,79 @@ func FuzzParseRecordProps(f *testing.F) {
 		}
 		if ri.batch != nil && (ri.batch.count < 1 || ri.offset != ri.base) {
 			t.Fatalf("accepted batch %+v at %d/%d", ri.batch, ri.offset, ri.base)
+		}
+	})
+}
+
+// TestHeadersRoundTrip: headers come back from the message properties as
+// they were produced, including those properties alone cannot keep.
+func TestHeadersRoundTrip(t *testing.T) {
+	cases := [][]recordbatch.RecordHeader{
+		nil,
+		{{Key: "a", Value: []byte("1")}, {Key: "b", Value: []byte{}}},
+		{{Key: "b", Value: []byte("2")}, {Key: "a", Value: []byte("1")}},
+		{{Key: "a", Value: []byte("1")}, {Key: "a", Value: []byte("2")}},
+		{{Key: "n", Value: nil}},
+		{{Key: "kop.offset", Value: []byte("7")}, {Key: "", Value: []byte{0xff, 0, 0xfe}}},
+	}
+	for i, hs := range cases {
+		raw := recordbatch.Encode(recordbatch.Fields{BaseOffset: 3, BaseTimestamp: 1, MaxTimestamp: 1},
+			[]recordbatch.Record{{Key: []byte("k"), Value: []byte("v"), Headers: hs}})
+		h, err := recordbatch.ParseHeader(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := recordMessages(h, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		props := msgs[0].Properties
+		if _, exact := props[propHdrs]; exact == headersAsProps(hs) {
+			t.Fatalf("case %d: kop.headers present %v for headers %q", i, exact, hs)
+		}
+		got, err := headersFromProps(props)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if len(got) != len(hs) {
+			t.Fatalf("case %d: got %q, want %q", i, got, hs)
+		}
+		for j := range hs {
+			if got[j].Key != hs[j].Key || !bytes.Equal(got[j].Value, hs[j].Value) || (got[j].Value == nil) != (hs[j].Value == nil) {
+				t.Fatalf("case %d: got %q, want %q", i, got, hs)
+			}
+		}
+		if r, ok := props[propOffset]; !ok || r != "3" {
+			t.Fatalf("case %d: a header overwrote kop.offset: %q", i, props)
+		}
+	}
+	for _, bad := range []string{"!!", encodeHeaders(nil) + "AA", "Ag==", "AgI=", "AgJhYQE="} {
+		if _, err := decodeHeaders(bad); err == nil {
+			t.Fatalf("decodeHeaders(%q) accepted", bad)
+		}
+	}
+}
+
+// FuzzDecodeHeaders: kop.headers comes from Pulsar, where any producer can
+// write it; decoding never panics, and what it accepts survives encoding
+// and decoding again unchanged.
+func FuzzDecodeHeaders(f *testing.F) {
+	f.Add(encodeHeaders([]recordbatch.RecordHeader{{Key: "a", Value: []byte("1")}, {Key: "a"}}))
+	f.Add(encodeHeaders(nil))
+	f.Add("AgJhYQE=")
+	f.Fuzz(func(t *testing.T, s string) {
+		hs, err := decodeHeaders(s)
+		if err != nil {
+			return
+		}
+		again, err := decodeHeaders(encodeHeaders(hs))
+		if err != nil || len(again) != len(hs) {
+			t.Fatalf("%q decodes to %q, which round-trips to %q, %v", s, hs, again, err)
+		}
+		for i := range hs {
+			if again[i].Key != hs[i].Key || !bytes.Equal(again[i].Value, hs[i].Value) || (again[i].Value == nil) != (hs[i].Value == nil) {
+				t.Fatalf("%q decodes to %q, which round-trips to %q", s, hs, again)
+			}
 		}
 	})
 }
