@@ -89,14 +89,14 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 		for i, fp := range parts {
 			changed[i] = fp.p.Log().Changed()
 		}
-		total, failed := s.readParts(ctx, parts, maxBytes)
+		total, failed := s.readParts(ctx, r, parts, maxBytes)
 		if failed || total >= int(req.MinBytes) || !time.Now().Before(deadline) || len(parts) == 0 {
 			return resp, nil
 		}
 		if !waitAny(ctx, changed, deadline) {
 			// Deadline or connection gone: answer with what we have (the
 			// reads above found nothing new worth the wait).
-			s.readParts(ctx, parts, maxBytes)
+			s.readParts(ctx, r, parts, maxBytes)
 			return resp, nil
 		}
 	}
@@ -106,7 +106,7 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 // within the response byte budget (KIP-74: the first non-empty partition
 // always returns at least one batch). It reports the bytes read and whether
 // any partition failed, which ends the long poll at once.
-func (s *Server) readParts(ctx context.Context, parts []*fetchPart, maxBytes int) (int, bool) {
+func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, maxBytes int) (int, bool) {
 	total, failed := 0, false
 	for _, fp := range parts {
 		sp := fp.resp
@@ -137,6 +137,9 @@ func (s *Server) readParts(ctx context.Context, parts []*fetchPart, maxBytes int
 		sp.LogStartOffset = res.LogStartOffset
 		if len(res.Records) > 0 {
 			sp.RecordBatches = res.Records
+		}
+		if res.Release != nil {
+			r.release = append(r.release, res.Release)
 		}
 		total += len(res.Records)
 	}

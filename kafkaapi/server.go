@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kop-project/kop/internal/bufpool"
 )
 
 // Config holds the protocol-level settings of a Server.
@@ -38,7 +40,9 @@ type Server struct {
 	apis    [maxKey + 1]*api
 	pids    producerIDs
 	metrics metrics
-	closed  atomic.Bool
+	// bufs recycles response frames once written (Fetch's are megabytes).
+	bufs   bufpool.Pool
+	closed atomic.Bool
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -341,7 +345,9 @@ func (c *conn) write() {
 			continue // the connection is closing: drain
 		}
 		c.s.metrics.bytesOut.Add(int64(len(frame)))
-		if _, err := bw.Write(frame); err != nil {
+		_, err := bw.Write(frame)
+		c.s.bufs.Put(frame) // bufio copies what it keeps
+		if err != nil {
 			broken = true
 		} else if len(c.out) == 0 {
 			if err := bw.Flush(); err != nil {
@@ -420,9 +426,11 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 		c.unfinished.Add(1)
 		return outgoing{finish: func() []byte {
 			r.finish()
+			defer r.encoded()
 			return c.frame(h, resp, flexible)
 		}}, true
 	}
+	defer r.encoded()
 	return outgoing{frame: c.frame(h, resp, flexible)}, true
 }
 
@@ -446,7 +454,7 @@ func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Reques
 // frame encodes a response with its header: size, correlation id, and an
 // empty tag buffer for flexible (header v1) responses.
 func (c *conn) frame(h header, resp kmsg.Response, flexibleHeader bool) []byte {
-	out := make([]byte, 8, sizeHint(resp))
+	out := c.s.bufs.Get(sizeHint(resp))[:8]
 	binary.BigEndian.PutUint32(out[4:], uint32(h.correlationID))
 	if flexibleHeader {
 		out = append(out, 0)
@@ -481,4 +489,15 @@ type request struct {
 	// response outside the connection's worker; the response is written
 	// once it returns.
 	finish func()
+	// release gives back buffers the response points into (records read
+	// for a fetch) once it is encoded.
+	release []func()
+}
+
+// encoded runs the request's releases: its response is in a frame now.
+func (r *request) encoded() {
+	for _, f := range r.release {
+		f()
+	}
+	r.release = nil
 }

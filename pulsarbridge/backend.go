@@ -16,6 +16,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/rest"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 
+	"github.com/kop-project/kop/internal/bufpool"
 	"github.com/kop-project/kop/storage"
 )
 
@@ -56,6 +57,9 @@ type Backend struct {
 	// timestampSkew is how far after KOP stored it a record's timestamp
 	// may be and still be found by OffsetForTimestamp.
 	timestampSkew time.Duration
+
+	// bufs recycles the buffers Read returns (ReadResult.Release).
+	bufs bufpool.Pool
 }
 
 // defaultTimestampSkew bounds the clock difference between Kafka clients

@@ -487,10 +487,12 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 	}
 	l.putCursor(cur)
 	if size > 0 {
-		res.Records = make([]byte, 0, size)
+		buf := l.b.bufs.Get(size)
 		for _, p := range parts {
-			res.Records = append(res.Records, p...)
+			buf = append(buf, p...)
 		}
+		res.Records = buf
+		res.Release = func() { l.b.bufs.Put(buf) }
 	}
 	return res, nil
 }

@@ -51,6 +51,10 @@ type ReadResult struct {
 	Records        []byte
 	LogStartOffset int64
 	HighWatermark  int64
+	// Release, when set, gives Records' buffer back to the backend for
+	// reuse; a caller that calls it must not touch Records afterwards.
+	// Not calling it is fine: the garbage collector takes the buffer.
+	Release func()
 }
 
 // PartitionLog is the seam between the Kafka protocol and a storage backend:
