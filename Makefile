@@ -19,11 +19,15 @@ build:
 run: build
 	./$(BIN) standalone --config conf/kop_standalone.conf
 
-# Everything: vet, unit and end-to-end tests, then each fuzz target briefly.
+# Everything: vet, unit and end-to-end tests, each fuzz target briefly,
+# then franz-go's kgo integration suite against KOP on the embedded log and
+# on a real Pulsar.
 test: deps build pulsar-build
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+	FRANZ_GO=$(FRANZ_GO) scripts/conformance.sh
+	PULSAR=1 FRANZ_GO=$(FRANZ_GO) scripts/conformance.sh
 
 unit:
 	$(GO) test -count=1 -short ./...

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end tests drive, when missing.
+# Installs the Debian packages the end-to-end tests drive (and curl, which
+# the scripts use to wait for servers), when missing.
 set -euo pipefail
 need=()
+command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || need+=(python3-confluent-kafka)
 /usr/bin/python3 -c 'import kafka' >/dev/null 2>&1 || need+=(python3-kafka)
