@@ -3,12 +3,8 @@ package kafkaapi
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"io"
 	"log/slog"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -86,18 +82,7 @@ func TestFetchReleasesAfterEncoding(t *testing.T) {
 		stored = append(stored, res.Records...)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln, "PLAINTEXT")
-	defer s.Shutdown(ctx)
-	conn, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	conn := serve(t, s)
 
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(4)
@@ -109,22 +94,9 @@ func TestFetchReleasesAfterEncoding(t *testing.T) {
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	for corr := range int32(2) { // twice: the second fetch reuses the first's buffers
-		if _, err := conn.Write(kmsg.NewRequestFormatter(kmsg.FormatterClientID("test")).AppendRequest(nil, req, corr)); err != nil {
-			t.Fatal(err)
-		}
-		var size [4]byte
-		if _, err := io.ReadFull(conn, size[:]); err != nil {
-			t.Fatal(err)
-		}
-		body := make([]byte, binary.BigEndian.Uint32(size[:]))
-		if _, err := io.ReadFull(conn, body); err != nil {
-			t.Fatal(err)
-		}
-		if got := int32(binary.BigEndian.Uint32(body)); got != corr {
-			t.Fatalf("correlation id %d, want %d", got, corr)
-		}
+		writeRequest(t, conn, req, corr)
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
-		if err := resp.ReadFrom(body[4:]); err != nil {
+		if err := readResponse(conn, corr, resp); err != nil {
 			t.Fatal(err)
 		}
 		got := resp.Topics[0].Partitions[0]

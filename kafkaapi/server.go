@@ -334,12 +334,14 @@ func (c *conn) write() {
 		frame := o.frame
 		if o.finish != nil {
 			if !broken {
-				frame = c.finish(o.finish)
+				if frame = c.finish(o.finish); frame == nil {
+					// A handler bug: close, as for a panic in execute.
+					broken = true
+					c.stopReading()
+					c.cancel()
+				}
 			}
 			c.unfinished.Done()
-			if frame == nil {
-				broken = true
-			}
 		}
 		if broken {
 			continue // the connection is closing: drain
