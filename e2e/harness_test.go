@@ -104,6 +104,7 @@ func freePort(t testing.TB) int {
 // broker is one kop process.
 type broker struct {
 	t        testing.TB
+	mode     string // standalone or kafka-broker
 	dataDir  string
 	confPath string
 	addr     string // Kafka listener host:port
@@ -117,8 +118,48 @@ type broker struct {
 // the given extra configuration keys.
 func startStandalone(t testing.TB, extra map[string]string) *broker {
 	t.Helper()
-	b := &broker{t: t, dataDir: t.TempDir()}
 	kport, rport, hport := freePort(t), freePort(t), freePort(t)
+	b := newBroker(t, "standalone", kport, rport, hport, extra)
+	b.start()
+	return b
+}
+
+// startCluster starts n `kop kafka-broker` processes (ids 1..n) forming
+// one Raft group, with the given extra configuration keys, and waits until
+// every one serves Kafka.
+func startCluster(t testing.TB, n int, extra map[string]string) []*broker {
+	t.Helper()
+	type ports struct{ kafka, raft, http int }
+	ps := make([]ports, n)
+	var peers []string
+	for i := range ps {
+		ps[i] = ports{freePort(t), freePort(t), freePort(t)}
+		peers = append(peers, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ps[i].raft))
+	}
+	var bs []*broker
+	for i, p := range ps {
+		kv := map[string]string{"raftNodeId": fmt.Sprint(i + 1), "raftPeers": strings.Join(peers, ",")}
+		for k, v := range extra {
+			kv[k] = v
+		}
+		bs = append(bs, newBroker(t, "kafka-broker", p.kafka, p.raft, p.http, kv))
+	}
+	// Every member is launched before any is waited for: none is ready
+	// until a quorum has elected a Raft leader.
+	for _, b := range bs {
+		b.launch()
+	}
+	for _, b := range bs {
+		b.waitReady(90 * time.Second)
+	}
+	return bs
+}
+
+// newBroker writes the configuration of one kop process (mode standalone
+// or kafka-broker) on the given loopback ports; start launches it.
+func newBroker(t testing.TB, mode string, kport, rport, hport int, extra map[string]string) *broker {
+	t.Helper()
+	b := &broker{t: t, mode: mode, dataDir: t.TempDir()}
 	b.addr = fmt.Sprintf("127.0.0.1:%d", kport)
 	b.httpAddr = fmt.Sprintf("127.0.0.1:%d", hport)
 	kv := map[string]string{
@@ -145,7 +186,6 @@ func startStandalone(t testing.TB, extra map[string]string) *broker {
 		t.Fatal(err)
 	}
 	b.logPath = filepath.Join(t.TempDir(), "kop.log")
-	b.start()
 	t.Cleanup(func() {
 		b.stop()
 		if t.Failed() {
@@ -154,20 +194,28 @@ func startStandalone(t testing.TB, extra map[string]string) *broker {
 				if len(tail) > 8000 {
 					tail = tail[len(tail)-8000:]
 				}
-				t.Logf("broker log tail:\n%s", tail)
+				t.Logf("%s log tail:\n%s", b.addr, tail)
 			}
 		}
 	})
 	return b
 }
 
+// start launches the process and waits until it serves Kafka.
 func (b *broker) start() {
+	b.t.Helper()
+	b.launch()
+	b.waitReady(60 * time.Second)
+}
+
+// launch starts the process without waiting for it.
+func (b *broker) launch() {
 	b.t.Helper()
 	logf, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	cmd := exec.Command(kopBinary, "standalone", "--config", b.confPath)
+	cmd := exec.Command(kopBinary, b.mode, "--config", b.confPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -180,7 +228,6 @@ func (b *broker) start() {
 		logf.Close()
 		close(b.exited)
 	}()
-	b.waitReady(60 * time.Second)
 }
 
 // waitReady polls /readyz until the broker serves Kafka.

@@ -1,7 +1,11 @@
 package raftmeta
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 )
@@ -133,13 +137,31 @@ func TestCluster(t *testing.T) {
 		if id, ok := s.LeaderID(); !ok || id != leaderID {
 			t.Fatalf("follower %d: LeaderID = %d, %v; want %d", c.cfgs[i].NodeID, id, ok, leaderID)
 		}
-		_, err := s.CreateTopic(ctx, "from-follower", 1, nil, nil)
-		var nle *NotLeaderError
-		if !errors.Is(err, ErrNotLeader) || !errors.As(err, &nle) || !nle.Known || nle.LeaderID != leaderID {
-			t.Fatalf("follower write: %v (%+v)", err, nle)
+		// A follower's writes are forwarded to the leader, and the
+		// follower reads its own write as soon as the call returns.
+		id := c.cfgs[i].NodeID
+		name := fmt.Sprintf("from-follower-%d", id)
+		created, err := s.CreateTopic(ctx, name, 2, map[string]string{"retention.ms": "5"}, byPartition(id, leaderID))
+		if err != nil || created.Name != name || len(created.Partitions) != 2 || created.Partitions[0].Leader != id || created.Configs["retention.ms"] != "5" {
+			t.Fatalf("follower %d CreateTopic: %+v, %v", id, created, err)
 		}
-		if _, ok := s.Topic("from-follower"); ok {
-			t.Fatal("follower write was applied")
+		if got, ok := s.Topic(name); !ok || got.ID != created.ID {
+			t.Fatalf("follower %d does not read its own write: %+v, %v", id, got, ok)
+		}
+		if _, err := s.CreateTopic(ctx, "replicated", 1, nil, nil); !errors.Is(err, ErrTopicExists) {
+			t.Fatalf("follower %d duplicate CreateTopic: %v; want ErrTopicExists", id, err)
+		}
+		if err := s.DeleteTopic(ctx, "never-created"); !errors.Is(err, ErrUnknownTopic) {
+			t.Fatalf("follower %d DeleteTopic of an unknown topic: %v; want ErrUnknownTopic", id, err)
+		}
+		if epoch, err := s.SetPartitionLeader(ctx, name, 1, id); err != nil || epoch != 1 {
+			t.Fatalf("follower %d SetPartitionLeader: epoch %d, %v; want 1", id, epoch, err)
+		}
+		if ids, err := s.AllocateProducerIDs(ctx, 10); err != nil || ids < first+1000 {
+			t.Fatalf("follower %d AllocateProducerIDs: %d, %v (the leader's block was %d..%d)", id, ids, err, first, first+999)
+		}
+		if got, ok := leader.Topic(name); !ok || got.Partitions[1].Leader != id {
+			t.Fatalf("the leader does not see follower %d's writes: %+v", id, got)
 		}
 		eventually(t, s, "follower sees the committed offset", func() bool {
 			o, ok := s.Offset("cg", OffsetKey{"replicated", 1})
@@ -201,4 +223,86 @@ func TestCluster(t *testing.T) {
 	if back.IsLeader() && c.leader() != li {
 		t.Fatal("two leaders")
 	}
+}
+
+// TestForwardRefusesBadCommands: what arrives on the forwarding path comes
+// from the network and is checked before it goes into the Raft log; a
+// connection of unknown kind is closed.
+func TestForwardRefusesBadCommands(t *testing.T) {
+	c := newTestCluster(t, 1)
+	s := c.stores[0]
+	if err := s.WaitForLeader(testContext(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	before := s.raft.LastIndex()
+	send := func(data []byte) forwardResponse {
+		t.Helper()
+		conn, err := dialKind(c.cfgs[0].BindAddress, 5*time.Second, connForward)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := writeFrame(conn, data); err != nil {
+			t.Fatal(err)
+		}
+		body, err := readFrame(conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp forwardResponse
+		if err := json.Unmarshal(body, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for _, data := range [][]byte{{0xff}, {byte(cmdCreateTopic), '{'}, append([]byte{byte(cmdCreateTopic)}, `{"name":"../bad","partitions":1}`...)} {
+		if resp := send(data); resp.Sentinel != "invalid-command" && resp.Sentinel != "invalid-topic" || resp.Index != 0 {
+			t.Fatalf("forwarded %q: %+v; want it refused before the log", data, resp)
+		}
+	}
+	if after := s.raft.LastIndex(); after != before {
+		t.Fatalf("refused commands reached the log: last index %d, was %d", after, before)
+	}
+
+	conn, err := dialKind(c.cfgs[0].BindAddress, 5*time.Second, 0x7f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("a connection of unknown kind was not closed")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("a connection of unknown kind was left open")
+	}
+}
+
+// FuzzForwardResponse: the answer to a forwarded write comes off the
+// network; reading it never panics and never allocates more than the
+// frame bound.
+func FuzzForwardResponse(f *testing.F) {
+	frame := func(body string) []byte {
+		var buf bytes.Buffer
+		writeFrame(&buf, []byte(body))
+		return buf.Bytes()
+	}
+	f.Add(frame(`{"index":7,"kind":"topic","result":{"name":"t","partitions":[{"index":0,"leader":1}]}}`))
+	f.Add(frame(`{"index":3,"kind":"int64","result":1000}`))
+	f.Add(frame(`{"error":"topic \"t\": raftmeta: topic already exists","sentinel":"topic-exists"}`))
+	f.Add(frame(`{"kind":"int32","result":"x"}`))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		resp, result, err := readForwardResponse(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if resp.Error == "" {
+			switch result.(type) {
+			case nil, Topic, int, int32, int64:
+			default:
+				t.Fatalf("result of type %T", result)
+			}
+		}
+	})
 }

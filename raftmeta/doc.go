@@ -12,8 +12,9 @@
 //   - The typed command set (commands.go), the one switch that applies it
 //     (fsm.go) and the versioned JSON snapshot of the whole state
 //     (snapshot.go).
-//   - The Raft node: its TCP transport, its files under DataDir/raft, and
-//     bootstrapping a new cluster (never an existing one).
+//   - The Raft node: its TCP transport (shared with forwarded writes), its
+//     files under DataDir/raft, and bootstrapping a new cluster (never an
+//     existing one).
 //   - A read/watch API: reads come from the local in-memory state and return
 //     copies; [Store.Changed] and [Store.LeaderChanged] wake watchers.
 //
@@ -34,9 +35,15 @@
 // # Writes and forwarding
 //
 // Every write goes through one choke point, Store.propose, which encodes a
-// typed command and applies it through Raft. On a follower it currently
-// returns a *[NotLeaderError] (matching [ErrNotLeader]) naming the leader;
-// forwarding writes to the leader will plug in there.
+// typed command and applies it through Raft. On a follower it forwards the
+// encoded command to the leader (forward.go) over the Raft port, which
+// carries both Raft's RPCs and forwarded writes, told apart by a first byte
+// (transport.go). The leader checks the command, applies it and answers
+// with the result and its log index; the follower returns once it has
+// applied that index too, so it reads its own writes. Errors keep their
+// identity across the hop (errors.Is(err, ErrTopicExists) holds on the
+// follower); when no leader is known, or the leader is lost mid-way, the
+// caller gets a *[NotLeaderError] (matching [ErrNotLeader]), retriable.
 //
 // The one exception is [Store.CommitOffsets], the hot write (every consumer
 // commits every few seconds): it group-commits. Concurrent calls are

@@ -36,6 +36,7 @@ type Store struct {
 	raft *raft.Raft
 
 	trans       *raft.NetworkTransport
+	mux         *mux
 	logStore    *raftboltdb.BoltStore
 	stableStore *raftboltdb.BoltStore
 
@@ -115,7 +116,7 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftmeta: checking for existing raft state in %s: %w", dir, err)
 	}
-	if s.trans, err = newTransport(cfg.BindAddress, cfg.AdvertisedAddress, newHCLogAdapter(cfg.Logger, "raft-net")); err != nil {
+	if s.trans, s.mux, err = newTransport(cfg.BindAddress, cfg.AdvertisedAddress, newHCLogAdapter(cfg.Logger, "raft-net"), s.log); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -127,6 +128,7 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftmeta: starting raft: %w", err)
 	}
+	s.mux.handleForwards(s.serveForward)
 
 	switch {
 	case hasState:
@@ -434,29 +436,28 @@ func (s *Store) propose(ctx context.Context, c command) (any, error) {
 		return nil, err
 	}
 	if s.raft.State() != raft.Leader {
-		// Forwarding to the leader plugs in here: send data to the leader
-		// named by s.notLeader and return its decoded response (responses
-		// are errors, Topic, int32 or int64, all easy to serialise).
-		return nil, s.notLeader(nil)
+		return s.forward(ctx, c.commandType(), data)
 	}
-	return s.applyLocal(ctx, c.commandType(), data)
+	resp, _, err := s.applyLocal(ctx, c.commandType(), data)
+	return resp, err
 }
 
-// applyLocal applies encoded command data through the local Raft leader.
-func (s *Store) applyLocal(ctx context.Context, t commandType, data []byte) (any, error) {
+// applyLocal applies encoded command data through the local Raft leader
+// and says at which log index.
+func (s *Store) applyLocal(ctx context.Context, t commandType, data []byte) (any, uint64, error) {
 	timeout, err := s.timeout(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("raftmeta: %s: %w", t, err)
+		return nil, 0, fmt.Errorf("raftmeta: %s: %w", t, err)
 	}
 	f := s.raft.Apply(data, timeout)
 	if err := s.wait(ctx, f); err != nil {
-		return nil, s.raftError(t.String(), err)
+		return nil, 0, s.raftError(t.String(), err)
 	}
 	resp := f.Response()
 	if err, ok := resp.(error); ok {
-		return nil, fmt.Errorf("raftmeta: %w", err)
+		return nil, f.Index(), fmt.Errorf("raftmeta: %w", err)
 	}
-	return resp, nil
+	return resp, f.Index(), nil
 }
 
 // timeout derives Raft's enqueue timeout from ctx.
