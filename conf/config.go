@@ -97,6 +97,7 @@ type Config struct {
 	ShutdownTimeoutMs           int64
 
 	GroupInitialRebalanceDelayMs int32
+	BrokerSessionTimeoutMs       int32
 	GroupMinSessionTimeoutMs     int32
 	GroupMaxSessionTimeoutMs     int32
 	GroupMaxSize                 int32

@@ -288,6 +288,8 @@ var keys = []key{
 		setInt64(func(c *Config) *int64 { return &c.RequestTimeoutMs }, 100, math.MaxInt64)),
 	both("shutdownTimeoutMs", "30000", "How long a graceful shutdown waits for requests in flight.",
 		setInt64(func(c *Config) *int64 { return &c.ShutdownTimeoutMs }, 0, math.MaxInt64)),
+	both("brokerSessionTimeoutMs", "9000", "A broker the Raft leader cannot reach for this long loses the leadership of its partitions to the brokers it can reach (cluster only).",
+		setInt32(func(c *Config) *int32 { return &c.BrokerSessionTimeoutMs }, 1000, maxInt32)),
 	both("groupInitialRebalanceDelayMs", "3000", "Wait for more members before the first rebalance of an empty group.",
 		setInt32(func(c *Config) *int32 { return &c.GroupInitialRebalanceDelayMs }, 0, maxInt32)),
 	both("groupMinSessionTimeoutMs", "6000", "Smallest session timeout a group member may ask for.",

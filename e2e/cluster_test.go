@@ -122,3 +122,97 @@ func TestThreeNodeClusterOnPulsar(t *testing.T) {
 		t.Fatalf("committed offsets add up to %d, want %d", total, n)
 	}
 }
+
+// TestClusterFailoverOnPulsar: when a broker of three is killed, the Raft
+// leader gives its partitions to the other two once brokerSessionTimeoutMs
+// has passed; producers and consumers carry on through them, and every
+// partition's offsets continue densely where the lost broker left them.
+func TestClusterFailoverOnPulsar(t *testing.T) {
+	p := sharedPulsar(t)
+	tenant := fmt.Sprintf("kop-e2e-failover-%d", time.Now().UnixNano()%1_000_000_000)
+	bs := startCluster(t, 3, map[string]string{
+		"brokerServiceUrl":       p.ServiceURL,
+		"webServiceUrl":          p.WebURL,
+		"kafkaTenant":            tenant,
+		"brokerSessionTimeoutMs": "3000",
+	})
+	ctx := testCtx(t, 4*time.Minute)
+	const topic, n = "failover", 600
+	if resp, err := newAdmin(t, bs[0].addr).CreateTopic(ctx, 6, 1, nil, topic); err != nil || resp.Err != nil {
+		t.Fatalf("CreateTopic: %v, %v", err, resp)
+	}
+	produce := func(cl *kgo.Client, from int) {
+		t.Helper()
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf("v%d", i))})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("producing records %d..%d: %v", from, from+n-1, err)
+		}
+	}
+	produce(newClient(t, bs[0].addr, kgo.SeedBrokers(bs[0].addr, bs[1].addr, bs[2].addr)), 0)
+
+	// Kill a broker that is not the Raft leader (the controller).
+	md, err := newAdmin(t, bs[0].addr).Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := int32(-1)
+	for id := int32(1); id <= 3; id++ {
+		if id != md.Controller {
+			led := 0
+			for _, pd := range md.Topics[topic].Partitions {
+				if pd.Leader == id {
+					led++
+				}
+			}
+			if led > 0 {
+				victim = id
+				break
+			}
+		}
+	}
+	if victim < 0 {
+		t.Fatalf("no follower leads a partition: %+v", md.Topics[topic].Partitions)
+	}
+	bs[victim-1].kill9()
+	var survivors []string
+	for i, b := range bs {
+		if int32(i+1) != victim {
+			survivors = append(survivors, b.addr)
+		}
+	}
+	adm := newAdmin(t, survivors[0])
+	for moved := false; !moved; {
+		if ctx.Err() != nil {
+			t.Fatalf("the partitions of broker %d never moved", victim)
+		}
+		time.Sleep(200 * time.Millisecond)
+		md, err := adm.Metadata(ctx, topic)
+		if err != nil {
+			continue
+		}
+		moved = true
+		for _, pd := range md.Topics[topic].Partitions {
+			if pd.Leader == victim || pd.Leader < 0 {
+				moved = false
+			}
+		}
+	}
+
+	produce(newClient(t, survivors[0], kgo.SeedBrokers(survivors...)), n)
+	got := consumeAll(t, survivors[1], topic, 2*n)
+	counts := checkDense(t, got)
+	total := 0
+	for _, c := range counts {
+		total += c
+	}
+	keys := map[string]bool{}
+	for _, r := range got {
+		keys[string(r.Key)] = true
+	}
+	if total != 2*n || len(keys) != 2*n {
+		t.Fatalf("read %d records (%d distinct keys) after the failover, want %d", total, len(keys), 2*n)
+	}
+}

@@ -44,6 +44,9 @@ type Config struct {
 	RequestTimeout  time.Duration
 	RetentionCheck  time.Duration
 	ShutdownTimeout time.Duration
+	// BrokerSessionTimeout: a broker the Raft leader cannot reach for this
+	// long loses its partitions to the reachable brokers (failover.go).
+	BrokerSessionTimeout time.Duration
 
 	// Groups configures the group coordinator (its Logger is set by the
 	// node).

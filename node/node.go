@@ -154,6 +154,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		defer n.wg.Done()
 		n.reconcile(watchCtx)
 	}()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.failover(watchCtx)
+	}()
 	close(n.ready)
 	return n, nil
 }

@@ -306,3 +306,45 @@ func FuzzForwardResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestUnreachable: the leader reports a voter its heartbeats cannot reach,
+// with the time it was last heard from, and forgets it once it is back;
+// followers report nothing.
+func TestUnreachable(t *testing.T) {
+	c := newTestCluster(t, 3)
+	li := c.leader()
+	leader := c.stores[li]
+	fi := (li + 1) % 3
+	followerID := c.cfgs[fi].NodeID
+	if got := leader.Unreachable(); len(got) != 0 {
+		t.Fatalf("every voter is up, Unreachable = %v", got)
+	}
+	before := time.Now()
+	c.stop(fi)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		since, ok := leader.Unreachable()[followerID]
+		if ok {
+			if since.After(time.Now()) || since.Before(before.Add(-5*time.Second)) {
+				t.Fatalf("node %d unreachable since %v; stopped at %v", followerID, since, before)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d stopped, the leader never reported it unreachable", followerID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if other := c.stores[(li+2)%3]; len(other.Unreachable()) != 0 {
+		t.Fatalf("a follower reports unreachable voters: %v", other.Unreachable())
+	}
+	c.start(fi)
+	deadline = time.Now().Add(10 * time.Second)
+	// (Leadership may move meanwhile: whoever leads must report none.)
+	for len(c.stores[c.leader()].Unreachable()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d is back, the leader still reports %v", followerID, c.stores[c.leader()].Unreachable())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

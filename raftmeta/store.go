@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,6 +46,11 @@ type Store struct {
 	observer *raft.Observer
 	leaderMu sync.Mutex
 	leaderCh chan struct{} // closed and replaced on leadership changes
+	// unreachable, on the leader: the voters Raft's heartbeats fail to
+	// reach, and since when (their last contact, or when this node
+	// became leader). Guarded by leaderMu; cleared on leadership changes.
+	unreachable map[int32]time.Time
+	leaderSince time.Time
 
 	closed    atomic.Bool
 	done      chan struct{}
@@ -70,10 +76,11 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 		return nil, fmt.Errorf("raftmeta: creating %s: %w", dir, err)
 	}
 	s := &Store{
-		cfg:      cfg,
-		log:      cfg.Logger, // the caller names the component; messages say "raftmeta:"
-		leaderCh: make(chan struct{}),
-		done:     make(chan struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger, // the caller names the component; messages say "raftmeta:"
+		leaderCh:    make(chan struct{}),
+		unreachable: map[int32]time.Time{},
+		done:        make(chan struct{}),
 	}
 	defer func() {
 		if err != nil {
@@ -146,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 	obsCh := make(chan raft.Observation, 16)
 	s.observer = raft.NewObserver(obsCh, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
-		case raft.LeaderObservation, raft.RaftState:
+		case raft.LeaderObservation, raft.RaftState, raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
 			return true
 		}
 		return false
@@ -161,10 +168,27 @@ func (s *Store) watchLeadership(obs <-chan raft.Observation) {
 	defer s.wg.Done()
 	for {
 		select {
-		case <-obs:
+		case o := <-obs:
 			s.leaderMu.Lock()
-			close(s.leaderCh)
-			s.leaderCh = make(chan struct{})
+			switch d := o.Data.(type) {
+			case raft.FailedHeartbeatObservation:
+				if id, ok := parseServerID(d.PeerID); ok && s.unreachable[id].IsZero() {
+					since := d.LastContact
+					if since.IsZero() || since.Before(s.leaderSince) {
+						since = s.leaderSince // never heard from as leader
+					}
+					s.unreachable[id] = since
+				}
+			case raft.ResumedHeartbeatObservation:
+				if id, ok := parseServerID(d.PeerID); ok {
+					delete(s.unreachable, id)
+				}
+			default:
+				clear(s.unreachable)
+				s.leaderSince = time.Now()
+				close(s.leaderCh)
+				s.leaderCh = make(chan struct{})
+			}
 			s.leaderMu.Unlock()
 		case <-s.done:
 			return
@@ -282,6 +306,18 @@ func (s *Store) LeaderChanged() <-chan struct{} {
 	s.leaderMu.Lock()
 	defer s.leaderMu.Unlock()
 	return s.leaderCh
+}
+
+// Unreachable returns, on the Raft leader, the voters its heartbeats have
+// been failing to reach and since when they were last heard from; empty on
+// a follower. Deciding what to do about them is the caller's.
+func (s *Store) Unreachable() map[int32]time.Time {
+	s.leaderMu.Lock()
+	defer s.leaderMu.Unlock()
+	if s.raft.State() != raft.Leader {
+		return nil
+	}
+	return maps.Clone(s.unreachable)
 }
 
 // Brokers returns the registered brokers sorted by id.

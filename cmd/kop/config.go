@@ -42,6 +42,7 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		RequestTimeout:         time.Duration(c.RequestTimeoutMs) * time.Millisecond,
 		RetentionCheck:         time.Duration(c.LogRetentionCheckIntervalMs) * time.Millisecond,
 		ShutdownTimeout:        time.Duration(c.ShutdownTimeoutMs) * time.Millisecond,
+		BrokerSessionTimeout:   time.Duration(c.BrokerSessionTimeoutMs) * time.Millisecond,
 		BrokerServiceURL:       c.BrokerServiceURL,
 		WebServiceURL:          c.WebServiceURL,
 		KafkaTenant:            c.KafkaTenant,
