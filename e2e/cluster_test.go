@@ -123,11 +123,18 @@ func TestThreeNodeClusterOnPulsar(t *testing.T) {
 	}
 }
 
-// TestClusterFailoverOnPulsar: when a broker of three is killed, the Raft
-// leader gives its partitions to the other two once brokerSessionTimeoutMs
-// has passed; producers and consumers carry on through them, and every
-// partition's offsets continue densely where the lost broker left them.
+// TestClusterFailoverOnPulsar: when a broker of three is killed (a Raft
+// follower, or the Raft leader, which also coordinates the groups), the
+// Raft leader gives its partitions to the other two once
+// brokerSessionTimeoutMs has passed; producers and consumers carry on
+// through them, and every partition's offsets continue densely where the
+// lost broker left them.
 func TestClusterFailoverOnPulsar(t *testing.T) {
+	t.Run("follower", func(t *testing.T) { testFailover(t, false) })
+	t.Run("raft-leader", func(t *testing.T) { testFailover(t, true) })
+}
+
+func testFailover(t *testing.T, killLeader bool) {
 	p := sharedPulsar(t)
 	tenant := fmt.Sprintf("kop-e2e-failover-%d", time.Now().UnixNano()%1_000_000_000)
 	bs := startCluster(t, 3, map[string]string{
@@ -153,14 +160,15 @@ func TestClusterFailoverOnPulsar(t *testing.T) {
 	}
 	produce(newClient(t, bs[0].addr, kgo.SeedBrokers(bs[0].addr, bs[1].addr, bs[2].addr)), 0)
 
-	// Kill a broker that is not the Raft leader (the controller).
+	// Kill the Raft leader (the controller), or a follower leading
+	// partitions.
 	md, err := newAdmin(t, bs[0].addr).Metadata(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	victim := int32(-1)
 	for id := int32(1); id <= 3; id++ {
-		if id != md.Controller {
+		if (id == md.Controller) == killLeader {
 			led := 0
 			for _, pd := range md.Topics[topic].Partitions {
 				if pd.Leader == id {
@@ -174,7 +182,7 @@ func TestClusterFailoverOnPulsar(t *testing.T) {
 		}
 	}
 	if victim < 0 {
-		t.Fatalf("no follower leads a partition: %+v", md.Topics[topic].Partitions)
+		t.Fatalf("no broker to kill (controller %d, kill the leader: %v): %+v", md.Controller, killLeader, md.Topics[topic].Partitions)
 	}
 	bs[victim-1].kill9()
 	var survivors []string
@@ -214,5 +222,20 @@ func TestClusterFailoverOnPulsar(t *testing.T) {
 	}
 	if total != 2*n || len(keys) != 2*n {
 		t.Fatalf("read %d records (%d distinct keys) after the failover, want %d", total, len(keys), 2*n)
+	}
+
+	// A consumer group works through the survivors: its coordinator is
+	// the Raft leader, a new one when the old was killed.
+	cons := newClient(t, survivors[0], kgo.SeedBrokers(survivors...), kgo.ConsumerGroup("after-failover"),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	for read := 0; read < 2*n; {
+		fs := cons.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("the group read %d of %d records after the failover", read, 2*n)
+		}
+		read += fs.NumRecords()
+	}
+	if err := cons.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("group commit after the failover: %v", err)
 	}
 }
