@@ -126,9 +126,10 @@ func TestThreeNodeClusterOnPulsar(t *testing.T) {
 // TestClusterFailoverOnPulsar: when a broker of three is killed (a Raft
 // follower, or the Raft leader, which also coordinates the groups), the
 // Raft leader gives its partitions to the other two once
-// brokerSessionTimeoutMs has passed; producers and consumers carry on
-// through them, and every partition's offsets continue densely where the
-// lost broker left them.
+// brokerSessionTimeoutMs has passed and fences it (Metadata stops listing
+// it); producers and consumers carry on through the others, and every
+// partition's offsets continue densely where the lost broker left them.
+// Restarted, it is listed again.
 func TestClusterFailoverOnPulsar(t *testing.T) {
 	t.Run("follower", func(t *testing.T) { testFailover(t, false) })
 	t.Run("raft-leader", func(t *testing.T) { testFailover(t, true) })
@@ -207,6 +208,11 @@ func testFailover(t *testing.T, killLeader bool) {
 				moved = false
 			}
 		}
+		for _, b := range md.Brokers {
+			if b.NodeID == victim {
+				moved = false // not fenced yet
+			}
+		}
 	}
 
 	produce(newClient(t, survivors[0], kgo.SeedBrokers(survivors...)), n)
@@ -237,5 +243,16 @@ func testFailover(t *testing.T, killLeader bool) {
 	}
 	if err := cons.CommitUncommittedOffsets(ctx); err != nil {
 		t.Fatalf("group commit after the failover: %v", err)
+	}
+
+	// Restarted, the lost broker registers again and is listed again.
+	bs[victim-1].start()
+	for listed := false; !listed; time.Sleep(100 * time.Millisecond) {
+		if ctx.Err() != nil {
+			t.Fatalf("broker %d restarted but is not listed again", victim)
+		}
+		if md, err := adm.Metadata(ctx); err == nil {
+			listed = len(md.Brokers) == 3
+		}
 	}
 }

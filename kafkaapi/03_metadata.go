@@ -121,7 +121,7 @@ func (s *Server) topicMetadata(t raftmeta.Topic, req *kmsg.MetadataRequest) kmsg
 }
 
 func (s *Server) brokerAlive(id int32) bool {
-	for _, b := range s.deps.Meta.Brokers() {
+	for _, b := range s.liveBrokers() {
 		if b.ID == id {
 			return true
 		}
@@ -132,7 +132,7 @@ func (s *Server) brokerAlive(id int32) bool {
 // brokersFor lists the brokers with their address on the named listener.
 func (s *Server) brokersFor(listener string) []kmsg.MetadataResponseBroker {
 	var out []kmsg.MetadataResponseBroker
-	for _, b := range s.deps.Meta.Brokers() {
+	for _, b := range s.liveBrokers() {
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID = b.ID
 		mb.Host, mb.Port = b.Host, b.Port

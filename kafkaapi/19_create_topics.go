@@ -64,7 +64,7 @@ func (s *Server) createOne(ctx context.Context, req *kmsg.CreateTopicsRequest, r
 	if n <= 0 {
 		return kerrWith(kerr.InvalidPartitions, fmt.Errorf("number of partitions must be larger than 0, got %d", n))
 	}
-	if live := len(s.deps.Meta.Brokers()); rf <= 0 || int(rf) > max(live, 1) {
+	if live := len(s.liveBrokers()); rf <= 0 || int(rf) > max(live, 1) {
 		return kerrWith(kerr.InvalidReplicationFactor, fmt.Errorf("replication factor %d: must be between 1 and the %d live broker(s)", rf, max(live, 1)))
 	}
 	configs := make(map[string]string, len(rt.Configs))

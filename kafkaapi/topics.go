@@ -13,9 +13,22 @@ import (
 	"github.com/kop-project/kop/storage"
 )
 
+// liveBrokers are the registered brokers that are not fenced: the ones
+// Metadata lists and new partitions are given to.
+func (s *Server) liveBrokers() []raftmeta.Broker {
+	all := s.deps.Meta.Brokers()
+	live := all[:0:0]
+	for _, b := range all {
+		if !b.Fenced {
+			live = append(live, b)
+		}
+	}
+	return live
+}
+
 // leaderPicker spreads a topic's partitions over the live brokers.
 func (s *Server) leaderPicker(topic string) func(int32) int32 {
-	brokers := s.deps.Meta.Brokers()
+	brokers := s.liveBrokers()
 	ids := make([]int32, 0, len(brokers))
 	for _, b := range brokers {
 		ids = append(ids, b.ID)

@@ -40,6 +40,8 @@ const (
 	cmdCommitOffsets commandType = 10
 	cmdDeleteOffsets commandType = 11
 	cmdExpireOffsets commandType = 12
+	// 32 and up: cluster membership.
+	cmdFenceBroker commandType = 32
 )
 
 func (t commandType) String() string {
@@ -68,6 +70,8 @@ func (t commandType) String() string {
 		return "DeleteOffsets"
 	case cmdExpireOffsets:
 		return "ExpireOffsets"
+	case cmdFenceBroker:
+		return "FenceBroker"
 	}
 	return fmt.Sprintf("commandType(%d)", uint8(t))
 }
@@ -99,6 +103,8 @@ func newCommand(t commandType) command {
 		return &deleteOffsetsCmd{}
 	case cmdExpireOffsets:
 		return &expireOffsetsCmd{}
+	case cmdFenceBroker:
+		return &fenceBrokerCmd{}
 	}
 	return nil
 }
@@ -143,6 +149,21 @@ func decodeCommand(data []byte) (command, error) {
 		return nil, fmt.Errorf("%w: decoding %s: %w", ErrInvalidCommand, t, err)
 	}
 	return c, nil
+}
+
+// fenceBrokerCmd marks a registered broker fenced (lost) or not.
+type fenceBrokerCmd struct {
+	ID     int32 `json:"id"`
+	Fenced bool  `json:"fenced"`
+}
+
+func (*fenceBrokerCmd) commandType() commandType { return cmdFenceBroker }
+
+func (c *fenceBrokerCmd) validate() error {
+	if c.ID < 0 {
+		return fmt.Errorf("%w: broker id %d", ErrInvalidCommand, c.ID)
+	}
+	return nil
 }
 
 // registerBrokerCmd adds a broker or replaces its registration.

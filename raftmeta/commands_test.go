@@ -26,6 +26,7 @@ func sampleCommands() []command {
 		}},
 		&deleteOffsetsCmd{Group: "g", Keys: []OffsetKey{{"t", 0}, {"t", 1}}},
 		&expireOffsetsCmd{NowMs: 1_700_000_000_000, RetentionMs: 7 * 24 * 3600 * 1000},
+		&fenceBrokerCmd{ID: 1, Fenced: true},
 	}
 }
 

@@ -4,7 +4,8 @@
 //
 // # What it owns
 //
-//   - The replicated state: registered brokers and their listeners; topics
+//   - The replicated state: registered brokers, their listeners and whether
+//     they are fenced (lost, their partitions moved away); topics
 //     with their IDs, explicit configs and partitions; partition leader and
 //     leader epoch; the producer-id allocator; consumer-group metadata and
 //     committed offsets (groups.go, groupstore.go), which the coordinator

@@ -45,6 +45,14 @@ func (s *fsmState) apply(c command) (any, error) {
 			s.clusterID = c.ClusterID
 		}
 		return nil, nil
+	case *fenceBrokerCmd:
+		b, ok := s.brokers[c.ID]
+		if !ok {
+			return nil, fmt.Errorf("%w: broker %d is not registered", ErrInvalidCommand, c.ID)
+		}
+		b.Fenced = c.Fenced
+		s.brokers[c.ID] = b
+		return nil, nil
 	case *createTopicCmd:
 		return s.createTopic(c)
 	case *deleteTopicCmd:

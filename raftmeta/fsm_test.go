@@ -385,3 +385,25 @@ func TestTopicIDText(t *testing.T) {
 		}
 	}
 }
+
+// TestFenceBroker: a fenced broker stays registered and says so; fencing an
+// unregistered one changes nothing; registering again clears the fence.
+func TestFenceBroker(t *testing.T) {
+	h := newFSMHarness(t)
+	h.mustApply(&registerBrokerCmd{Broker: Broker{ID: 1, Host: "h1", Port: 9092}})
+	h.mustApply(&registerBrokerCmd{Broker: Broker{ID: 2, Host: "h2", Port: 9092}})
+	h.mustApply(&fenceBrokerCmd{ID: 2, Fenced: true})
+	if bs := h.f.brokers(); len(bs) != 2 || bs[0].Fenced || !bs[1].Fenced || bs[1].Host != "h2" {
+		t.Fatalf("after fencing broker 2: %+v", bs)
+	}
+	h.wantErr(&fenceBrokerCmd{ID: 3, Fenced: true}, ErrInvalidCommand)
+	h.mustApply(&fenceBrokerCmd{ID: 2, Fenced: false})
+	if bs := h.f.brokers(); bs[1].Fenced {
+		t.Fatalf("after unfencing broker 2: %+v", bs)
+	}
+	h.mustApply(&fenceBrokerCmd{ID: 2, Fenced: true})
+	h.mustApply(&registerBrokerCmd{Broker: Broker{ID: 2, Host: "h2b", Port: 9093}})
+	if bs := h.f.brokers(); bs[1].Fenced || bs[1].Host != "h2b" {
+		t.Fatalf("after broker 2 registered again: %+v", bs)
+	}
+}

@@ -336,6 +336,7 @@ func (s *Store) Topics() []Topic { return s.fsm.topics() }
 // A cluster without an id adopts a fresh random one with the first
 // registration.
 func (s *Store) RegisterBroker(ctx context.Context, b Broker) error {
+	b.Fenced = false
 	cmd := &registerBrokerCmd{Broker: b.clone()}
 	if s.ClusterID() == "" {
 		id, err := NewTopicID()
@@ -346,6 +347,13 @@ func (s *Store) RegisterBroker(ctx context.Context, b Broker) error {
 		cmd.ClusterID = base64.RawURLEncoding.EncodeToString(id[:])
 	}
 	_, err := s.propose(ctx, cmd)
+	return err
+}
+
+// SetBrokerFenced marks a registered broker fenced (its partitions were
+// moved away because it could not be reached) or not.
+func (s *Store) SetBrokerFenced(ctx context.Context, id int32, fenced bool) error {
+	_, err := s.propose(ctx, &fenceBrokerCmd{ID: id, Fenced: fenced})
 	return err
 }
 

@@ -19,6 +19,10 @@ type Broker struct {
 	Rack string `json:"rack,omitempty"`
 	// Listeners maps a listener name to its advertised host:port.
 	Listeners map[string]string `json:"listeners,omitempty"`
+	// Fenced: the Raft leader lost contact with the broker and moved its
+	// partitions away; clients are not sent to it. Registering again (a
+	// restart) or being reached again clears it.
+	Fenced bool `json:"fenced,omitempty"`
 }
 
 func (b Broker) clone() Broker {
