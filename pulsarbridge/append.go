@@ -91,18 +91,9 @@ func (l *partitionLog) AppendAsync(ctx context.Context, leaderEpoch int32, batch
 	op := &appendOp{batches: batches, ids: make([]pulsar.MessageID, len(batches)), done: done,
 		res: storage.AppendResult{LogAppendTime: -1}}
 	for i := range batches {
-		h, err := recordbatch.ParseHeader(batches[i].Raw)
+		h, err := storage.CheckBatch(batches[i].Raw, cfg)
 		if err != nil {
 			return fmt.Errorf("pulsarbridge: batch %d: %w", i, err)
-		}
-		if h.Size() != len(batches[i].Raw) {
-			return fmt.Errorf("pulsarbridge: batch %d: %w: %d bytes beyond the batch", i, recordbatch.ErrCorruptMessage, len(batches[i].Raw)-h.Size())
-		}
-		if h.LastOffsetDelta < 0 {
-			return fmt.Errorf("pulsarbridge: batch %d: %w: no records", i, recordbatch.ErrInvalidRecord)
-		}
-		if cfg.MaxMessageBytes > 0 && h.Size() > int(cfg.MaxMessageBytes) {
-			return fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", storage.ErrMessageTooLarge, h.Size(), cfg.MaxMessageBytes)
 		}
 		op.bytes += h.Size()
 		if l.format == "pulsar" {

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/kop-project/kop/recordbatch"
 )
@@ -35,6 +36,26 @@ type TopicPartition struct {
 type Batch struct {
 	Header recordbatch.Header
 	Raw    []byte
+}
+
+// CheckBatch is what every backend checks of a batch before it appends it:
+// its header parses, it is exactly raw's length, it holds records, and it
+// fits max.message.bytes.
+func CheckBatch(raw []byte, cfg TopicConfig) (recordbatch.Header, error) {
+	h, err := recordbatch.ParseHeader(raw)
+	if err != nil {
+		return h, err
+	}
+	if h.Size() != len(raw) {
+		return h, fmt.Errorf("%w: %d bytes beyond the batch", recordbatch.ErrCorruptMessage, len(raw)-h.Size())
+	}
+	if h.LastOffsetDelta < 0 {
+		return h, fmt.Errorf("%w: no records", recordbatch.ErrInvalidRecord)
+	}
+	if cfg.MaxMessageBytes > 0 && h.Size() > int(cfg.MaxMessageBytes) {
+		return h, fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", ErrMessageTooLarge, h.Size(), cfg.MaxMessageBytes)
+	}
+	return h, nil
 }
 
 // AppendResult reports where an append landed.

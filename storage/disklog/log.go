@@ -480,18 +480,9 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 	hdrs := make([]recordbatch.Header, len(batches))
 	total := int64(0)
 	for i := range batches {
-		h, err := recordbatch.ParseHeader(batches[i].Raw)
+		h, err := storage.CheckBatch(batches[i].Raw, cfg)
 		if err != nil {
 			return res, fmt.Errorf("disklog: batch %d: %w", i, err)
-		}
-		if h.Size() != len(batches[i].Raw) {
-			return res, fmt.Errorf("disklog: batch %d: %w: %d bytes beyond the batch", i, recordbatch.ErrCorruptMessage, len(batches[i].Raw)-h.Size())
-		}
-		if h.LastOffsetDelta < 0 {
-			return res, fmt.Errorf("disklog: batch %d: %w: no records", i, recordbatch.ErrInvalidRecord)
-		}
-		if cfg.MaxMessageBytes > 0 && h.Size() > int(cfg.MaxMessageBytes) {
-			return res, fmt.Errorf("%w: batch of %d bytes, max.message.bytes is %d", storage.ErrMessageTooLarge, h.Size(), cfg.MaxMessageBytes)
 		}
 		hdrs[i] = h
 		total += int64(h.LastOffsetDelta) + 1
