@@ -288,10 +288,11 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 				if dup.pending != nil {
 					return dup.pending
 				}
+				// Found in the log: its append time is not kept.
 				return completed(storage.AppendResult{
 					BaseOffset:     dup.firstOffset,
 					LastOffset:     dup.lastOffset,
-					LogAppendTime:  dup.appendTime,
+					LogAppendTime:  -1,
 					LogStartOffset: p.log.LogStartOffset(),
 				}, nil)
 			}

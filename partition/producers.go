@@ -23,7 +23,6 @@ type cachedBatch struct {
 	firstSeq, lastSeq int32
 	firstOffset       int64
 	lastOffset        int64
-	appendTime        int64
 	// pending is the append that wrote the batch when this broker did:
 	// a retry waits for it and gets its result. nil for batches found
 	// in the log.
@@ -92,7 +91,6 @@ func (p *producerState) record(h *recordbatch.Header, pend *Pending) {
 		lastSeq:     lastSequence(h),
 		firstOffset: h.BaseOffset,
 		lastOffset:  h.NextOffset() - 1,
-		appendTime:  -1,
 		pending:     pend,
 	})
 }
