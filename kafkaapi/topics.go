@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"sort"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -36,7 +36,16 @@ func (s *Server) leaderPicker(topic string) func(int32) int32 {
 	if len(ids) == 0 {
 		ids = []int32{s.deps.NodeID}
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return SpreadLeaders(topic, ids)
+}
+
+// SpreadLeaders is KOP's placement of a topic's partitions over brokers
+// (at least one): round robin over the sorted ids, starting at a broker
+// chosen by the topic's name, so topics do not all start on the same one.
+// New topics are placed with it, and partitions moved off a lost broker
+// (node's failover) too.
+func SpreadLeaders(topic string, brokers []int32) func(partition int32) int32 {
+	ids := slices.Sorted(slices.Values(brokers))
 	h := fnv.New32a()
 	h.Write([]byte(topic))
 	start := int(h.Sum32() % uint32(len(ids)))

@@ -2,9 +2,9 @@ package node
 
 import (
 	"context"
-	"hash/fnv"
-	"slices"
 	"time"
+
+	"github.com/kop-project/kop/kafkaapi"
 )
 
 // failover runs on every broker and acts on the Raft leader only: the
@@ -75,17 +75,14 @@ func (n *Node) moveFromUnreachable(ctx context.Context, timeout time.Duration) i
 	if len(lost) == 0 || len(live) == 0 {
 		return 0
 	}
-	slices.Sort(live)
 	moved := 0
 	for _, t := range n.meta.Topics() {
-		h := fnv.New32a()
-		h.Write([]byte(t.Name))
-		start := int(h.Sum32() % uint32(len(live)))
+		place := kafkaapi.SpreadLeaders(t.Name, live)
 		for _, p := range t.Partitions {
 			if !lost[p.Leader] {
 				continue
 			}
-			to := live[(start+int(p.Index))%len(live)]
+			to := place(p.Index)
 			wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 			epoch, err := n.meta.SetPartitionLeader(wctx, t.Name, p.Index, to)
 			cancel()
