@@ -240,23 +240,21 @@ func decodeResult(kind string, raw json.RawMessage) (any, error) {
 	case "":
 		return nil, nil
 	case "topic":
-		var t Topic
-		err := json.Unmarshal(raw, &t)
-		return t, err
+		return decodeAs[Topic](raw)
 	case "int":
-		var n int
-		err := json.Unmarshal(raw, &n)
-		return n, err
+		return decodeAs[int](raw)
 	case "int32":
-		var n int32
-		err := json.Unmarshal(raw, &n)
-		return n, err
+		return decodeAs[int32](raw)
 	case "int64":
-		var n int64
-		err := json.Unmarshal(raw, &n)
-		return n, err
+		return decodeAs[int64](raw)
 	}
 	return nil, fmt.Errorf("unknown result kind %q", kind)
+}
+
+func decodeAs[T any](raw json.RawMessage) (any, error) {
+	var v T
+	err := json.Unmarshal(raw, &v)
+	return v, err
 }
 
 func writeFrame(w io.Writer, b []byte) error {
