@@ -16,13 +16,7 @@ import (
 // idempotent producer and a consumer group that know only one broker's
 // address write and read every record through all of them.
 func TestThreeNodeClusterOnPulsar(t *testing.T) {
-	p := sharedPulsar(t)
-	tenant := fmt.Sprintf("kop-e2e-cluster-%d", time.Now().UnixNano()%1_000_000_000)
-	bs := startCluster(t, 3, map[string]string{
-		"brokerServiceUrl": p.ServiceURL,
-		"webServiceUrl":    p.WebURL,
-		"kafkaTenant":      tenant,
-	})
+	bs := startClusterOnPulsar(t, 3, nil)
 	ctx := testCtx(t, 3*time.Minute)
 
 	// Topics auto-created through each broker: the two Raft followers
@@ -136,14 +130,7 @@ func TestClusterFailoverOnPulsar(t *testing.T) {
 }
 
 func testFailover(t *testing.T, killLeader bool) {
-	p := sharedPulsar(t)
-	tenant := fmt.Sprintf("kop-e2e-failover-%d", time.Now().UnixNano()%1_000_000_000)
-	bs := startCluster(t, 3, map[string]string{
-		"brokerServiceUrl":       p.ServiceURL,
-		"webServiceUrl":          p.WebURL,
-		"kafkaTenant":            tenant,
-		"brokerSessionTimeoutMs": "3000",
-	})
+	bs := startClusterOnPulsar(t, 3, map[string]string{"brokerSessionTimeoutMs": "3000"})
 	ctx := testCtx(t, 4*time.Minute)
 	const topic, n = "failover", 600
 	if resp, err := newAdmin(t, bs[0].addr).CreateTopic(ctx, 6, 1, nil, topic); err != nil || resp.Err != nil {

@@ -77,6 +77,22 @@ func stopPulsar() {
 // Pulsar, in a tenant of its own, which it returns.
 func startOnPulsar(t testing.TB, extra map[string]string) (*broker, *pulsartest.Pulsar, string) {
 	t.Helper()
+	kv, p, tenant := onPulsar(t, extra)
+	return startStandalone(t, kv), p, tenant
+}
+
+// startClusterOnPulsar starts an n-broker cluster (startCluster) keeping
+// its data in the shared Pulsar, under a tenant of its own.
+func startClusterOnPulsar(t testing.TB, n int, extra map[string]string) []*broker {
+	t.Helper()
+	kv, _, _ := onPulsar(t, extra)
+	return startCluster(t, n, kv)
+}
+
+// onPulsar is extra plus the keys that put a broker's data in the shared
+// Pulsar under a fresh tenant.
+func onPulsar(t testing.TB, extra map[string]string) (map[string]string, *pulsartest.Pulsar, string) {
+	t.Helper()
 	p := sharedPulsar(t)
 	tenant := fmt.Sprintf("kop-e2e-%d", time.Now().UnixNano()%1_000_000_000)
 	kv := map[string]string{
@@ -87,7 +103,7 @@ func startOnPulsar(t testing.TB, extra map[string]string) (*broker, *pulsartest.
 	for k, v := range extra {
 		kv[k] = v
 	}
-	return startStandalone(t, kv), p, tenant
+	return kv, p, tenant
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.
