@@ -259,7 +259,26 @@ func (b *Backend) Open(ctx context.Context, tp storage.TopicPartition, cfg stora
 	if err := b.ensureTopic(ctx, tp.Topic, int(tp.Partition)+1); err != nil {
 		return nil, err
 	}
-	return openLog(ctx, b, tp, cfg)
+	l, err := openLog(ctx, b, tp, cfg)
+	if err != nil && beyondPartitions(err) {
+		// Brokers growing the partitioned topic at the same time can
+		// leave it smaller than this one saw it (Pulsar checks each
+		// update against what that broker read): look again and grow it.
+		b.topicMu.Lock()
+		delete(b.known, tp.Topic)
+		b.topicMu.Unlock()
+		if err := b.ensureTopic(ctx, tp.Topic, int(tp.Partition)+1); err != nil {
+			return nil, err
+		}
+		l, err = openLog(ctx, b, tp, cfg)
+	}
+	return l, err
+}
+
+// beyondPartitions says Pulsar refused a partition because its
+// partitioned topic has fewer.
+func beyondPartitions(err error) bool {
+	return strings.Contains(err.Error(), "Illegal topic partition name")
 }
 
 // DeleteTopic implements storage.Backend: the partitioned topic and its

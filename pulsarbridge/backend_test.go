@@ -188,3 +188,33 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("read at the new start: %v", err)
 	}
 }
+
+// TestOpenGrowsTopicLeftSmaller: when brokers grow a partitioned topic at
+// the same time, Pulsar can end up with fewer partitions than one of them
+// believes it made. Opening a partition beyond them looks again and grows
+// the topic instead of failing for good.
+func TestOpenGrowsTopicLeftSmaller(t *testing.T) {
+	b := newBackend(t)
+	defer b.Close()
+	ctx := context.Background()
+	topic := fmt.Sprintf("left-smaller-%d", time.Now().UnixNano())
+	if err := b.EnsureTopic(ctx, topic, 2); err != nil {
+		t.Fatal(err)
+	}
+	b.topicMu.Lock()
+	b.known[topic] = 6 // what a lost concurrent update leaves a broker believing
+	b.topicMu.Unlock()
+	l, err := b.Open(ctx, storage.TopicPartition{Topic: topic, Partition: 4}, storagetest.Config())
+	if err != nil {
+		t.Fatalf("open partition 4 of a topic Pulsar has with 2 partitions: %v", err)
+	}
+	defer l.Close()
+	tn, _ := utils.GetTopicName(b.topicName(topic))
+	md, err := b.admin.Topics().GetMetadata(*tn)
+	if err != nil || md.Partitions < 5 {
+		t.Fatalf("partitions after the open: %+v, %v; want at least 5", md, err)
+	}
+	if _, err := l.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 2, 10, 1)}}); err != nil {
+		t.Fatal(err)
+	}
+}
