@@ -45,7 +45,7 @@ func openTestLog(t *testing.T, b *Backend, format string) *partitionLog {
 	t.Helper()
 	cfg := storagetest.Config()
 	cfg.EntryFormat = format
-	l, err := b.Open(context.Background(), storage.TopicPartition{Topic: fmt.Sprintf("pipe-%s-%d", format, time.Now().UnixNano())}, cfg)
+	l, err := storagetest.Open(context.Background(), b, storage.TopicPartition{Topic: fmt.Sprintf("pipe-%s-%d", format, time.Now().UnixNano())}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,11 +48,9 @@ type Backend struct {
 	nsOnce sync.Mutex
 	nsOK   bool
 
-	// topicMu serialises creating and growing partitioned topics: the
-	// partitions of a new topic are opened concurrently, and Pulsar
-	// refuses concurrent or shrinking updates. known caches the counts.
+	// topicMu serialises creating and growing partitioned topics (Pulsar
+	// refuses concurrent or shrinking updates) and guards retention.
 	topicMu   sync.Mutex
-	known     map[string]int
 	retention map[string]utils.RetentionPolicies // applied per topic
 
 	// timestampSkew is how far after KOP stored it a record's timestamp
@@ -100,7 +99,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pulsarbridge: client for %s: %w", opts.ServiceURL, err)
 	}
-	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin, known: map[string]int{}, retention: map[string]utils.RetentionPolicies{}, timestampSkew: defaultTimestampSkew}
+	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin, retention: map[string]utils.RetentionPolicies{}, timestampSkew: defaultTimestampSkew}
 	if _, err := admin.Clusters().ListWithContext(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("pulsarbridge: %w: admin API at %s: %v", storage.ErrUnavailable, opts.WebServiceURL, err)
@@ -115,7 +114,7 @@ func (b *Backend) topicName(t string) string {
 
 // partitionName is the Pulsar topic of one partition.
 func (b *Backend) partitionName(tp storage.TopicPartition) string {
-	return fmt.Sprintf("%s-partition-%d", b.topicName(tp.Topic), tp.Partition)
+	return b.topicName(tp.Topic) + partitionSuffix + strconv.Itoa(int(tp.Partition))
 }
 
 func (b *Backend) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -161,6 +160,10 @@ func (b *Backend) ensureNamespace(ctx context.Context) error {
 		b.log.Info("created Pulsar tenant", "tenant", b.opts.Tenant)
 	}
 	ns := b.opts.Tenant + "/" + b.opts.Namespace
+	nsName, err := utils.GetNamespaceName(ns)
+	if err != nil {
+		return fmt.Errorf("pulsarbridge: namespace %q: %w", ns, err)
+	}
 	nss, err := b.admin.Namespaces().GetNamespaces(b.opts.Tenant)
 	if err != nil {
 		return unavailable("list namespaces of "+b.opts.Tenant, err)
@@ -190,95 +193,142 @@ func (b *Backend) ensureNamespace(ctx context.Context) error {
 	if err := b.admin.Namespaces().SetDeduplicationStatusWithContext(ctx, ns, true); err != nil {
 		return unavailable("enable deduplication on "+ns, err)
 	}
+	// No auto-creation in KOP's namespace: a producer or reader on
+	// T-partition-N made before the partitioned topic has N+1 partitions
+	// would otherwise create a stray non-partitioned topic of that name,
+	// and Pulsar then refuses to grow T (409). Partitioned topics are made
+	// by EnsureTopic alone, which creates every partition.
+	if err := b.admin.Namespaces().SetTopicAutoCreationWithContext(ctx, *nsName, utils.TopicAutoCreationConfig{Allow: false}); err != nil {
+		return unavailable("turn topic auto-creation off in "+ns, err)
+	}
 	b.nsOK = true
 	return nil
 }
 
-// ensureTopic makes the partitioned topic exist with at least n partitions
-// (Kafka partition counts only grow).
-func (b *Backend) ensureTopic(ctx context.Context, topic string, n int) error {
+// EnsureTopic creates the Kafka topic's partitioned topic in Pulsar with
+// at least partitions partitions, or grows it (Kafka partition counts only
+// grow), so every partition exists before a broker opens it. It is the
+// one writer of a topic's shape: the Raft leader calls it before it
+// commits a topic's creation or growth (and again when it finds a topic
+// smaller in Pulsar than in the metadata); Open never changes the shape.
+// It always asks Pulsar rather than a cache, since another broker may have
+// deleted the topic meanwhile.
+func (b *Backend) EnsureTopic(ctx context.Context, topic string, partitions int32) error {
+	ctx, cancel := b.opCtx(ctx)
+	defer cancel()
 	if err := b.ensureNamespace(ctx); err != nil {
 		return err
 	}
-	b.topicMu.Lock()
-	defer b.topicMu.Unlock()
-	if b.known[topic] >= n {
-		return nil
-	}
-	if err := b.ensureTopicLocked(ctx, topic, n); err != nil {
-		return err
-	}
-	b.known[topic] = n
-	return nil
-}
-
-func (b *Backend) ensureTopicLocked(ctx context.Context, topic string, n int) error {
 	tn, err := utils.GetTopicName(b.topicName(topic))
 	if err != nil {
 		return fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
 	}
-	md, err := b.admin.Topics().GetMetadataWithContext(ctx, *tn)
+	b.topicMu.Lock()
+	defer b.topicMu.Unlock()
+	err = b.ensureTopicLocked(ctx, *tn, int(partitions))
+	if err != nil && httpStatus(err) == http.StatusConflict {
+		// A non-partitioned T-partition-N blocks the partitioned topic
+		// (left by auto-creation before KOP turned it off): an empty one
+		// is removed, one holding data is named in the error.
+		if rerr := b.removeStrayPartitions(ctx, *tn); rerr != nil {
+			return rerr
+		}
+		err = b.ensureTopicLocked(ctx, *tn, int(partitions))
+	}
+	if err != nil {
+		return unavailable(fmt.Sprintf("make %s a partitioned topic of %d partitions", tn, partitions), err)
+	}
+	return nil
+}
+
+func (b *Backend) ensureTopicLocked(ctx context.Context, tn utils.TopicName, n int) error {
+	md, err := b.admin.Topics().GetMetadataWithContext(ctx, tn)
 	switch {
 	case err != nil && httpStatus(err) != http.StatusNotFound:
-		return unavailable("partitions of "+tn.String(), err)
+		return err
 	case err == nil && md.Partitions >= n:
 		return nil
 	case err == nil && md.Partitions > 0:
-		if err := b.admin.Topics().UpdateWithContext(ctx, *tn, n); err != nil {
-			// Grown by another broker meanwhile?
-			if md, merr := b.admin.Topics().GetMetadataWithContext(ctx, *tn); merr == nil && md.Partitions >= n {
+		if err := b.admin.Topics().UpdateWithContext(ctx, tn, n); err != nil {
+			// Grown meanwhile (a Raft leader that just lost its place)?
+			if md, merr := b.admin.Topics().GetMetadataWithContext(ctx, tn); merr == nil && md.Partitions >= n {
 				return nil
 			}
-			return unavailable(fmt.Sprintf("grow %s to %d partitions", tn, n), err)
+			return err
 		}
-		b.log.Info("added Pulsar partitions", "topic", tn.String(), "partitions", n)
+		b.log.Info("added Pulsar partitions", "topic", tn.String(), "from", md.Partitions, "partitions", n)
 		return nil
 	}
-	if err := b.admin.Topics().CreateWithContext(ctx, *tn, n); err != nil {
-		if httpStatus(err) == http.StatusConflict {
-			return b.ensureTopicLocked(ctx, topic, n) // created by another broker
+	if err := b.admin.Topics().CreateWithContext(ctx, tn, n); err != nil {
+		if md, merr := b.admin.Topics().GetMetadataWithContext(ctx, tn); merr == nil && md.Partitions > 0 {
+			return b.ensureTopicLocked(ctx, tn, n) // created meanwhile
 		}
-		return unavailable(fmt.Sprintf("create %s with %d partitions", tn, n), err)
+		return err
 	}
 	b.log.Info("created Pulsar partitioned topic", "topic", tn.String(), "partitions", n)
 	return nil
 }
 
-// EnsureTopic creates the Kafka topic's partitioned topic in Pulsar, or
-// grows it, so Pulsar tools see every partition before data arrives.
-func (b *Backend) EnsureTopic(ctx context.Context, topic string, partitions int32) error {
-	ctx, cancel := b.opCtx(ctx)
-	defer cancel()
-	return b.ensureTopic(ctx, topic, int(partitions))
+// removeStrayPartitions deletes the empty non-partitioned topics named
+// like partitions of tn beyond those it has (Pulsar refuses to create or
+// grow tn while any exists); a stray holding entries is not touched and
+// makes an error naming it.
+func (b *Backend) removeStrayPartitions(ctx context.Context, tn utils.TopicName) error {
+	nsName, err := utils.GetNamespaceName(b.opts.Tenant + "/" + b.opts.Namespace)
+	if err != nil {
+		return fmt.Errorf("pulsarbridge: namespace: %w", err)
+	}
+	_, nonPartitioned, err := b.admin.Topics().ListWithContext(ctx, *nsName)
+	if err != nil {
+		return unavailable("list topics of "+nsName.String(), err)
+	}
+	md, err := b.admin.Topics().GetMetadataWithContext(ctx, tn)
+	have := 0
+	if err == nil {
+		have = md.Partitions
+	}
+	for _, name := range nonPartitioned {
+		idx := strings.LastIndex(name, partitionSuffix)
+		if idx < 0 || name[:idx] != tn.String() {
+			continue
+		}
+		p, err := strconv.Atoi(name[idx+len(partitionSuffix):])
+		if err != nil || p < have {
+			continue
+		}
+		stray, err := utils.GetTopicName(name)
+		if err != nil {
+			continue
+		}
+		stats, err := b.admin.Topics().GetInternalStatsWithContext(ctx, *stray)
+		if err != nil {
+			return unavailable("stats of "+name, err)
+		}
+		if stats.NumberOfEntries > 0 {
+			return fmt.Errorf("pulsarbridge: %w: %s is a non-partitioned topic holding %d entries where partition %d of %s must be; move or delete it", storage.ErrUnavailable, name, stats.NumberOfEntries, p, tn.String())
+		}
+		if err := b.admin.Topics().DeleteWithContext(ctx, *stray, true, true); err != nil && httpStatus(err) != http.StatusNotFound {
+			return unavailable("delete the stray topic "+name, err)
+		}
+		b.log.Warn("deleted an empty stray non-partitioned topic standing where a partition must be", "topic", name)
+	}
+	return nil
 }
 
-// Open implements storage.Backend.
+// partitionSuffix separates a partitioned topic's name from the index of
+// one of its partitions.
+const partitionSuffix = "-partition-"
+
+// Open implements storage.Backend. The partition must exist in Pulsar
+// (EnsureTopic made it); if it does not yet, Open fails as unavailable and
+// the client retries.
 func (b *Backend) Open(ctx context.Context, tp storage.TopicPartition, cfg storage.TopicConfig) (storage.PartitionLog, error) {
 	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
-	if err := b.ensureTopic(ctx, tp.Topic, int(tp.Partition)+1); err != nil {
+	if err := b.ensureNamespace(ctx); err != nil {
 		return nil, err
 	}
-	l, err := openLog(ctx, b, tp, cfg)
-	if err != nil && beyondPartitions(err) {
-		// Brokers growing the partitioned topic at the same time can
-		// leave it smaller than this one saw it (Pulsar checks each
-		// update against what that broker read): look again and grow it.
-		b.topicMu.Lock()
-		delete(b.known, tp.Topic)
-		b.topicMu.Unlock()
-		if err := b.ensureTopic(ctx, tp.Topic, int(tp.Partition)+1); err != nil {
-			return nil, err
-		}
-		l, err = openLog(ctx, b, tp, cfg)
-	}
-	return l, err
-}
-
-// beyondPartitions says Pulsar refused a partition because its
-// partitioned topic has fewer.
-func beyondPartitions(err error) bool {
-	return strings.Contains(err.Error(), "Illegal topic partition name")
+	return openLog(ctx, b, tp, cfg)
 }
 
 // DeleteTopic implements storage.Backend: the partitioned topic and its
@@ -291,7 +341,6 @@ func (b *Backend) DeleteTopic(ctx context.Context, topic string) error {
 		return fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
 	}
 	b.topicMu.Lock()
-	delete(b.known, topic)
 	delete(b.retention, topic)
 	b.topicMu.Unlock()
 	if err := b.admin.Topics().DeleteWithContext(ctx, *tn, true, false); err != nil && httpStatus(err) != http.StatusNotFound {

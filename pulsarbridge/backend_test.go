@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 
 	"github.com/kop-project/kop/internal/pulsartest"
@@ -79,7 +82,7 @@ func TestBatchOverPulsarMaxMessageSize(t *testing.T) {
 	ctx := context.Background()
 	cfg := storagetest.Config()
 	cfg.MaxMessageBytes = 64 << 20
-	l, err := b.Open(ctx, storage.TopicPartition{Topic: fmt.Sprintf("big-%d", time.Now().UnixNano()), Partition: 0}, cfg)
+	l, err := storagetest.Open(ctx, b, storage.TopicPartition{Topic: fmt.Sprintf("big-%d", time.Now().UnixNano()), Partition: 0}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +118,7 @@ func TestRetention(t *testing.T) {
 	topic := fmt.Sprintf("retention-%d", time.Now().UnixNano())
 	cfg := storagetest.Config()
 	cfg.RetentionMs, cfg.RetentionBytes = 2*3600*1000+1, 10<<20
-	pl, err := b.Open(ctx, storage.TopicPartition{Topic: topic}, cfg)
+	pl, err := storagetest.Open(ctx, b, storage.TopicPartition{Topic: topic}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,32 +192,185 @@ func TestRetention(t *testing.T) {
 	}
 }
 
-// TestOpenGrowsTopicLeftSmaller: when brokers grow a partitioned topic at
-// the same time, Pulsar can end up with fewer partitions than one of them
-// believes it made. Opening a partition beyond them looks again and grows
-// the topic instead of failing for good.
-func TestOpenGrowsTopicLeftSmaller(t *testing.T) {
+// TestOpenNeverChangesShape: opening a partition that Pulsar's
+// partitioned topic does not have yet fails as unavailable (retriable) and
+// leaves Pulsar as it was: no growth, and no stray non-partitioned
+// T-partition-N (KOP's namespace has auto-creation off). Once EnsureTopic
+// (the Raft leader's job) has grown the topic, the partition opens.
+func TestOpenNeverChangesShape(t *testing.T) {
 	b := newBackend(t)
 	defer b.Close()
-	ctx := context.Background()
-	topic := fmt.Sprintf("left-smaller-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := fmt.Sprintf("shape-%d", time.Now().UnixNano())
 	if err := b.EnsureTopic(ctx, topic, 2); err != nil {
 		t.Fatal(err)
 	}
-	b.topicMu.Lock()
-	b.known[topic] = 6 // what a lost concurrent update leaves a broker believing
-	b.topicMu.Unlock()
-	l, err := b.Open(ctx, storage.TopicPartition{Topic: topic, Partition: 4}, storagetest.Config())
+	tp := storage.TopicPartition{Topic: topic, Partition: 4}
+	if l, err := b.Open(ctx, tp, storagetest.Config()); !errors.Is(err, storage.ErrUnavailable) {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("open partition 4 of a topic with 2 partitions: %v, want ErrUnavailable", err)
+	}
+	tn, _ := utils.GetTopicName(b.topicName(topic))
+	if md, err := b.admin.Topics().GetMetadata(*tn); err != nil || md.Partitions != 2 {
+		t.Fatalf("partitions after the refused open: %+v, %v; want 2", md, err)
+	}
+	if strays := strayTopics(t, b, topic); len(strays) != 0 {
+		t.Fatalf("the refused open left non-partitioned topics %v", strays)
+	}
+	if err := b.EnsureTopic(ctx, topic, 5); err != nil {
+		t.Fatal(err)
+	}
+	l, err := b.Open(ctx, tp, storagetest.Config())
 	if err != nil {
-		t.Fatalf("open partition 4 of a topic Pulsar has with 2 partitions: %v", err)
+		t.Fatalf("open partition 4 after growing the topic to 5: %v", err)
 	}
 	defer l.Close()
-	tn, _ := utils.GetTopicName(b.topicName(topic))
-	md, err := b.admin.Topics().GetMetadata(*tn)
-	if err != nil || md.Partitions < 5 {
-		t.Fatalf("partitions after the open: %+v, %v; want at least 5", md, err)
-	}
 	if _, err := l.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 2, 10, 1)}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// strayTopics lists the topics named like partitions of topic beyond the
+// partitions its partitioned topic has.
+func strayTopics(t *testing.T, b *Backend, topic string) []string {
+	t.Helper()
+	ns, _ := utils.GetNamespaceName(b.opts.Tenant + "/" + b.opts.Namespace)
+	_, topics, err := b.admin.Topics().List(*ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := 0
+	tn, _ := utils.GetTopicName(b.topicName(topic))
+	if md, err := b.admin.Topics().GetMetadata(*tn); err == nil {
+		have = md.Partitions
+	}
+	var out []string
+	for _, n := range topics {
+		idx, ok := strings.CutPrefix(n, b.topicName(topic)+partitionSuffix)
+		if p, err := strconv.Atoi(idx); ok && err == nil && p >= have {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestEnsureTopicRemovesEmptyStray: a non-partitioned T-partition-N left
+// where a partition must go (auto-creation before KOP turned it off) is
+// deleted when empty, so the topic still grows; one holding data is named
+// in the error and kept.
+func TestEnsureTopicRemovesEmptyStray(t *testing.T) {
+	b := newBackend(t)
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := b.ensureNamespace(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Pulsar's admin API refuses to create such a topic: strays come from
+	// auto-creation, turned on here for a moment as another tool (or an
+	// older KOP) would have left it.
+	ns, _ := utils.GetNamespaceName(b.opts.Tenant + "/" + b.opts.Namespace)
+	setAuto := func(allow bool) {
+		if err := b.admin.Namespaces().SetTopicAutoCreation(*ns, utils.TopicAutoCreationConfig{Allow: allow, Type: utils.NonPartitioned}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stray := func(topic string, p int, payload string) utils.TopicName {
+		tn, _ := utils.GetTopicName(fmt.Sprintf("%s%s%d", b.topicName(topic), partitionSuffix, p))
+		setAuto(true)
+		defer setAuto(false)
+		prod, err := b.client.CreateProducer(pulsar.ProducerOptions{Topic: tn.String()})
+		if err != nil {
+			t.Fatalf("auto-creating the stray %s: %v", tn, err)
+		}
+		defer prod.Close()
+		if payload != "" {
+			if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: []byte(payload)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return *tn
+	}
+	// A stray can only be made before its partitioned topic exists.
+	empty := fmt.Sprintf("stray-empty-%d", time.Now().UnixNano())
+	stray(empty, 3, "")
+	if err := b.EnsureTopic(ctx, empty, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EnsureTopic(ctx, empty, 4); err != nil {
+		t.Fatalf("growing past an empty stray: %v", err)
+	}
+	if s := strayTopics(t, b, empty); len(s) != 0 {
+		t.Fatalf("strays left: %v", s)
+	}
+	l, err := b.Open(ctx, storage.TopicPartition{Topic: empty, Partition: 3}, storagetest.Config())
+	if err != nil {
+		t.Fatalf("open partition 3 after the repair: %v", err)
+	}
+	l.Close()
+
+	full := fmt.Sprintf("stray-full-%d", time.Now().UnixNano())
+	tn := stray(full, 2, "somebody's data")
+	err = b.EnsureTopic(ctx, full, 3)
+	if err == nil || !strings.Contains(err.Error(), tn.String()) {
+		t.Fatalf("growing past a stray holding data: %v; want an error naming %s", err, tn.String())
+	}
+	if s := strayTopics(t, b, full); len(s) != 1 {
+		t.Fatalf("the stray holding data is gone: %v", s)
+	}
+}
+
+// TestOpenTakesOver: a broker opening a partition as its new leader forces
+// the previous writer's producer off (a frozen or cut-off broker cannot
+// hold it), and the previous writer can never write again: its appends
+// fail and repairing does not take the partition back. The new writer
+// continues the offsets densely.
+func TestOpenTakesOver(t *testing.T) {
+	oldB, newB := newBackend(t), newBackend(t)
+	defer oldB.Close()
+	defer newB.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := fmt.Sprintf("takeover-%d", time.Now().UnixNano())
+	if err := oldB.EnsureTopic(ctx, topic, 1); err != nil {
+		t.Fatal(err)
+	}
+	tp := storage.TopicPartition{Topic: topic, Partition: 0}
+	old, err := oldB.Open(ctx, tp, storagetest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, err := old.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 5, 10, 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	nl, err := newB.Open(ctx, tp, storagetest.Config())
+	if err != nil {
+		t.Fatalf("opening while another broker's producer holds the partition: %v", err)
+	}
+	defer nl.Close()
+	if nl.LogEndOffset() != 5 {
+		t.Fatalf("the new writer starts at %d, want 5", nl.LogEndOffset())
+	}
+	// The old writer may need a moment to learn its producer is gone;
+	// whatever it tries, nothing of it reaches the log.
+	for i := 0; i < 3; i++ {
+		_, err := old.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 1, 10, 1)}})
+		if err == nil {
+			t.Fatalf("the old writer's append %d was acknowledged after the takeover", i)
+		}
+		if errors.Is(err, storage.ErrNeedsSettle) {
+			if serr := old.(storage.AsyncAppender).Settle(ctx); !errors.Is(serr, storage.ErrFenced) {
+				t.Fatalf("the old writer settling after the takeover: %v, want ErrFenced", serr)
+			}
+		}
+	}
+	res, err := nl.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 3, 10, 1)}})
+	if err != nil || res.BaseOffset != 5 {
+		t.Fatalf("the new writer's append: %+v, %v; want base offset 5", res, err)
+	}
+	checkDense(t, nl, 0, 8)
 }

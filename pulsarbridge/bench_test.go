@@ -17,7 +17,7 @@ func BenchmarkSequentialRead(b *testing.B) {
 	be := newBackend(b)
 	defer be.Close()
 	ctx := context.Background()
-	l, err := be.Open(ctx, storage.TopicPartition{Topic: fmt.Sprintf("bench-read-%d", time.Now().UnixNano())}, storagetest.Config())
+	l, err := storagetest.Open(ctx, be, storage.TopicPartition{Topic: fmt.Sprintf("bench-read-%d", time.Now().UnixNano())}, storagetest.Config())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func BenchmarkAppend(b *testing.B) {
 	be := newBackend(b)
 	defer be.Close()
 	ctx := context.Background()
-	l, err := be.Open(ctx, storage.TopicPartition{Topic: fmt.Sprintf("bench-append-%d", time.Now().UnixNano())}, storagetest.Config())
+	l, err := storagetest.Open(ctx, be, storage.TopicPartition{Topic: fmt.Sprintf("bench-append-%d", time.Now().UnixNano())}, storagetest.Config())
 	if err != nil {
 		b.Fatal(err)
 	}

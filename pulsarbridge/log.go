@@ -124,7 +124,7 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 	l := &partitionLog{b: b, tp: tp, topic: topic, tn: *tn, format: format, cfg: cfg, cursors: map[int64]*cursor{},
 		changed: make(chan struct{}), opDone: make(chan struct{})}
 	l.sendCtx, l.cancelSend = context.WithCancel(context.Background())
-	if err := l.connect(ctx); err != nil {
+	if err := l.connect(ctx, true); err != nil {
 		l.cancelSend()
 		return nil, err
 	}
@@ -179,29 +179,49 @@ func (l *partitionLog) refreshStart(ctx context.Context) error {
 	return nil
 }
 
+// takeoverAttempts bounds how often opening a partition forces another
+// broker's producer off it (a topic unload) before giving up.
+const takeoverAttempts = 4
+
 // connect creates the exclusive producer: while another broker's producer
-// holds the partition this one cannot write (ErrFenced).
-func (l *partitionLog) connect(ctx context.Context) error {
-	p, err := l.b.client.CreateProducer(pulsar.ProducerOptions{
-		Topic:              l.topic,
-		ProducerAccessMode: pulsar.ProducerAccessModeExclusive,
-		DisableBatching:    true,
-		// No send timeout: a message waits in the producer, resent in
-		// order after reconnections, until Pulsar stores it. A timeout
-		// fails only the oldest messages and lets later ones through,
-		// which would leave holes in the offsets. Requests time out on
-		// their own contexts instead.
-		SendTimeout:        -1,
-		MaxPendingMessages: maxPendingMessages,
-	})
-	if err != nil {
-		if isFenced(err) {
+// holds the partition this one cannot write (ErrFenced). With takeover
+// (opening the partition as its new leader), the other producer is forced
+// off first: the topic is unloaded through the admin API, which closes
+// every producer on it in Pulsar, and this broker's exclusive producer
+// takes its place before the other one can reconnect. The old writer's
+// reconnection then fails with ProducerFenced, which stops
+// pulsar-client-go from retrying, so it can never write again, even when
+// it was frozen or cut off from Raft and wakes up later. Repairing after a
+// failed send never takes over: a fenced log has lost its leadership.
+func (l *partitionLog) connect(ctx context.Context, takeover bool) error {
+	for attempt := 1; ; attempt++ {
+		p, err := l.b.client.CreateProducer(pulsar.ProducerOptions{
+			Topic:              l.topic,
+			ProducerAccessMode: pulsar.ProducerAccessModeExclusive,
+			DisableBatching:    true,
+			// No send timeout: a message waits in the producer, resent in
+			// order after reconnections, until Pulsar stores it. A timeout
+			// fails only the oldest messages and lets later ones through,
+			// which would leave holes in the offsets. Requests time out on
+			// their own contexts instead.
+			SendTimeout:        -1,
+			MaxPendingMessages: maxPendingMessages,
+		})
+		if err == nil {
+			l.producer = p
+			return nil
+		}
+		if !isFenced(err) {
+			return unavailable("producer for "+l.topic, err)
+		}
+		if !takeover || attempt >= takeoverAttempts || ctx.Err() != nil {
 			return fmt.Errorf("pulsarbridge: %s: %w: another producer holds it: %v", l.topic, storage.ErrFenced, err)
 		}
-		return unavailable("producer for "+l.topic, err)
+		if uerr := l.b.admin.Topics().UnloadWithContext(ctx, l.tn); uerr != nil {
+			return unavailable("unload "+l.topic+" to fence its previous writer", uerr)
+		}
+		l.b.log.Warn("took the partition over from another writer: unloaded its Pulsar topic", "topic", l.topic, "attempt", attempt)
 	}
-	l.producer = p
-	return nil
 }
 
 // recover reads the log's state back from Pulsar: the end offset from the
@@ -372,7 +392,7 @@ func (l *partitionLog) saveProperties(ctx context.Context, start int64, epochs [
 // read back from the last stored entry.
 func (l *partitionLog) repair(ctx context.Context) error {
 	l.producer.Close()
-	if err := l.connect(ctx); err != nil {
+	if err := l.connect(ctx, false); err != nil {
 		return err
 	}
 	last, lastID, err := l.readOne(ctx, pulsar.LatestMessageID())

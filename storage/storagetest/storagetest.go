@@ -102,13 +102,25 @@ func topicPrefix(t *testing.T) string {
 
 func (f *fixture) topic(suffix string) string { return f.prefix + suffix }
 
+// Open opens a partition as a broker does: a backend that keeps topic
+// shape (storage.TopicEnsurer) has the topic made with enough partitions
+// first, which is the Raft leader's job before a broker opens one.
+func Open(ctx context.Context, b storage.Backend, tp storage.TopicPartition, cfg storage.TopicConfig) (storage.PartitionLog, error) {
+	if te, ok := b.(storage.TopicEnsurer); ok {
+		if err := te.EnsureTopic(ctx, tp.Topic, tp.Partition+1); err != nil {
+			return nil, err
+		}
+	}
+	return b.Open(ctx, tp, cfg)
+}
+
 // open opens partition 0 of the fixture's topic (or the given one).
 func (f *fixture) open(topic string, cfg storage.TopicConfig) storage.PartitionLog {
 	f.t.Helper()
 	if topic == "" {
 		topic = f.topic("")
 	}
-	l, err := f.b.Open(context.Background(), storage.TopicPartition{Topic: topic, Partition: 0}, cfg)
+	l, err := Open(context.Background(), f.b, storage.TopicPartition{Topic: topic, Partition: 0}, cfg)
 	if err != nil {
 		f.t.Fatalf("Open %s: %v", topic, err)
 	}
@@ -641,7 +653,7 @@ func testDeleteTopic(t *testing.T, f *fixture) {
 	other := topic + "-1" // its partition 0 lives next to topic's partition 1
 	var logs []storage.PartitionLog
 	for _, tp := range []storage.TopicPartition{{Topic: topic, Partition: 0}, {Topic: topic, Partition: 1}, {Topic: other, Partition: 0}} {
-		l, err := f.b.Open(ctx, tp, Config())
+		l, err := Open(ctx, f.b, tp, Config())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -660,7 +672,7 @@ func testDeleteTopic(t *testing.T, f *fixture) {
 		tp  storage.TopicPartition
 		end int64
 	}{{storage.TopicPartition{Topic: topic, Partition: 0}, 0}, {storage.TopicPartition{Topic: topic, Partition: 1}, 0}, {storage.TopicPartition{Topic: other, Partition: 0}, 3}} {
-		l, err := f.b.Open(ctx, c.tp, Config())
+		l, err := Open(ctx, f.b, c.tp, Config())
 		if err != nil {
 			t.Fatal(err)
 		}
