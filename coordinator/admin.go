@@ -18,8 +18,14 @@ const (
 func (c *Coordinator) DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.DescribeGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	top := c.checkLocked()
+	groups := make(map[string]*group, len(req.Groups))
+	for _, id := range req.Groups {
+		if g := c.groups[id]; g != nil {
+			groups[id] = g
+		}
+	}
+	c.mu.Unlock()
 	var known map[string]bool
 	for _, id := range req.Groups {
 		dg := kmsg.NewDescribeGroupsResponseGroup()
@@ -38,7 +44,14 @@ func (c *Coordinator) DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 			resp.Groups = append(resp.Groups, dg)
 			continue
 		}
-		g := c.groups[id]
+		g := groups[id]
+		if g != nil {
+			g.mu.Lock()
+			if g.state == Dead { // removed since: as if it were not there
+				c.unlock(g)
+				g = nil
+			}
+		}
 		if g == nil {
 			if known == nil {
 				known = map[string]bool{}
@@ -77,6 +90,7 @@ func (c *Coordinator) DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 			}
 			dg.Members = append(dg.Members, dm)
 		}
+		c.unlock(g)
 		resp.Groups = append(resp.Groups, dg)
 	}
 	return resp
@@ -87,8 +101,13 @@ func (c *Coordinator) DescribeGroups(req *kmsg.DescribeGroupsRequest) *kmsg.Desc
 func (c *Coordinator) ListGroups(req *kmsg.ListGroupsRequest) *kmsg.ListGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e := c.checkLocked(); e != nil {
+	e := c.checkLocked()
+	groups := make(map[string]*group, len(c.groups))
+	for id, g := range c.groups {
+		groups[id] = g
+	}
+	c.mu.Unlock()
+	if e != nil {
 		resp.ErrorCode = e.Code
 		return resp
 	}
@@ -103,14 +122,17 @@ func (c *Coordinator) ListGroups(req *kmsg.ListGroupsRequest) *kmsg.ListGroupsRe
 		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = id, protocolType, st.String(), "classic"
 		resp.Groups = append(resp.Groups, lg)
 	}
-	for _, id := range sortedKeys(c.groups) {
-		g := c.groups[id]
-		if g.state != Dead {
-			add(id, g.protocolType, g.state)
+	for _, id := range sortedKeys(groups) {
+		g := groups[id]
+		g.mu.Lock()
+		protocolType, st := g.protocolType, g.state
+		c.unlock(g)
+		if st != Dead {
+			add(id, protocolType, st)
 		}
 	}
 	for _, id := range c.store.GroupIDs() {
-		if c.groups[id] == nil {
+		if groups[id] == nil {
 			add(id, "", Empty) // a group that only stores offsets
 		}
 	}
@@ -130,12 +152,10 @@ func containsFold(list []string, s string) bool {
 // are deleted, with their committed offsets.
 func (c *Coordinator) DeleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGroupsResponse {
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, id := range req.Groups {
 		dg := kmsg.NewDeleteGroupsResponseGroup()
 		dg.Group = id
-		if e := c.deleteGroupLocked(id); e != nil {
+		if e := c.deleteGroup(id); e != nil {
 			dg.ErrorCode = e.Code
 		}
 		resp.Groups = append(resp.Groups, dg)
@@ -143,34 +163,56 @@ func (c *Coordinator) DeleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGr
 	return resp
 }
 
-func (c *Coordinator) deleteGroupLocked(id string) *kerr.Error {
+// deleteGroup deletes one group. The check (no members) is made under the
+// group's lock, the Raft write after it is released, and the group is
+// removed under the lock again. Meanwhile the group is marked deleting:
+// JoinGroup waits for the deletion (so no member joins a group whose
+// offsets are being deleted), other requests see it Empty, as they would
+// have just before.
+func (c *Coordinator) deleteGroup(id string) *kerr.Error {
 	if id == "" {
 		return kerr.InvalidGroupID
 	}
-	if e := c.checkLocked(); e != nil {
+	wctx, cancel := c.storeCtx()
+	g, e := c.lockGroup(wctx, id, false, true)
+	cancel()
+	if e != nil {
 		return e
 	}
-	g := c.groups[id]
-	if g != nil {
-		switch {
-		case g.state == Dead:
-			return kerr.GroupIDNotFound
-		case len(g.members) > 0 || g.state != Empty:
+	var err error
+	if g == nil {
+		ctx, cancel := c.storeCtx()
+		err = c.store.DeleteGroup(ctx, id)
+		cancel()
+	} else {
+		if len(g.members) > 0 || g.state != Empty {
+			c.unlock(g)
 			return kerr.NonEmptyGroup
 		}
+		// After the group's earlier writes, so that a record written
+		// before (the group left Empty) does not outlive the deletion.
+		w := c.queueWriteLocked(g, true)
+		deleting := make(chan struct{})
+		g.deleting = deleting
+		c.unlock(g) // makes the write w
+		err = w.err
+		g.mu.Lock()
+		// Nothing changed the group meanwhile but requests that leave an
+		// Empty group Empty (JoinGroup waits), or the loss of
+		// leadership, which made it Dead and answered its requests.
+		if se := storeErr(err); se == nil || se == kerr.GroupIDNotFound {
+			if g.state != Dead {
+				c.removeLocked(g)
+			}
+		}
+		g.deleting = nil
+		close(deleting)
+		c.unlock(g)
 	}
-	ctx, cancel := c.storeCtx()
-	err := c.store.DeleteGroup(ctx, id)
-	cancel()
 	if se := storeErr(err); se != nil && !(se == kerr.GroupIDNotFound && g != nil) {
 		// An in-memory group that never reached the store is deleted
 		// all the same.
 		return se
-	}
-	if g != nil {
-		g.stopTimers()
-		g.state = Dead
-		delete(c.groups, id)
 	}
 	c.log.Info("consumer group deleted", "group", id)
 	return nil

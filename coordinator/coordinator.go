@@ -91,6 +91,26 @@ const (
 
 // Coordinator coordinates every consumer group while this broker is the
 // Raft leader.
+//
+// # Locking
+//
+// Each group has its own lock (group.mu) guarding its state; c.mu guards
+// only the coordinator's status, epoch and map of groups. The order is
+// group.mu, then c.mu: code holding c.mu never waits for a group's lock,
+// and neither lock is held while waiting on Raft. A durable write (the
+// store's PutGroup and DeleteGroup) is decided under the group's lock,
+// which computes the record and queues the write (queueWriteLocked);
+// c.unlock releases the lock and then makes the queued writes, in the
+// order they were decided (a group's writes are chained, so an older
+// record never lands after a newer one). Whoever needs the write's result
+// takes the group's lock again and checks that the group is still in the
+// state the write was made for (same state and generation, same member)
+// before applying it; when the group moved on meanwhile, what moved it
+// has already answered the requests parked on it (REBALANCE_IN_PROGRESS,
+// UNKNOWN_MEMBER_ID, NOT_COORDINATOR), as in Kafka's callbacks. A slow
+// Raft write therefore delays only requests that need that write's result
+// (and the later writes of the same group), never another group's
+// requests nor the same group's heartbeats.
 type Coordinator struct {
 	cfg   Config
 	store Store
@@ -100,7 +120,7 @@ type Coordinator struct {
 	status status
 	epoch  uint64 // bumped on each leadership change; stale timers check it
 	closed bool
-	groups map[string]*group
+	groups map[string]*group // only groups not Dead; a group leaves it before it becomes Dead
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -128,8 +148,9 @@ func (c *Coordinator) Start() {
 func (c *Coordinator) Close() {
 	c.mu.Lock()
 	c.closed = true
-	c.resignLocked()
+	dropped := c.resignLocked()
 	c.mu.Unlock()
+	c.kill(dropped)
 	c.cancel()
 	c.wg.Wait()
 }
@@ -138,6 +159,7 @@ func (c *Coordinator) watchLeadership() {
 	for {
 		ch := c.store.LeaderChanged()
 		leader := c.store.IsLeader()
+		var dropped []*group
 		c.mu.Lock()
 		switch {
 		case c.closed:
@@ -151,9 +173,10 @@ func (c *Coordinator) watchLeadership() {
 			go func() { defer c.wg.Done(); c.load(epoch) }()
 		case !leader && c.status != notLeader:
 			c.log.Info("lost Raft leadership: dropping consumer groups")
-			c.resignLocked()
+			dropped = c.resignLocked()
 		}
 		c.mu.Unlock()
+		c.kill(dropped)
 		select {
 		case <-c.ctx.Done():
 			return
@@ -175,13 +198,29 @@ func (c *Coordinator) load(epoch uint64) {
 			return
 		}
 		if err == nil {
+			var loaded []*group
 			for _, rg := range c.store.Groups() {
-				g := c.restore(rg)
+				g := restore(rg, epoch)
 				c.groups[g.id] = g
+				loaded = append(loaded, g)
 			}
 			c.status = active
 			c.log.Info("consumer groups loaded", "groups", len(c.groups))
 			c.mu.Unlock()
+			// The members' session timers start now, under each
+			// group's lock (a request may have reached the group
+			// already: a member that heartbeated has its timer).
+			for _, g := range loaded {
+				g.mu.Lock()
+				if g.state != Dead {
+					for _, m := range g.members {
+						if m.session == nil {
+							c.heartbeatLocked(g, m)
+						}
+					}
+				}
+				c.unlock(g)
+			}
 			return
 		}
 		c.mu.Unlock()
@@ -194,18 +233,32 @@ func (c *Coordinator) load(epoch uint64) {
 	}
 }
 
-// resignLocked drops every group, answering parked requests.
-func (c *Coordinator) resignLocked() {
+// resignLocked drops every group from the map and returns them: the
+// caller passes them to kill once it has released c.mu.
+func (c *Coordinator) resignLocked() []*group {
 	c.status = notLeader
 	c.epoch++
+	dropped := make([]*group, 0, len(c.groups))
 	for _, g := range c.groups {
+		dropped = append(dropped, g)
+	}
+	c.groups = map[string]*group{}
+	return dropped
+}
+
+// kill ends groups dropped on resigning: timers stopped, parked requests
+// answered NOT_COORDINATOR, and Dead, so that requests that looked them up
+// before look again (and get NOT_COORDINATOR).
+func (c *Coordinator) kill(groups []*group) {
+	for _, g := range groups {
+		g.mu.Lock()
 		g.stopTimers()
 		for _, m := range g.members {
 			c.answerParked(m, kerr.NotCoordinator)
 		}
 		g.state = Dead
+		c.unlock(g)
 	}
-	c.groups = map[string]*group{}
 }
 
 func (c *Coordinator) expireLoop() {
@@ -241,21 +294,44 @@ func (c *Coordinator) ExpireOffsets(ctx context.Context) {
 		c.log.Info("expired committed offsets", "count", n)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for id, g := range c.groups {
-		if g.state != Empty || len(g.members) > 0 || len(g.pending) > 0 {
-			continue
+	groups := make([]*group, 0, len(c.groups))
+	for _, g := range c.groups {
+		groups = append(groups, g)
+	}
+	c.mu.Unlock()
+	for _, g := range groups {
+		g.mu.Lock()
+		// A group whose record is being written or deleted stays: its
+		// write decides.
+		if g.state == Empty && len(g.members) == 0 && len(g.pending) == 0 && !g.writing() && g.deleting == nil {
+			if _, ok := c.store.Group(g.id); !ok {
+				c.removeLocked(g)
+			}
 		}
-		if _, ok := c.store.Group(id); !ok {
-			g.stopTimers()
-			g.state = Dead
-			delete(c.groups, id)
-		}
+		c.unlock(g)
 	}
 }
 
-// checkLocked returns the error every group request gets when this broker
+// removeLocked takes g out of the map and makes it Dead (g.mu held).
+func (c *Coordinator) removeLocked(g *group) {
+	c.mu.Lock()
+	if c.groups[g.id] == g {
+		delete(c.groups, g.id)
+	}
+	c.mu.Unlock()
+	g.stopTimers()
+	g.state = Dead
+}
+
+// check returns the error every group request gets when this broker
 // cannot coordinate now.
+func (c *Coordinator) check() *kerr.Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checkLocked()
+}
+
+// checkLocked is check with c.mu held.
 func (c *Coordinator) checkLocked() *kerr.Error {
 	switch {
 	case c.closed || c.status == notLeader || !c.store.IsLeader():
@@ -266,18 +342,75 @@ func (c *Coordinator) checkLocked() *kerr.Error {
 	return nil
 }
 
-// after runs f under the lock after d, unless leadership changed since or
-// g was replaced or removed.
+// after runs f under g's lock after d, unless leadership changed since or
+// g was removed.
 func (c *Coordinator) after(g *group, d time.Duration, f func()) *time.Timer {
-	epoch := c.epoch
 	return time.AfterFunc(d, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.epoch != epoch || c.closed || c.groups[g.id] != g {
+		g.mu.Lock()
+		defer c.unlock(g)
+		if g.state == Dead || !c.current(g) {
 			return
 		}
 		f()
 	})
+}
+
+// current reports whether g is the coordinator's group of its id in this
+// leadership epoch (g.mu held; takes c.mu).
+func (c *Coordinator) current(g *group) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.epoch == g.epoch && !c.closed && c.groups[g.id] == g
+}
+
+// lockGroup returns group id with its lock held, creating it when create
+// is set, or nil when there is no such group. A group removed between the
+// look-up and the lock (deleted, expired, leadership lost) is looked up
+// again. With waitDelete, a group whose deletion is being written is
+// waited for (until ctx ends: COORDINATOR_NOT_AVAILABLE) and looked up
+// again, so that a JoinGroup never brings members into a group whose
+// record and offsets are being deleted.
+func (c *Coordinator) lockGroup(ctx context.Context, id string, create, waitDelete bool) (*group, *kerr.Error) {
+	for {
+		c.mu.Lock()
+		if e := c.checkLocked(); e != nil {
+			c.mu.Unlock()
+			return nil, e
+		}
+		g := c.groups[id]
+		if g == nil && create {
+			g = newGroup(id, c.epoch)
+			c.groups[id] = g
+		}
+		c.mu.Unlock()
+		if g == nil {
+			return nil, nil
+		}
+		g.mu.Lock()
+		if g.state == Dead {
+			c.unlock(g)
+			continue
+		}
+		if d := g.deleting; waitDelete && d != nil {
+			c.unlock(g)
+			select {
+			case <-d:
+			case <-ctx.Done():
+				return nil, kerr.CoordinatorNotAvailable
+			}
+			continue
+		}
+		return g, nil
+	}
+}
+
+// deadErr is the error for a request whose group was removed while it
+// waited for a write: NOT_COORDINATOR when leadership was lost.
+func (c *Coordinator) deadErr() *kerr.Error {
+	if e := c.check(); e != nil {
+		return e
+	}
+	return kerr.CoordinatorNotAvailable
 }
 
 func (c *Coordinator) storeCtx() (context.Context, context.CancelFunc) {
@@ -291,12 +424,80 @@ func newMemberID(clientID string) string {
 	return clientID + "-" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// persistLocked writes g's durable record: Stable with assignments, or Empty.
-func (c *Coordinator) persistLocked(ctx context.Context, g *group) error {
-	rec := g.record(time.Now().UnixMilli())
-	err := c.store.PutGroup(ctx, rec)
+// groupWrite is one durable write of a group's record: decided under the
+// group's lock, made after it is released, after the group's previous
+// write.
+type groupWrite struct {
+	g    *group
+	rec  raftmeta.Group // what PutGroup writes; for a deletion only rec.ID
+	del  bool           // DeleteGroup instead of PutGroup
+	prev <-chan struct{}
+	done chan struct{}
+	err  error // set once done, read by the goroutine that made the write
+}
+
+// queueWriteLocked decides a write of g's durable record (Stable with
+// assignments, or Empty), or of its deletion with del: c.unlock makes it
+// once g's lock is released. The caller reads w.err after c.unlock.
+func (c *Coordinator) queueWriteLocked(g *group, del bool) *groupWrite {
+	w := &groupWrite{g: g, del: del, prev: g.lastWrite, done: make(chan struct{})}
+	if del {
+		w.rec.ID = g.id
+	} else {
+		w.rec = g.record(time.Now().UnixMilli())
+	}
+	g.lastWrite = w.done
+	g.queued = append(g.queued, w)
+	return w
+}
+
+// unlock releases g's lock, then makes the writes queued under it, each
+// after the group's previous write and within StoreTimeout. No lock is
+// held meanwhile.
+func (c *Coordinator) unlock(g *group) { c.writeAll(g.release()) }
+
+// release releases g's lock and returns the writes queued under it, for
+// writeAll.
+func (g *group) release() []*groupWrite {
+	ws := g.queued
+	g.queued = nil
+	g.mu.Unlock()
+	return ws
+}
+
+// writeAll makes writes released by one goroutine, in order.
+func (c *Coordinator) writeAll(ws []*groupWrite) {
+	for _, w := range ws {
+		ctx, cancel := c.storeCtx()
+		w.err = c.write(ctx, w)
+		cancel()
+	}
+}
+
+func (c *Coordinator) write(ctx context.Context, w *groupWrite) error {
+	defer close(w.done)
+	if w.prev != nil {
+		select {
+		case <-w.prev:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c.mu.Lock()
+	stale := c.closed || c.epoch != w.g.epoch
+	c.mu.Unlock()
+	if stale {
+		// Leadership changed since the write was decided: the new
+		// leader's state is loaded from the store and must not get a
+		// record of the old term's group.
+		return raftmeta.ErrNotLeader
+	}
+	if w.del {
+		return c.store.DeleteGroup(ctx, w.rec.ID)
+	}
+	err := c.store.PutGroup(ctx, w.rec)
 	if err != nil {
-		c.log.Warn("persisting consumer group", "group", g.id, "state", rec.State, "err", err)
+		c.log.Warn("persisting consumer group", "group", w.rec.ID, "state", w.rec.State, "err", err)
 	}
 	return err
 }

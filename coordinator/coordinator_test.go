@@ -48,6 +48,20 @@ func waitActive(t *testing.T, c *Coordinator) {
 	}
 }
 
+// memberCount is how many members the group has, -1 when there is no such
+// group.
+func memberCount(c *Coordinator, id string) int {
+	c.mu.Lock()
+	g := c.groups[id]
+	c.mu.Unlock()
+	if g == nil {
+		return -1
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.members)
+}
+
 func errOf(code int16) error { return kerr.ErrorForCode(code) }
 
 func wantCode(t *testing.T, what string, got int16, want *kerr.Error) {
@@ -246,12 +260,7 @@ func TestGroupMaxSize(t *testing.T) {
 	for range 3 {
 		go join(t, c, joinReq("full", "", 5000))
 	}
-	waitFor(t, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		g := c.groups["full"]
-		return g != nil && len(g.members) == 3
-	})
+	waitFor(t, func() bool { return memberCount(c, "full") == 3 })
 	r := join(t, c, joinReq("full", "", 5000))
 	wantCode(t, "fourth member", r.ErrorCode, kerr.GroupMaxSizeReached)
 }
@@ -508,11 +517,7 @@ func TestLeadership(t *testing.T) {
 	c.mu.Unlock()
 	parked := make(chan *kmsg.JoinGroupResponse, 1)
 	go func() { parked <- join(t, c, joinReq("g", "", 5000)) }()
-	waitFor(t, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.groups["g"] != nil && len(c.groups["g"].members) == 1
-	})
+	waitFor(t, func() bool { return memberCount(c, "g") == 1 })
 	// ...is answered NOT_COORDINATOR when leadership is lost.
 	s.setLeader(false)
 	select {

@@ -35,6 +35,16 @@
 // groups expire after the retention (Store.ExpireOffsets, run periodically
 // by the leader).
 //
+// # Locking
+//
+// Each group has its own lock and the coordinator a small one for its
+// status and map of groups; no lock is held while a Raft write is waited
+// for. A write is decided under the group's lock, made after it is
+// released (a group's writes in the order decided), and its result
+// applied under the lock again only if the group is still as it was
+// written (state, generation, member); so one slow write stalls no other
+// group, nor its own group's heartbeats. See Coordinator for the details.
+//
 // The package does not encode or decode the wire protocol: kafkaapi
 // decodes requests and passes the decoded kmsg structures here, and this
 // package fills in kmsg responses.

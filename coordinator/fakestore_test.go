@@ -18,9 +18,14 @@ type fakeStore struct {
 	barrier   chan struct{} // when non-nil, Barrier waits for it
 	commitErr error
 	putErr    error
-	groups    map[string]raftmeta.Group
-	offsets   map[string]map[raftmeta.OffsetKey]raftmeta.CommittedOffset
-	topics    map[string]raftmeta.Topic
+	// PutGroup and DeleteGroup of a group in blocked wait until its
+	// channel is closed (or their context ends), each announcing itself
+	// on entered first.
+	blocked map[string]chan struct{}
+	entered chan string
+	groups  map[string]raftmeta.Group
+	offsets map[string]map[raftmeta.OffsetKey]raftmeta.CommittedOffset
+	topics  map[string]raftmeta.Topic
 }
 
 func newFakeStore() *fakeStore {
@@ -68,7 +73,51 @@ func (s *fakeStore) Barrier(ctx context.Context) error {
 	}
 }
 
+// block makes the writes of group id wait until release is called.
+func (s *fakeStore) block(id string) (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	if s.blocked == nil {
+		s.blocked = map[string]chan struct{}{}
+		s.entered = make(chan string, 16)
+	}
+	s.blocked[id] = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			delete(s.blocked, id)
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// wait blocks a write of group id while the test says so.
+func (s *fakeStore) wait(ctx context.Context, id string) error {
+	s.mu.Lock()
+	ch, entered := s.blocked[id], s.entered
+	s.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case entered <- id:
+	default:
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (s *fakeStore) PutGroup(ctx context.Context, g raftmeta.Group) error {
+	if err := s.wait(ctx, g.ID); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.putErr != nil {
@@ -79,6 +128,9 @@ func (s *fakeStore) PutGroup(ctx context.Context, g raftmeta.Group) error {
 }
 
 func (s *fakeStore) DeleteGroup(ctx context.Context, id string) error {
+	if err := s.wait(ctx, id); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, g := s.groups[id]

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -72,8 +73,13 @@ func (m *member) matches(ps []kmsg.JoinGroupRequestProtocol) bool {
 	return true
 }
 
+// group is one consumer group. mu guards every field but id and epoch
+// (fixed at creation); it is never held while waiting on the store.
 type group struct {
-	id           string
+	mu    sync.Mutex
+	id    string
+	epoch uint64 // the coordinator's leadership epoch the group belongs to
+
 	state        State
 	protocolType string
 	protocol     string
@@ -86,10 +92,36 @@ type group struct {
 	rebalance      *time.Timer // join or sync phase deadline
 	initialDelay   bool        // in the initial rebalance delay
 	newMemberAdded bool
+
+	// Durable writes (see Coordinator): lastWrite is closed when the
+	// last write decided is done; queued are the writes decided under
+	// the lock held now, made by c.unlock.
+	lastWrite <-chan struct{}
+	queued    []*groupWrite
+	// storing is the leader's SyncGroup assignment being written, nil
+	// when none.
+	storing *groupWrite
+	// deleting is closed when DeleteGroups has written the group's
+	// deletion (and removed it, or kept it when the write failed); nil
+	// when no deletion is under way.
+	deleting chan struct{}
 }
 
-func newGroup(id string) *group {
-	return &group{id: id, members: map[string]*member{}, static: map[string]string{}, pending: map[string]*time.Timer{}}
+func newGroup(id string, epoch uint64) *group {
+	return &group{id: id, epoch: epoch, members: map[string]*member{}, static: map[string]string{}, pending: map[string]*time.Timer{}}
+}
+
+// writing reports whether a durable write of g is still under way.
+func (g *group) writing() bool {
+	if g.lastWrite == nil {
+		return false
+	}
+	select {
+	case <-g.lastWrite:
+		return false
+	default:
+		return true
+	}
 }
 
 func (g *group) stopTimers() {
@@ -223,10 +255,10 @@ func (g *group) record(nowMs int64) raftmeta.Group {
 	return rec
 }
 
-// restore rebuilds a group from its durable record; members' session
-// timers start now.
-func (c *Coordinator) restore(rec raftmeta.Group) *group {
-	g := newGroup(rec.ID)
+// restore rebuilds a group from its durable record; the caller starts the
+// members' session timers.
+func restore(rec raftmeta.Group, epoch uint64) *group {
+	g := newGroup(rec.ID, epoch)
 	g.protocolType, g.protocol, g.generation, g.leader = rec.ProtocolType, rec.Protocol, rec.Generation, rec.Leader
 	g.state = Empty
 	if rec.State == raftmeta.GroupStateStable && len(rec.Members) > 0 {
@@ -241,9 +273,6 @@ func (c *Coordinator) restore(rec raftmeta.Group) *group {
 			if m.instanceID != "" {
 				g.static[m.instanceID] = m.id
 			}
-		}
-		for _, m := range g.members {
-			c.heartbeatLocked(g, m)
 		}
 	}
 	return g
@@ -361,9 +390,8 @@ func (c *Coordinator) completeJoinLocked(g *group) {
 	g.generation++
 	if len(g.members) == 0 {
 		g.state, g.protocol, g.leader = Empty, "", ""
-		ctx, cancel := c.storeCtx()
-		c.persistLocked(ctx, g)
-		cancel()
+		// Written once the lock is released; nothing waits for it.
+		c.queueWriteLocked(g, false)
 		c.log.Info("consumer group is empty", "group", g.id, "generation", g.generation)
 		return
 	}

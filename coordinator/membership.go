@@ -31,9 +31,7 @@ func (c *Coordinator) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest,
 	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
 	resp.Generation = -1
 	resp.MemberID = req.MemberID
-	c.mu.Lock()
-	wait, e := c.joinLocked(req, clientID, clientHost, resp)
-	c.mu.Unlock()
+	wait, e := c.join(ctx, req, clientID, clientHost, resp)
 	if e != nil {
 		resp.ErrorCode = e.Code
 		return resp
@@ -50,11 +48,15 @@ func (c *Coordinator) JoinGroup(ctx context.Context, req *kmsg.JoinGroupRequest,
 	}
 }
 
-func (c *Coordinator) joinLocked(req *kmsg.JoinGroupRequest, clientID, clientHost string, resp *kmsg.JoinGroupResponse) (chan *kmsg.JoinGroupResponse, *kerr.Error) {
+// join validates the request, then joins the member under the group's
+// lock. A static member replacing its old member id in a Stable group has
+// the group stored first: that write is made after the lock is released
+// and its result applied under the lock again (then).
+func (c *Coordinator) join(ctx context.Context, req *kmsg.JoinGroupRequest, clientID, clientHost string, resp *kmsg.JoinGroupResponse) (chan *kmsg.JoinGroupResponse, *kerr.Error) {
 	if req.Group == "" {
 		return nil, kerr.InvalidGroupID
 	}
-	if e := c.checkLocked(); e != nil {
+	if e := c.check(); e != nil {
 		return nil, e
 	}
 	st := time.Duration(req.SessionTimeoutMillis) * time.Millisecond
@@ -64,16 +66,27 @@ func (c *Coordinator) joinLocked(req *kmsg.JoinGroupRequest, clientID, clientHos
 	if req.Version == 0 {
 		req.RebalanceTimeoutMillis = req.SessionTimeoutMillis
 	}
-	g := c.groups[req.Group]
-	if g == nil {
-		if req.MemberID != "" {
-			return nil, kerr.UnknownMemberID
-		}
-		g = newGroup(req.Group)
-		c.groups[g.id] = g
+	g, e := c.lockGroup(ctx, req.Group, req.MemberID == "", true)
+	if e != nil {
+		return nil, e
 	}
+	if g == nil {
+		return nil, kerr.UnknownMemberID
+	}
+	ch, then, e := c.joinLocked(g, req, clientID, clientHost, resp)
+	c.unlock(g)
+	if then != nil {
+		return nil, then()
+	}
+	return ch, e
+}
+
+// joinLocked joins a member to g (g.mu held). A non-nil then is to be
+// called once the lock is released (see join).
+func (c *Coordinator) joinLocked(g *group, req *kmsg.JoinGroupRequest, clientID, clientHost string, resp *kmsg.JoinGroupResponse) (chan *kmsg.JoinGroupResponse, func() *kerr.Error, *kerr.Error) {
+	st := time.Duration(req.SessionTimeoutMillis) * time.Millisecond
 	if g.state == Dead {
-		return nil, kerr.CoordinatorNotAvailable
+		return nil, nil, kerr.CoordinatorNotAvailable
 	}
 	instance := str(req.InstanceID)
 	newMember := req.MemberID == ""
@@ -82,11 +95,11 @@ func (c *Coordinator) joinLocked(req *kmsg.JoinGroupRequest, clientID, clientHos
 	}
 	if newMember && len(g.members) >= c.cfg.MaxSize {
 		if _, static := g.static[instance]; instance == "" || !static {
-			return nil, kerr.GroupMaxSizeReached
+			return nil, nil, kerr.GroupMaxSizeReached
 		}
 	}
 	if !g.supports(req.ProtocolType, req.Protocols) {
-		return nil, kerr.InconsistentGroupProtocol
+		return nil, nil, kerr.InconsistentGroupProtocol
 	}
 	ch := make(chan *kmsg.JoinGroupResponse, 1)
 
@@ -102,48 +115,48 @@ func (c *Coordinator) joinLocked(req *kmsg.JoinGroupRequest, clientID, clientHos
 				c.maybeCompleteJoinLocked(g)
 			})
 			resp.MemberID = id
-			return nil, kerr.MemberIDRequired
+			return nil, nil, kerr.MemberIDRequired
 		}
 		c.addMemberLocked(g, req, id, clientID, clientHost, ch)
-		return ch, nil
+		return ch, nil, nil
 	}
 	if t, ok := g.pending[req.MemberID]; ok {
 		t.Stop()
 		delete(g.pending, req.MemberID)
 		c.addMemberLocked(g, req, req.MemberID, clientID, clientHost, ch)
-		return ch, nil
+		return ch, nil, nil
 	}
 	if instance != "" {
 		if id, ok := g.static[instance]; ok && id != req.MemberID {
-			return nil, kerr.FencedInstanceID
+			return nil, nil, kerr.FencedInstanceID
 		}
 	}
 	m := g.members[req.MemberID]
 	if m == nil {
-		return nil, kerr.UnknownMemberID
+		return nil, nil, kerr.UnknownMemberID
 	}
 	switch g.state {
 	case PreparingRebalance:
 		c.updateMemberLocked(g, m, req, ch)
-		return ch, nil
+		return ch, nil, nil
 	case CompletingRebalance:
 		if m.matches(req.Protocols) {
 			// A retried JoinGroup: answer as the join phase did.
 			c.fillJoin(g, m, resp, m.id == g.leader)
-			return nil, nil
+			return nil, nil, nil
 		}
 		c.updateMemberLocked(g, m, req, ch)
-		return ch, nil
+		return ch, nil, nil
 	case Stable:
 		if m.id == g.leader || !m.matches(req.Protocols) {
 			c.updateMemberLocked(g, m, req, ch)
-			return ch, nil
+			return ch, nil, nil
 		}
 		c.fillJoin(g, m, resp, false)
 		c.heartbeatLocked(g, m)
-		return nil, nil
+		return nil, nil, nil
 	default: // Empty
-		return nil, kerr.UnknownMemberID
+		return nil, nil, kerr.UnknownMemberID
 	}
 }
 
@@ -195,12 +208,17 @@ func (c *Coordinator) updateMemberLocked(g *group, m *member, req *kmsg.JoinGrou
 // staticJoinLocked joins a static member with no member id (KIP-345): a
 // known group.instance.id replaces the old member, keeping its assignment
 // and, in a Stable group whose protocol still fits, without a rebalance.
-func (c *Coordinator) staticJoinLocked(g *group, req *kmsg.JoinGroupRequest, id, instance, clientID, clientHost string, ch chan *kmsg.JoinGroupResponse, resp *kmsg.JoinGroupResponse) (chan *kmsg.JoinGroupResponse, *kerr.Error) {
+//
+// Replacing a member without a rebalance stores the group (the new member
+// id) before answering: the replacement is made at once (the old member
+// id is fenced from now on), the write after the lock is released, and
+// the returned then applies the write's result under the lock again.
+func (c *Coordinator) staticJoinLocked(g *group, req *kmsg.JoinGroupRequest, id, instance, clientID, clientHost string, ch chan *kmsg.JoinGroupResponse, resp *kmsg.JoinGroupResponse) (chan *kmsg.JoinGroupResponse, func() *kerr.Error, *kerr.Error) {
 	oldID, known := g.static[instance]
 	old := g.members[oldID]
 	if !known || old == nil {
 		c.addMemberLocked(g, req, id, clientID, clientHost, ch)
-		return ch, nil
+		return ch, nil, nil
 	}
 	// Replace the old member: its parked requests are fenced.
 	c.answerParked(old, kerr.FencedInstanceID)
@@ -223,40 +241,60 @@ func (c *Coordinator) staticJoinLocked(g *group, req *kmsg.JoinGroupRequest, id,
 	switch g.state {
 	case Stable:
 		if g.protocol != "" && m.metadataFor(g.protocol) != nil && (!wasLeader || req.Version >= 9) {
-			ctx, cancel := c.storeCtx()
-			err := c.persistLocked(ctx, g)
-			cancel()
-			if err != nil {
-				// Undo the replacement; the client retries.
-				delete(g.members, id)
-				g.members[oldID] = old
-				g.static[instance] = oldID
-				if wasLeader {
-					g.leader = oldID
+			w := c.queueWriteLocked(g, false)
+			gen := g.generation
+			return nil, func() *kerr.Error {
+				g.mu.Lock()
+				defer c.unlock(g)
+				if g.state == Dead {
+					return c.deadErr()
 				}
-				c.heartbeatLocked(g, old)
-				return nil, storeErr(err)
-			}
-			c.heartbeatLocked(g, m)
-			c.fillJoin(g, m, resp, wasLeader)
-			resp.SkipAssignment = wasLeader
-			c.log.Info("static member rejoined without rebalance", "group", g.id, "instance", instance, "member", id)
-			return nil, nil
+				// Still this member of this instance (not removed,
+				// nor replaced by a newer join of the instance)?
+				replaced := g.members[id] == m && g.static[instance] == id
+				if w.err != nil {
+					if replaced && g.members[oldID] == nil {
+						// Undo the replacement; the client retries.
+						delete(g.members, id)
+						g.members[oldID] = old
+						g.static[instance] = oldID
+						if g.leader == id {
+							g.leader = oldID
+						}
+						c.heartbeatLocked(g, old)
+					}
+					return storeErr(w.err)
+				}
+				if !replaced || g.generation != gen {
+					// A rebalance without it completed meanwhile,
+					// or the instance joined again.
+					return kerr.UnknownMemberID
+				}
+				// Still the generation it was stored with (the group
+				// may be preparing a rebalance since: the member
+				// learns it from its next heartbeat, as if it had
+				// joined just before).
+				c.heartbeatLocked(g, m)
+				c.fillJoin(g, m, resp, wasLeader)
+				resp.SkipAssignment = wasLeader
+				c.log.Info("static member rejoined without rebalance", "group", g.id, "instance", instance, "member", id)
+				return nil
+			}, nil
 		}
 		m.join, m.joinVersion = ch, req.Version
 		c.heartbeatLocked(g, m)
 		c.prepareRebalanceLocked(g, "static member "+instance+" rejoined with new protocols")
-		return ch, nil
+		return ch, nil, nil
 	case CompletingRebalance:
 		m.join, m.joinVersion = ch, req.Version
 		c.heartbeatLocked(g, m)
 		c.prepareRebalanceLocked(g, "static member "+instance+" rejoined")
-		return ch, nil
+		return ch, nil, nil
 	default: // PreparingRebalance
 		m.join, m.joinVersion = ch, req.Version
 		c.heartbeatLocked(g, m)
 		c.maybeCompleteJoinLocked(g)
-		return ch, nil
+		return ch, nil, nil
 	}
 }
 
@@ -282,9 +320,7 @@ func validateMember(g *group, memberID, instance string, generation int32) (*mem
 // until the leader's assignment is stored.
 func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest) *kmsg.SyncGroupResponse {
 	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
-	c.mu.Lock()
-	wait, e := c.syncLocked(ctx, req, resp)
-	c.mu.Unlock()
+	wait, e := c.sync(req, resp)
 	if e != nil {
 		resp.ErrorCode = e.Code
 		return resp
@@ -301,38 +337,61 @@ func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest)
 	}
 }
 
-func (c *Coordinator) syncLocked(ctx context.Context, req *kmsg.SyncGroupRequest, resp *kmsg.SyncGroupResponse) (chan *kmsg.SyncGroupResponse, *kerr.Error) {
+// sync handles a SyncGroup under the group's lock; the leader's
+// assignment is stored after the lock is released, and the result applied
+// under the lock again (syncStored). The write runs beside the wait for
+// the answer: a leader removed meanwhile is answered at once.
+func (c *Coordinator) sync(req *kmsg.SyncGroupRequest, resp *kmsg.SyncGroupResponse) (chan *kmsg.SyncGroupResponse, *kerr.Error) {
 	if req.Group == "" {
 		return nil, kerr.InvalidGroupID
 	}
-	if e := c.checkLocked(); e != nil {
-		return nil, e
-	}
-	g := c.groups[req.Group]
-	if g == nil || g.state == Dead {
-		return nil, kerr.UnknownMemberID
-	}
-	m, e := validateMember(g, req.MemberID, str(req.InstanceID), req.Generation)
+	g, e := c.lockGroup(context.Background(), req.Group, false, false)
 	if e != nil {
 		return nil, e
 	}
+	if g == nil {
+		return nil, kerr.UnknownMemberID
+	}
+	ch, w, e := c.syncLocked(g, req, resp)
+	ws := g.release()
+	if w == nil {
+		c.writeAll(ws)
+		return ch, e
+	}
+	go func() {
+		c.writeAll(ws) // makes the write w
+		c.syncStored(g, w)
+	}()
+	return ch, e
+}
+
+// syncLocked is SyncGroup under g's lock; w is the write of the leader's
+// assignment, which sync makes once the lock is released.
+func (c *Coordinator) syncLocked(g *group, req *kmsg.SyncGroupRequest, resp *kmsg.SyncGroupResponse) (ch chan *kmsg.SyncGroupResponse, w *groupWrite, e *kerr.Error) {
+	if g.state == Dead {
+		return nil, nil, kerr.UnknownMemberID
+	}
+	m, e := validateMember(g, req.MemberID, str(req.InstanceID), req.Generation)
+	if e != nil {
+		return nil, nil, e
+	}
 	if req.ProtocolType != nil && *req.ProtocolType != g.protocolType || req.Protocol != nil && *req.Protocol != g.protocol {
-		return nil, kerr.InconsistentGroupProtocol
+		return nil, nil, kerr.InconsistentGroupProtocol
 	}
 	pt, p := g.protocolType, g.protocol
 	switch g.state {
 	case PreparingRebalance:
-		return nil, kerr.RebalanceInProgress
+		return nil, nil, kerr.RebalanceInProgress
 	case Stable:
 		c.heartbeatLocked(g, m)
 		resp.ProtocolType, resp.Protocol = &pt, &p
 		resp.MemberAssignment = m.assignment
-		return nil, nil
+		return nil, nil, nil
 	case CompletingRebalance:
 	default:
-		return nil, kerr.UnknownMemberID
+		return nil, nil, kerr.UnknownMemberID
 	}
-	ch := make(chan *kmsg.SyncGroupResponse, 1)
+	ch = make(chan *kmsg.SyncGroupResponse, 1)
 	if m.sync != nil {
 		r := kmsg.NewPtrSyncGroupResponse()
 		r.Version, r.ErrorCode = m.syncVersion, kerr.RebalanceInProgress.Code
@@ -341,7 +400,12 @@ func (c *Coordinator) syncLocked(ctx context.Context, req *kmsg.SyncGroupRequest
 	m.sync, m.syncVersion = ch, req.Version
 	c.heartbeatLocked(g, m)
 	if m.id != g.leader {
-		return ch, nil
+		return ch, nil, nil
+	}
+	if g.storing != nil && g.storing.rec.Generation == g.generation {
+		// The leader's earlier SyncGroup of this generation is storing
+		// the assignment: this one waits for it like the followers.
+		return ch, nil, nil
 	}
 	assign := map[string][]byte{}
 	for _, a := range req.GroupAssignment {
@@ -351,12 +415,30 @@ func (c *Coordinator) syncLocked(ctx context.Context, req *kmsg.SyncGroupRequest
 		om.assignment = assign[om.id]
 	}
 	// The request's context has no deadline (SyncGroup waits for the
-	// leader): the Raft write, made under the lock, gets its own.
-	sctx, cancel := c.storeCtx()
-	err := c.persistLocked(sctx, g)
-	cancel()
-	if err != nil {
-		se := storeErr(err)
+	// leader): the Raft write, made after the lock is released, gets its
+	// own.
+	w = c.queueWriteLocked(g, false)
+	g.storing = w
+	return ch, w, nil
+}
+
+// syncStored applies the result of storing the leader's assignment, if the
+// group is still completing the rebalance of the generation stored. If it
+// moved on meanwhile (a member joined, left or timed out, leadership was
+// lost), whatever moved it has answered the parked SyncGroups
+// (REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID, NOT_COORDINATOR), and the
+// write's result is not applied, as in Kafka.
+func (c *Coordinator) syncStored(g *group, w *groupWrite) {
+	g.mu.Lock()
+	defer c.unlock(g)
+	if g.storing == w {
+		g.storing = nil
+	}
+	if g.state != CompletingRebalance || g.generation != w.rec.Generation {
+		return
+	}
+	if w.err != nil {
+		se := storeErr(w.err)
 		for _, om := range g.members {
 			om.assignment = nil
 			if om.sync != nil {
@@ -367,7 +449,7 @@ func (c *Coordinator) syncLocked(ctx context.Context, req *kmsg.SyncGroupRequest
 			}
 		}
 		c.prepareRebalanceLocked(g, "storing the assignment failed")
-		return ch, nil
+		return
 	}
 	g.stopRebalanceTimer()
 	g.state = Stable
@@ -377,7 +459,6 @@ func (c *Coordinator) syncLocked(ctx context.Context, req *kmsg.SyncGroupRequest
 			c.answerSync(g, om)
 		}
 	}
-	return ch, nil
 }
 
 func (c *Coordinator) answerSync(g *group, m *member) {
@@ -393,23 +474,22 @@ func (c *Coordinator) answerSync(g *group, m *member) {
 // Heartbeat handles a Heartbeat request.
 func (c *Coordinator) Heartbeat(req *kmsg.HeartbeatRequest) *kmsg.HeartbeatResponse {
 	resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	resp.ErrorCode = code(c.heartbeatReqLocked(req))
+	resp.ErrorCode = code(c.heartbeatReq(req))
 	return resp
 }
 
-func (c *Coordinator) heartbeatReqLocked(req *kmsg.HeartbeatRequest) *kerr.Error {
+func (c *Coordinator) heartbeatReq(req *kmsg.HeartbeatRequest) *kerr.Error {
 	if req.Group == "" {
 		return kerr.InvalidGroupID
 	}
-	if e := c.checkLocked(); e != nil {
+	g, e := c.lockGroup(context.Background(), req.Group, false, false)
+	if e != nil {
 		return e
 	}
-	g := c.groups[req.Group]
 	if g == nil {
 		return kerr.UnknownMemberID
 	}
+	defer c.unlock(g)
 	if g.state == Dead {
 		return kerr.CoordinatorNotAvailable
 	}
@@ -435,19 +515,21 @@ func (c *Coordinator) LeaveGroup(req *kmsg.LeaveGroupRequest) *kmsg.LeaveGroupRe
 	if req.Version < 3 {
 		members = []kmsg.LeaveGroupRequestMember{{MemberID: req.MemberID}}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	top := func() *kerr.Error {
+	var g *group
+	top := func() (e *kerr.Error) {
 		if req.Group == "" {
 			return kerr.InvalidGroupID
 		}
-		return c.checkLocked()
+		g, e = c.lockGroup(context.Background(), req.Group, false, false)
+		return e
 	}()
 	if top != nil {
 		resp.ErrorCode = top.Code
 		return resp
 	}
-	g := c.groups[req.Group]
+	if g != nil {
+		defer c.unlock(g) // makes the write of a group left Empty
+	}
 	for _, lm := range members {
 		rm := kmsg.NewLeaveGroupResponseMember()
 		rm.MemberID, rm.InstanceID = lm.MemberID, lm.InstanceID

@@ -17,8 +17,8 @@ func partitionExists(t raftmeta.Topic, p int32) bool {
 }
 
 // OffsetCommit handles an OffsetCommit request: the member and generation
-// are checked under the lock, then the offsets are written through Raft
-// (coalesced with other groups' commits) outside it.
+// are checked under the group's lock, then the offsets are written through
+// Raft (coalesced with other groups' commits) outside it.
 func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	// Per-partition answers, filled in request order.
@@ -77,9 +77,7 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	if req.Version == 0 {
 		generation, memberID = -1, ""
 	}
-	c.mu.Lock()
-	e := c.commitCheckLocked(req.Group, generation, memberID, str(req.InstanceID))
-	c.mu.Unlock()
+	e := c.commitCheck(req.Group, generation, memberID, str(req.InstanceID))
 	if e != nil {
 		setAll(e)
 		return resp
@@ -94,23 +92,24 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	return resp
 }
 
-// commitCheckLocked is Kafka's check of an offset commit against the
-// group: simple commits (generation < 0) only to groups with no members,
+// commitCheck is Kafka's check of an offset commit against the group:
+// simple commits (generation < 0) only to groups with no members,
 // otherwise a current member of the current generation.
-func (c *Coordinator) commitCheckLocked(groupID string, generation int32, memberID, instance string) *kerr.Error {
+func (c *Coordinator) commitCheck(groupID string, generation int32, memberID, instance string) *kerr.Error {
 	if groupID == "" {
 		return kerr.InvalidGroupID
 	}
-	if e := c.checkLocked(); e != nil {
+	g, e := c.lockGroup(context.Background(), groupID, false, false)
+	if e != nil {
 		return e
 	}
-	g := c.groups[groupID]
 	if g == nil {
 		if generation < 0 {
 			return nil // a group that only stores offsets
 		}
 		return kerr.IllegalGeneration
 	}
+	defer c.unlock(g)
 	switch {
 	case g.state == Dead:
 		return kerr.CoordinatorNotAvailable
@@ -221,9 +220,7 @@ func (c *Coordinator) fetchOffsets(groupID string, topics []fetchTopic, byID boo
 		meta := o.Metadata
 		return fetchPartition{partition: p, offset: o.Offset, epoch: o.LeaderEpoch, metadata: &meta}
 	}
-	c.mu.Lock()
-	e := c.checkLocked()
-	c.mu.Unlock()
+	e := c.check()
 	if groupID == "" && e == nil {
 		e = kerr.InvalidGroupID
 	}
@@ -294,9 +291,7 @@ func (c *Coordinator) fetchOffsets(groupID string, topics []fetchTopic, byID boo
 // group's members subscribe to stay (GROUP_SUBSCRIBED_TO_TOPIC).
 func (c *Coordinator) OffsetDelete(ctx context.Context, req *kmsg.OffsetDeleteRequest) *kmsg.OffsetDeleteResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
-	c.mu.Lock()
-	subscribed, e := c.offsetDeleteCheckLocked(req.Group)
-	c.mu.Unlock()
+	subscribed, e := c.offsetDeleteCheck(req.Group)
 	if e != nil {
 		resp.ErrorCode = e.Code
 		return resp
@@ -347,22 +342,23 @@ func (c *Coordinator) OffsetDelete(ctx context.Context, req *kmsg.OffsetDeleteRe
 	return resp
 }
 
-// offsetDeleteCheckLocked returns the topics the group's members subscribe
-// to, or the error for the whole request.
-func (c *Coordinator) offsetDeleteCheckLocked(groupID string) (map[string]bool, *kerr.Error) {
+// offsetDeleteCheck returns the topics the group's members subscribe to,
+// or the error for the whole request.
+func (c *Coordinator) offsetDeleteCheck(groupID string) (map[string]bool, *kerr.Error) {
 	if groupID == "" {
 		return nil, kerr.InvalidGroupID
 	}
-	if e := c.checkLocked(); e != nil {
+	g, e := c.lockGroup(context.Background(), groupID, false, false)
+	if e != nil {
 		return nil, e
 	}
-	g := c.groups[groupID]
 	if g == nil {
 		if slices.Contains(c.store.GroupIDs(), groupID) {
 			return nil, nil
 		}
 		return nil, kerr.GroupIDNotFound
 	}
+	defer c.unlock(g)
 	if g.state == Dead {
 		return nil, kerr.GroupIDNotFound
 	}

@@ -13,6 +13,11 @@
 // idempotent-producer state from what was stored before it takes the next
 // append, so a retried batch is neither lost nor stored twice.
 //
+// A partition's append lock is held while an append waits for room in
+// the log's in-flight window or while the log settles, so nothing but
+// appends takes it: the leader epoch and the topic config, which every
+// fetch and ListOffsets reads, are atomics beside it.
+//
 // It must not speak the Kafka protocol (that is kafkaapi) nor decide who
 // leads a partition (that is raftmeta); it is told, and opens or closes logs
 // accordingly.

@@ -89,9 +89,7 @@ func (m *Manager) Open() []storage.TopicPartition {
 // SetConfig applies a topic's changed config to its open partitions.
 func (m *Manager) SetConfig(topic string, cfg storage.TopicConfig) {
 	for _, p := range m.topicParts(topic) {
-		p.mu.Lock()
-		p.cfg = cfg
-		p.mu.Unlock()
+		p.cfg.Store(&cfg)
 		p.log.SetConfig(cfg)
 	}
 }
@@ -163,9 +161,18 @@ type Partition struct {
 	err   error // set before ready closes
 	log   storage.PartitionLog
 
-	mu        sync.Mutex // serialises appends and guards the fields below
-	epoch     int32
-	cfg       storage.TopicConfig
+	// epoch and cfg are read by fetches and ListOffsets, which must not
+	// queue behind an append waiting for room in the log's in-flight
+	// window or settling it: they are atomics, outside mu. The epoch
+	// only grows (setEpoch).
+	epoch atomic.Int32
+	cfg   atomic.Pointer[storage.TopicConfig]
+
+	// mu serialises appends (offsets are given, and batches submitted to
+	// the log, in the order of AppendAsync calls) and guards producers.
+	// It is held while an append waits for the log and while the log
+	// settles, so nothing but appends takes it.
+	mu        sync.Mutex
 	producers map[int64]*producerState
 	poisoned  atomic.Bool // an append in flight failed: settle first
 }
@@ -177,7 +184,9 @@ func (p *Partition) open(ctx context.Context, epoch int32, cfg storage.TopicConf
 		p.err = fmt.Errorf("open log %s-%d: %w", p.tp.Topic, p.tp.Partition, err)
 		return
 	}
-	p.log, p.epoch, p.cfg = l, epoch, cfg
+	p.log = l
+	p.epoch.Store(epoch)
+	p.cfg.Store(&cfg)
 	p.producers = make(map[int64]*producerState)
 	if err := p.rebuildProducers(ctx); err != nil {
 		l.Close()
@@ -226,27 +235,25 @@ func (p *Partition) rebuildProducers(ctx context.Context) error {
 	return nil
 }
 
+// setEpoch raises the leader epoch to e (never lowers it). An append
+// already submitted keeps the epoch it was submitted with; the next one
+// uses e.
 func (p *Partition) setEpoch(e int32) {
-	p.mu.Lock()
-	if e > p.epoch {
-		p.epoch = e
+	for {
+		cur := p.epoch.Load()
+		if e <= cur || p.epoch.CompareAndSwap(cur, e) {
+			return
+		}
 	}
-	p.mu.Unlock()
 }
 
-// LeaderEpoch is the epoch this broker leads the partition with.
-func (p *Partition) LeaderEpoch() int32 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.epoch
-}
+// LeaderEpoch is the epoch this broker leads the partition with. It never
+// waits for an append.
+func (p *Partition) LeaderEpoch() int32 { return p.epoch.Load() }
 
-// Config is the topic config the partition runs with.
-func (p *Partition) Config() storage.TopicConfig {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cfg
-}
+// Config is the topic config the partition runs with. It never waits for
+// an append.
+func (p *Partition) Config() storage.TopicConfig { return *p.cfg.Load() }
 
 // Log is the partition's log, for reads.
 func (p *Partition) Log() storage.PartitionLog { return p.log }
@@ -298,16 +305,19 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 			}
 		}
 		batches := []storage.Batch{b}
+		// Loaded under mu, so the epochs of successive appends never
+		// go down.
+		epoch := p.epoch.Load()
 		var pend *Pending
 		if async == nil {
-			res, err := p.log.Append(ctx, p.epoch, batches)
+			res, err := p.log.Append(ctx, epoch, batches)
 			if err != nil {
 				return failed(err)
 			}
 			pend = completed(res, nil)
 		} else {
 			pend = newPending()
-			err := async.AppendAsync(ctx, p.epoch, batches, func(res storage.AppendResult, err error) {
+			err := async.AppendAsync(ctx, epoch, batches, func(res storage.AppendResult, err error) {
 				if err != nil {
 					p.poisoned.Store(true)
 				}
