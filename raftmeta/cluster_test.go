@@ -256,7 +256,7 @@ func TestForwardRefusesBadCommands(t *testing.T) {
 		}
 		return resp
 	}
-	for _, data := range [][]byte{{0xff}, {byte(cmdCreateTopic), '{'}, append([]byte{byte(cmdCreateTopic)}, `{"name":"../bad","partitions":1}`...)} {
+	for _, data := range [][]byte{{0xff}, {0x7e, '{', '}'}, {0x8e, '{', '}'}, {byte(cmdCreateTopic), '{'}, append([]byte{byte(cmdCreateTopic)}, `{"name":"../bad","partitions":1}`...)} {
 		if resp := send(data); resp.Sentinel != "invalid-command" && resp.Sentinel != "invalid-topic" || resp.Index != 0 {
 			t.Fatalf("forwarded %q: %+v; want it refused before the log", data, resp)
 		}

@@ -8,10 +8,28 @@ import (
 // A command is one typed change to the metadata. On the wire (the Raft log)
 // it is one type byte followed by the JSON encoding of the command struct.
 //
+// The type byte's high bit (cmdIgnorable, 0x80) says what a node that does
+// not know the type must do with the entry:
+//
+//   - clear (types 1..0x7f): the node cannot apply the log and halts its
+//     FSM (fail-stop, see fsm.Apply and halt.go): skipping the entry would
+//     let its state silently diverge from the nodes that apply it;
+//   - set (types 0x80..0xff): the command is optional, skipping it keeps
+//     an old node's state correct for everything it reads, so the node
+//     logs a warning, skips it and goes on.
+//
+// The bit is part of the type: it is chosen once, when the type is added,
+// and never flipped (that would be a different type).
+//
 // To add a command:
-//  1. add a commandType constant below (never reuse or renumber one);
+//  1. add a commandType constant below (never reuse or renumber one).
+//     Decide if it is ignorable: only if a node that never applies it
+//     still holds a correct state for every other command and every read
+//     (a hint, a cache, a statistic). Then its value has cmdIgnorable set;
+//     otherwise it is below 0x80, and it may only be proposed once every
+//     voter runs a version that knows it (an older voter halts on it);
 //  2. add its struct with a validate method for the checks that need no
-//     state, and a case in newCommand;
+//     state, and a case in newCommand and in String;
 //  3. add its state to fsmState and its case to fsmState.apply (fsm.go),
 //     and its field to the snapshot (snapshot.go).
 //
@@ -42,7 +60,16 @@ const (
 	cmdExpireOffsets commandType = 12
 	// 32 and up: cluster membership.
 	cmdFenceBroker commandType = 32
+
+	// cmdIgnorable is the type byte's flag bit for commands that a node
+	// which does not know them may skip (see the top of this file). No
+	// type uses it yet; every type above is below it and must halt a node
+	// that does not know it.
+	cmdIgnorable commandType = 0x80
 )
+
+// ignorable reports whether a node that does not know type t may skip it.
+func (t commandType) ignorable() bool { return t&cmdIgnorable != 0 }
 
 func (t commandType) String() string {
 	switch t {
@@ -72,6 +99,9 @@ func (t commandType) String() string {
 		return "ExpireOffsets"
 	case cmdFenceBroker:
 		return "FenceBroker"
+	}
+	if t.ignorable() {
+		return fmt.Sprintf("commandType(%d, ignorable)", uint8(t))
 	}
 	return fmt.Sprintf("commandType(%d)", uint8(t))
 }
@@ -123,7 +153,9 @@ const (
 	MaxOffsetCommits = 100_000
 )
 
-// encodeCommand returns the log bytes of c: type byte + JSON body.
+// encodeCommand returns the log bytes of c: type byte + JSON body. The
+// type byte carries the cmdIgnorable bit as the type's value has it (it is
+// part of the type), so existing types encode as they always have.
 func encodeCommand(c command) ([]byte, error) {
 	body, err := json.Marshal(c)
 	if err != nil {
@@ -135,7 +167,11 @@ func encodeCommand(c command) ([]byte, error) {
 }
 
 // decodeCommand parses log bytes. It never panics; every failure wraps
-// ErrInvalidCommand. It does not call validate.
+// ErrInvalidCommand. A type byte this node does not know gives an
+// *unknownCommandError, which says whether the type is ignorable: the FSM
+// halts on the others (fsm.Apply), while the body of a known type that does
+// not decode is a garbled entry, rejected alike on every node. It does not
+// call validate.
 func decodeCommand(data []byte) (command, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrInvalidCommand)
@@ -143,13 +179,30 @@ func decodeCommand(data []byte) (command, error) {
 	t := commandType(data[0])
 	c := newCommand(t)
 	if c == nil {
-		return nil, fmt.Errorf("%w: unknown command type %d", ErrInvalidCommand, data[0])
+		return nil, &unknownCommandError{Type: t}
 	}
 	if err := json.Unmarshal(data[1:], c); err != nil {
 		return nil, fmt.Errorf("%w: decoding %s: %w", ErrInvalidCommand, t, err)
 	}
 	return c, nil
 }
+
+// unknownCommandError: a log entry's type byte names no command this node
+// knows, most likely one added by a newer version. errors.Is(err,
+// ErrInvalidCommand) holds for it.
+type unknownCommandError struct {
+	Type commandType
+}
+
+func (e *unknownCommandError) Error() string {
+	kind := "unknown command type"
+	if e.Type.ignorable() {
+		kind = "unknown ignorable command type"
+	}
+	return fmt.Sprintf("%s: %s %d (0x%02x)", ErrInvalidCommand, kind, uint8(e.Type), uint8(e.Type))
+}
+
+func (e *unknownCommandError) Unwrap() error { return ErrInvalidCommand }
 
 // fenceBrokerCmd marks a registered broker fenced (lost) or not.
 type fenceBrokerCmd struct {

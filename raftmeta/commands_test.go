@@ -11,7 +11,7 @@ import (
 
 func sampleCommands() []command {
 	return []command{
-		&registerBrokerCmd{Broker: Broker{ID: 1, Host: "h", Port: 9092, Rack: "r", Listeners: map[string]string{"PLAINTEXT": "h:9092"}}},
+		&registerBrokerCmd{Broker: Broker{ID: 1, Host: "h", Port: 9092, Rack: "r", Listeners: map[string]string{"PLAINTEXT": "h:9092"}, Version: "1.2.3"}},
 		&createTopicCmd{Name: "t", ID: testID(1), Leaders: []int32{0, 1, -1}, Configs: map[string]string{"retention.ms": "1"}, CreatedMs: 5},
 		&deleteTopicCmd{Name: "t"},
 		&createPartitionsCmd{Name: "t", Total: 5, Leaders: []int32{1, 2}},
@@ -39,6 +39,11 @@ func TestCommandRoundTrip(t *testing.T) {
 		if data[0] != byte(c.commandType()) {
 			t.Fatalf("%s: type byte %d", c.commandType(), data[0])
 		}
+		// Every type so far predates the ignorable flag: it must halt a
+		// node that does not know it, and its encoding never changes.
+		if c.commandType().ignorable() || data[0]&0x80 != 0 {
+			t.Fatalf("%s: type byte 0x%02x has the ignorable bit", c.commandType(), data[0])
+		}
 		back, err := decodeCommand(data)
 		if err != nil {
 			t.Fatalf("%s: %v", c.commandType(), err)
@@ -56,6 +61,30 @@ func TestDecodeCommandErrors(t *testing.T) {
 	for _, data := range [][]byte{nil, {0}, {99}, {byte(cmdDeleteTopic)}, {byte(cmdDeleteTopic), '['}} {
 		if _, err := decodeCommand(data); !errors.Is(err, ErrInvalidCommand) {
 			t.Errorf("decodeCommand(%q) error = %v, want ErrInvalidCommand", data, err)
+		}
+	}
+	// Unknown types say whether they may be skipped: the high bit.
+	for _, tc := range []struct {
+		data      []byte
+		ignorable bool
+	}{
+		{[]byte{0}, false},
+		{[]byte{99, '{', '}'}, false},
+		{[]byte{0x7f}, false},
+		{[]byte{0x80}, true},
+		{[]byte{0x8f, '{', '"', 'x', '"', ':', '1', '}'}, true},
+		{[]byte{0xff, 'g', 'a', 'r', 'b', 'a', 'g', 'e'}, true},
+	} {
+		_, err := decodeCommand(tc.data)
+		unknown, ok := errors.AsType[*unknownCommandError](err)
+		if !ok || !errors.Is(err, ErrInvalidCommand) || uint8(unknown.Type) != tc.data[0] || unknown.Type.ignorable() != tc.ignorable {
+			t.Errorf("decodeCommand(%q) error = %#v, want an unknown type %d, ignorable %v, wrapping ErrInvalidCommand", tc.data, err, tc.data[0], tc.ignorable)
+		}
+	}
+	// A known type with a bad body is garbled, not unknown.
+	for _, data := range [][]byte{{byte(cmdDeleteTopic)}, {byte(cmdDeleteTopic), '['}} {
+		if _, err := decodeCommand(data); errors.As(err, new(*unknownCommandError)) {
+			t.Errorf("decodeCommand(%q) = %v, want a decoding error, not an unknown type", data, err)
 		}
 	}
 	// Unknown fields are ignored so that newer nodes may add fields.
@@ -78,6 +107,8 @@ func FuzzDecodeCommand(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{2, '{', '}'})
+	f.Add([]byte{0x7e, '{', '}'})
+	f.Add([]byte{0x8e, '{', '}'})
 	f.Add([]byte("\x06{\"topic\":\"t\",\"partition\":-1,\"leader\":-2}"))
 	f.Add([]byte(`` + "\x08" + `{"group":{"id":"g","state":"Stable","members":[{"memberId":"m"},{"memberId":"m"}]}}`))
 	f.Add([]byte(`` + "\x0a" + `{"groups":[{"group":"g","offsets":[{"topic":"t","partition":0,"offset":-2}]}]}`))
@@ -115,7 +146,35 @@ func FuzzDecodeCommand(f *testing.F) {
 			seed, _ := encodeCommand(c)
 			fsm.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: seed})
 		}
-		fsm.Apply(&raft.Log{Index: 4, Type: raft.LogCommand, Data: data})
+		before, err := fsm.Snapshot()
+		if err != nil {
+			t.Fatalf("snapshot before apply: %v", err)
+		}
+		resp := fsm.Apply(&raft.Log{Index: 4, Type: raft.LogCommand, Data: data})
+		// Only a type this node does not know (and that is not
+		// ignorable) halts the FSM, and then nothing changed.
+		_, decodeErr := decodeCommand(data)
+		unknown, isUnknown := errors.AsType[*unknownCommandError](decodeErr)
+		wantHalt := isUnknown && !unknown.Type.ignorable()
+		if h := fsm.halt.haltErr(); (h != nil) != wantHalt {
+			t.Fatalf("apply %q: halted = %v, want %v (response %v)", data, h, wantHalt, resp)
+		}
+		if wantHalt {
+			if err, _ := resp.(error); !errors.Is(err, ErrHalted) {
+				t.Fatalf("apply %q: response %v, want ErrHalted", data, resp)
+			}
+			if _, err := fsm.Snapshot(); !errors.Is(err, ErrHalted) {
+				t.Fatalf("snapshot of a halted FSM: %v, want ErrHalted", err)
+			}
+			fsm.halt = newHaltState() // look at the state underneath
+			after, _ := fsm.Snapshot()
+			if !reflect.DeepEqual(before, after) {
+				t.Fatalf("apply %q halted the FSM and changed the state", data)
+			}
+		}
+		if isUnknown && unknown.Type.ignorable() && resp != nil {
+			t.Fatalf("apply %q: ignorable unknown type answered %v, want nil", data, resp)
+		}
 		if _, err := fsm.Snapshot(); err != nil {
 			t.Fatalf("snapshot after apply: %v", err)
 		}

@@ -1,6 +1,7 @@
 package raftmeta
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,12 @@ type Config struct {
 	// ApplyTimeout bounds a write whose context has no deadline.
 	// Default 10s.
 	ApplyTimeout time.Duration
+
+	// PrepareTopic, when set, runs on the Raft leader before it commits a
+	// command that creates a topic or grows it, with the topic's new
+	// partition count; an error refuses the command (ErrPrepareFailed).
+	// The broker gives the topic that shape in its storage backend here.
+	PrepareTopic func(ctx context.Context, topic string, partitions int32) error
 }
 
 // withDefaults validates cfg and returns it with defaults applied.

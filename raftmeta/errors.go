@@ -32,6 +32,11 @@ var (
 	ErrProducerIDsExhausted = errors.New("raftmeta: producer ids exhausted")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("raftmeta: store closed")
+	// ErrHalted: this node's state machine met a log entry it cannot
+	// interpret (a command type of a newer version) and applies nothing
+	// more; the error is a *HaltError naming the entry. Not retriable on
+	// this node: the broker must be upgraded (see Store.Halted).
+	ErrHalted = errors.New("raftmeta: metadata state machine halted")
 )
 
 // NotLeaderError is returned by writes on a node that is not the leader.

@@ -56,6 +56,7 @@ var sentinels = []struct {
 	{"unknown-group", ErrUnknownGroup},
 	{"producer-ids-exhausted", ErrProducerIDsExhausted},
 	{"closed", ErrClosed},
+	{"prepare-failed", ErrPrepareFailed},
 }
 
 func sentinelNamed(name string) error {
@@ -149,7 +150,7 @@ func readForwardResponse(r io.Reader) (forwardResponse, any, error) {
 func (s *Store) waitApplied(ctx context.Context, index uint64, deadline time.Time) error {
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
-	for s.raft.AppliedIndex() < index {
+	for !s.appliedLocally(index) {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("raftmeta: the leader applied entry %d, this node has not caught up yet: %w", index, context.DeadlineExceeded)
 		}
@@ -161,7 +162,27 @@ func (s *Store) waitApplied(ctx context.Context, index uint64, deadline time.Tim
 			return ErrClosed
 		}
 	}
+	// Raft counts an entry a halted FSM refused as applied: if this node
+	// halted at or before index, its reads do not show the write.
+	if h := s.fsm.halt.haltErr(); h != nil && h.Index <= index {
+		return fmt.Errorf("raftmeta: the leader applied entry %d, this node cannot: %w", index, h)
+	}
 	return nil
+}
+
+// appliedLocally reports whether reads on this node reflect log entry
+// index. Raft's AppliedIndex alone does not say so: Raft advances it when
+// it hands entries to the FSM goroutine, before Apply has run. The FSM's
+// own index does, except after a snapshot restore (Restore is not told the
+// snapshot's index, and Raft installs a snapshot before it advances
+// AppliedIndex to it): until the next Apply, Raft's index is trusted.
+// index is that of a command entry, which Apply always sees unless a
+// snapshot covers it.
+func (s *Store) appliedLocally(index uint64) bool {
+	if s.raft.AppliedIndex() < index {
+		return false
+	}
+	return s.fsm.appliedIndex.Load() >= index || s.fsm.restored.Load()
 }
 
 // serveForward answers one forwarded command on the leader.
@@ -185,13 +206,23 @@ func (s *Store) serveForward(c net.Conn) {
 
 func (s *Store) applyForwarded(data []byte) forwardResponse {
 	// The command comes from the network: it is checked before it goes
-	// into the log.
+	// into the log. That includes its type: a command type this leader
+	// does not know is refused, ignorable or not, since the leader could
+	// not apply it itself (a newer follower must wait for a newer leader).
 	cmd, err := decodeCommand(data)
 	if err == nil {
 		err = cmd.validate()
 	}
 	if err != nil {
 		return errorResponse(fmt.Errorf("raftmeta: forwarded command: %w", err), 0)
+	}
+	if h := s.HaltErr(); h != nil {
+		// This leader's FSM halted (halt.go) and would not apply the
+		// command: refuse it before it reaches the log. For the follower
+		// that is a leader it cannot use, retriable once the halted
+		// broker stops and leadership moves; it is not halted itself, so
+		// the answer does not carry ErrHalted's identity.
+		return errorResponse(s.notLeader(h), 0)
 	}
 	if s.raft.State() != raft.Leader {
 		return errorResponse(s.notLeader(nil), 0)

@@ -2,11 +2,13 @@ package raftmeta
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -200,24 +202,58 @@ type fsm struct {
 	mu      sync.RWMutex
 	state   *fsmState
 	changed chan struct{} // closed and replaced after every state change
+
+	halt haltState // set when a log entry of an unknown type is met (halt.go)
+
+	// appliedIndex is the index of the last log entry Apply processed
+	// (applied, rejected, skipped, or refused while halted), published
+	// once its effect is visible to reads; restored is set by Restore and
+	// cleared by the next Apply. Raft's AppliedIndex is not the same: it
+	// counts entries handed to the FSM goroutine, which may not have
+	// applied them yet (see Store.waitApplied).
+	appliedIndex atomic.Uint64
+	restored     atomic.Bool
 }
 
 var _ raft.FSM = (*fsm)(nil)
 
 func newFSM(log *slog.Logger) *fsm {
-	return &fsm{log: log, state: newFSMState(), changed: make(chan struct{})}
+	return &fsm{log: log, state: newFSMState(), changed: make(chan struct{}), halt: newHaltState()}
 }
 
 // Apply decodes and applies one committed log entry. Its response is either
 // an error or the command's result (Topic, int32 epoch, int64 first id, int
-// count, or nil). A garbled entry yields an error on every node, so the state stays
-// identical everywhere.
+// count, or nil).
+//
+// What is not applied, and why every node still agrees:
+//   - a garbled entry of a known type (its body does not decode or does
+//     not validate) yields an error and changes nothing, on every node
+//     alike, since decoding and validation are deterministic;
+//   - an entry of an ignorable type this node does not know (commands.go)
+//     is skipped with a warning: by that type's contract, not applying it
+//     leaves everything else this node holds correct;
+//   - an entry of any other unknown type halts the FSM (halt.go): this
+//     node cannot know what the entry does, so rather than diverge it
+//     applies nothing more, that entry included, and every later Apply
+//     returns an error matching ErrHalted without touching the state.
 func (f *fsm) Apply(l *raft.Log) any {
+	defer f.markApplied(l.Index) // runs last, after f.mu is released
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	if h := f.halt.haltErr(); h != nil {
+		return fmt.Errorf("log entry %d not applied: %w", l.Index, h)
+	}
 	c, err := decodeCommand(l.Data)
 	if err != nil {
+		if unknown, ok := errors.AsType[*unknownCommandError](err); ok {
+			if unknown.Type.ignorable() {
+				f.log.Warn("raftmeta: skipping a log entry of an ignorable command type this broker does not know (written by a newer version)",
+					"index", l.Index, "term", l.Term, "commandType", uint8(unknown.Type))
+				return nil
+			}
+			return f.haltAt(l, unknown.Type)
+		}
 		f.log.Error("raftmeta: skipping undecodable log entry", "index", l.Index, "term", l.Term, "err", err)
 		return fmt.Errorf("log entry %d: %w", l.Index, err)
 	}
@@ -238,6 +274,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.notifyLocked()
 	}
 	return resp
+}
+
+func (f *fsm) markApplied(index uint64) {
+	f.appliedIndex.Store(index)
+	f.restored.Store(false)
 }
 
 // notifyLocked wakes Changed watchers. f.mu must be held for writing.

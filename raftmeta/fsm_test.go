@@ -252,8 +252,6 @@ func TestFSMGarbledCommands(t *testing.T) {
 	for _, data := range [][]byte{
 		nil,
 		{},
-		{0},
-		{255, '{', '}'},
 		{byte(cmdCreateTopic)},
 		{byte(cmdCreateTopic), '{'},
 		{byte(cmdCreateTopic), 'n', 'u', 'l', 'l', 'x'},
@@ -265,9 +263,12 @@ func TestFSMGarbledCommands(t *testing.T) {
 		[]byte("\x07{}"),
 	} {
 		resp := h.applyRaw(data)
-		if _, ok := resp.(error); !ok {
-			t.Errorf("Apply(%q) = %v, want an error", data, resp)
+		if err, ok := resp.(error); !ok || errors.Is(err, ErrHalted) {
+			t.Errorf("Apply(%q) = %v, want an error, not a halt", data, resp)
 		}
+	}
+	if h.f.halt.haltErr() != nil {
+		t.Fatal("garbled commands of known types halted the FSM")
 	}
 	if after := h.snapshotBytes(); !bytes.Equal(before, after) {
 		t.Fatalf("garbled commands changed the state")
@@ -405,5 +406,31 @@ func TestFenceBroker(t *testing.T) {
 	h.mustApply(&registerBrokerCmd{Broker: Broker{ID: 2, Host: "h2b", Port: 9093}})
 	if bs := h.f.brokers(); bs[1].Fenced || bs[1].Host != "h2b" {
 		t.Fatalf("after broker 2 registered again: %+v", bs)
+	}
+}
+
+// TestFSMAppliedIndex: the FSM publishes the index of each entry it has
+// processed, applied or not, and a restore makes it defer to Raft's index
+// until the next entry (Store.appliedLocally).
+func TestFSMAppliedIndex(t *testing.T) {
+	h := newFSMHarness(t)
+	h.mustApply(createCmd("t", 1, 1))
+	if got := h.f.appliedIndex.Load(); got != 1 || h.f.restored.Load() {
+		t.Fatalf("after entry 1: applied %d, restored %v", got, h.f.restored.Load())
+	}
+	h.wantErr(&deleteTopicCmd{Name: "nope"}, ErrUnknownTopic) // rejected, still processed
+	h.applyRaw([]byte{0x8e})                                  // skipped, still processed
+	if got := h.f.appliedIndex.Load(); got != 3 {
+		t.Fatalf("after entries 2 and 3: applied %d", got)
+	}
+	if err := h.f.Restore(io.NopCloser(bytes.NewReader(h.snapshotBytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if !h.f.restored.Load() {
+		t.Fatal("restored not set by Restore")
+	}
+	h.mustApply(createCmd("u", 2, 1))
+	if got := h.f.appliedIndex.Load(); got != 4 || h.f.restored.Load() {
+		t.Fatalf("after entry 4: applied %d, restored %v", got, h.f.restored.Load())
 	}
 }

@@ -267,6 +267,11 @@ func encodeCommitBatch(batch []*commitRequest) []byte {
 // applyCommitBatch applies one batch through Raft and returns its outcome,
 // shared by every request in it.
 func (s *Store) applyCommitBatch(batch []*commitRequest) error {
+	if h := s.fsm.halt.haltErr(); h != nil {
+		// This leader would not apply the entry (halt.go): keep it out
+		// of the log rather than commit offsets its reads do not show.
+		return fmt.Errorf("raftmeta: %s: %w", cmdCommitOffsets, h)
+	}
 	f := s.raft.Apply(encodeCommitBatch(batch), s.cfg.ApplyTimeout)
 	// Raft may drop a future unanswered when it shuts down mid-apply, so
 	// wait for Close too.

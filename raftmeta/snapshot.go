@@ -165,7 +165,15 @@ func validateSnapshotTopic(t Topic) error {
 // under the read lock and leaves encoding and writing to Persist, which
 // runs concurrently with Apply (committed offsets can make the document
 // large).
+//
+// A halted FSM refuses: Raft would label the snapshot with its last
+// applied index, which is past the entry the FSM could not apply, and
+// then compact the log, so the entries the state lacks would be lost to
+// this node for good, also after an upgrade.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if h := f.halt.haltErr(); h != nil {
+		return nil, fmt.Errorf("raftmeta: no snapshot of a halted state machine: %w", h)
+	}
 	f.mu.RLock()
 	doc := f.state.toDoc()
 	f.mu.RUnlock()
@@ -173,9 +181,14 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 }
 
 // Restore replaces the whole state with the snapshot's. On error the
-// current state is kept.
+// current state is kept. A halted FSM refuses too: it stays halted until
+// the process ends (halt.go), and an upgraded node restores the snapshot
+// when it starts.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	if h := f.halt.haltErr(); h != nil {
+		return fmt.Errorf("raftmeta: no restore into a halted state machine: %w", h)
+	}
 	var doc snapshotDoc
 	if err := json.NewDecoder(rc).Decode(&doc); err != nil {
 		return fmt.Errorf("raftmeta: decoding snapshot: %w", err)
@@ -188,6 +201,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.state = s
 	f.notifyLocked()
 	f.mu.Unlock()
+	f.restored.Store(true)
 	return nil
 }
 

@@ -51,6 +51,15 @@ type Store struct {
 	// became leader). Guarded by leaderMu; cleared on leadership changes.
 	unreachable map[int32]time.Time
 	leaderSince time.Time
+	// prevLeader is the last other node seen leading, and lastHeard, set
+	// when this node becomes leader, is when it last heard from it as a
+	// follower: a leader that died is unreachable since then, not since
+	// the election, so its partitions move without a second full wait.
+	prevLeader    int32
+	hasPrevLeader bool
+	lastHeard     map[int32]time.Time
+
+	leaseFrom atomic.Pointer[time.Time] // start of the last confirmed leadership check
 
 	closed    atomic.Bool
 	done      chan struct{}
@@ -159,8 +168,9 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 		return false
 	})
 	s.raft.RegisterObserver(s.observer)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.watchLeadership(obsCh)
+	go s.renewLeases()
 	return s, nil
 }
 
@@ -177,23 +187,46 @@ func (s *Store) watchLeadership(obs <-chan raft.Observation) {
 					if since.IsZero() || since.Before(s.leaderSince) {
 						since = s.leaderSince // never heard from as leader
 					}
+					// The previous leader failing right after this
+					// node's election has been silent since this node
+					// last heard from it as a follower. (Raft counts
+					// a peer as contacted when replication to it
+					// starts, so LastContact cannot tell.)
+					if heard, ok := s.lastHeard[id]; ok && heard.Before(since) && time.Since(s.leaderSince) < 5*s.cfg.HeartbeatTimeout {
+						since = heard
+					}
 					s.unreachable[id] = since
 				}
 			case raft.ResumedHeartbeatObservation:
 				if id, ok := parseServerID(d.PeerID); ok {
 					delete(s.unreachable, id)
 				}
-			default:
-				clear(s.unreachable)
-				s.leaderSince = time.Now()
-				close(s.leaderCh)
-				s.leaderCh = make(chan struct{})
+			case raft.LeaderObservation:
+				if id, ok := parseServerID(d.LeaderID); ok && id != s.cfg.NodeID {
+					s.prevLeader, s.hasPrevLeader = id, true
+				}
+				s.leadershipChangedLocked()
+			case raft.RaftState:
+				s.lastHeard = nil
+				if d == raft.Leader && s.hasPrevLeader {
+					s.lastHeard = map[int32]time.Time{s.prevLeader: s.raft.LastContact()}
+				}
+				s.leadershipChangedLocked()
 			}
 			s.leaderMu.Unlock()
 		case <-s.done:
 			return
 		}
 	}
+}
+
+// leadershipChangedLocked restarts the leader's view of unreachable
+// voters and wakes LeaderChanged watchers.
+func (s *Store) leadershipChangedLocked() {
+	clear(s.unreachable)
+	s.leaderSince = time.Now()
+	close(s.leaderCh)
+	s.leaderCh = make(chan struct{})
 }
 
 // Close shuts Raft down (without handing leadership over) and closes the
@@ -247,6 +280,9 @@ func (s *Store) WaitForLeader(ctx context.Context) error {
 		if s.closed.Load() {
 			return ErrClosed
 		}
+		if err := s.HaltErr(); err != nil {
+			return err
+		}
 		if _, id := s.raft.LeaderWithID(); id != "" {
 			if s.raft.State() == raft.Leader {
 				if err := s.Barrier(ctx); err == nil {
@@ -277,6 +313,16 @@ func (s *Store) Barrier(ctx context.Context) error {
 	}
 	if err := s.wait(ctx, s.raft.Barrier(timeout)); err != nil {
 		return s.raftError("barrier", err)
+	}
+	return nil
+}
+
+// TransferLeadership hands Raft leadership to another voter and waits
+// until one has it (leader only), so a leader shutting down leaves no
+// election timeout behind.
+func (s *Store) TransferLeadership(ctx context.Context) error {
+	if err := s.wait(ctx, s.raft.LeadershipTransfer()); err != nil {
+		return s.raftError("leadership transfer", err)
 	}
 	return nil
 }
@@ -472,6 +518,9 @@ func (s *Store) propose(ctx context.Context, c command) (any, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
+	if err := s.HaltErr(); err != nil {
+		return nil, fmt.Errorf("raftmeta: %s: %w", c.commandType(), err)
+	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("raftmeta: %s: %w", c.commandType(), err)
 	}
@@ -491,6 +540,9 @@ func (s *Store) propose(ctx context.Context, c command) (any, error) {
 func (s *Store) applyLocal(ctx context.Context, t commandType, data []byte) (any, uint64, error) {
 	timeout, err := s.timeout(ctx)
 	if err != nil {
+		return nil, 0, fmt.Errorf("raftmeta: %s: %w", t, err)
+	}
+	if err := s.prepare(ctx, t, data); err != nil {
 		return nil, 0, fmt.Errorf("raftmeta: %s: %w", t, err)
 	}
 	f := s.raft.Apply(data, timeout)

@@ -71,7 +71,7 @@ func byPartition(ids ...int32) func(int32) int32 {
 func populate(t *testing.T, s *Store) {
 	t.Helper()
 	ctx := testContext(t, 10*time.Second)
-	if err := s.RegisterBroker(ctx, Broker{ID: 1, Host: "127.0.0.1", Port: 9092, Listeners: map[string]string{"PLAINTEXT": "127.0.0.1:9092"}}); err != nil {
+	if err := s.RegisterBroker(ctx, Broker{ID: 1, Host: "127.0.0.1", Port: 9092, Listeners: map[string]string{"PLAINTEXT": "127.0.0.1:9092"}, Version: "1.2.3-test"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.CreateTopic(ctx, "orders", 3, map[string]string{"retention.ms": "60000"}, byPartition(1)); err != nil {
@@ -126,7 +126,7 @@ func checkPopulated(t *testing.T, s *Store) {
 	if _, ok := s.Topic("gone"); ok {
 		t.Fatal("deleted topic is back")
 	}
-	if b := s.Brokers(); len(b) != 1 || b[0].Listeners["PLAINTEXT"] != "127.0.0.1:9092" {
+	if b := s.Brokers(); len(b) != 1 || b[0].Listeners["PLAINTEXT"] != "127.0.0.1:9092" || b[0].Version != "1.2.3-test" {
 		t.Fatalf("brokers = %+v", b)
 	}
 }

@@ -16,7 +16,11 @@ import (
 
 const (
 	transportMaxPool = 3
-	transportTimeout = 10 * time.Second
+	// transportTimeout bounds each Raft RPC's I/O (snapshots get it
+	// scaled by size). It is also how long the leader's heartbeat to a
+	// frozen peer (SIGSTOP, a hung host) waits before Raft reports the
+	// peer unreachable, so it is short: metadata RPCs are small.
+	transportTimeout = time.Second
 )
 
 // The Raft port carries two kinds of connection, told apart by their first

@@ -23,6 +23,12 @@ type Broker struct {
 	// partitions away; clients are not sent to it. Registering again (a
 	// restart) or being reached again clears it.
 	Fenced bool `json:"fenced,omitempty"`
+	// Version is the KOP version the broker runs, as it reported it when
+	// it registered (empty from brokers older than the field). It is
+	// informational: it shows a rolling upgrade's progress, and a node
+	// that halts on a command type it does not know (halt.go) logs the
+	// versions to upgrade to.
+	Version string `json:"version,omitempty"`
 }
 
 func (b Broker) clone() Broker {
