@@ -98,6 +98,7 @@ type Config struct {
 
 	GroupInitialRebalanceDelayMs int32
 	BrokerSessionTimeoutMs       int32
+	AutoLeaderRebalanceEnable    bool
 	GroupMinSessionTimeoutMs     int32
 	GroupMaxSessionTimeoutMs     int32
 	GroupMaxSize                 int32

@@ -204,6 +204,13 @@ func newBroker(t testing.TB, mode string, kport, rport, hport int, extra map[str
 	b.logPath = filepath.Join(t.TempDir(), "kop.log")
 	t.Cleanup(func() {
 		b.stop()
+		if dir := os.Getenv("KOP_E2E_LOG_DIR"); dir != "" {
+			// Kept for reading after the run (the temporary ones go).
+			if out, err := os.ReadFile(b.logPath); err == nil {
+				name := strings.NewReplacer("/", "_", ":", "_").Replace(t.Name() + "-" + b.addr + ".log")
+				os.WriteFile(filepath.Join(dir, name), out, 0o644)
+			}
+		}
 		if t.Failed() {
 			if out, err := os.ReadFile(b.logPath); err == nil {
 				tail := out
@@ -304,6 +311,17 @@ func (b *broker) kill9() {
 	b.cmd.Process.Signal(syscall.SIGKILL)
 	<-b.exited
 	b.cmd = nil
+}
+
+// signal sends sig (SIGSTOP, SIGCONT) to the running broker.
+func (b *broker) signal(sig syscall.Signal) {
+	b.t.Helper()
+	if b.cmd == nil {
+		return
+	}
+	if err := b.cmd.Process.Signal(sig); err != nil {
+		b.t.Errorf("sending %v to kop (pid %d): %v", sig, b.cmd.Process.Pid, err)
+	}
 }
 
 // restart stops the broker gracefully and starts it again on the same data.

@@ -71,4 +71,9 @@ type Deps struct {
 	Partitions *partition.Manager
 	Groups     Groups
 	Config     BrokerConfig
+	// HoldsLease says whether this broker is still in touch with the
+	// metadata quorum (raftmeta's lease); produce is refused with
+	// NOT_LEADER_OR_FOLLOWER without it, before the Raft leader moves the
+	// partitions elsewhere. nil: always held.
+	HoldsLease func() bool
 }

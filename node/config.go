@@ -19,6 +19,7 @@ type Listener struct {
 // from files, environment and flags).
 type Config struct {
 	NodeID    int32
+	Version   string // KOP's build version, reported at registration
 	Mode      string // "standalone" or "kafka-broker"
 	DataDir   string
 	Listeners []Listener
@@ -47,6 +48,9 @@ type Config struct {
 	// BrokerSessionTimeout: a broker the Raft leader cannot reach for this
 	// long loses its partitions to the reachable brokers (failover.go).
 	BrokerSessionTimeout time.Duration
+	// AutoLeaderRebalance gives partitions back to their preferred leader
+	// once it is reachable again (failover.go).
+	AutoLeaderRebalance bool
 
 	// Groups configures the group coordinator (its Logger is set by the
 	// node).

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kop-project/kop/coordinator"
@@ -34,6 +36,8 @@ type Node struct {
 	http    *http.Server
 	lns     []net.Listener
 
+	reg       raftmeta.Broker // this broker's registration
+	closing   atomic.Bool     // Close has begun
 	ready     chan struct{}
 	stopWatch context.CancelFunc
 	wg        sync.WaitGroup
@@ -64,26 +68,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}
 
-	peers := cfg.RaftPeers
-	if len(peers) == 0 {
-		peers = []raftmeta.Peer{{ID: cfg.NodeID, Address: cfg.RaftAdvertised}}
-	}
-	n.meta, err = raftmeta.Open(ctx, raftmeta.Config{
-		NodeID:            cfg.NodeID,
-		DataDir:           cfg.DataDir,
-		BindAddress:       cfg.RaftBind,
-		AdvertisedAddress: cfg.RaftAdvertised,
-		Peers:             peers,
-		Bootstrap:         true,
-		Logger:            cfg.Logger.With("component", "raft"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open raft metadata: %w", err)
-	}
-	if err := n.meta.WaitForLeader(ctx); err != nil {
-		return nil, fmt.Errorf("wait for raft leader: %w", err)
-	}
-
+	// Storage comes before Raft: the Raft leader gives a topic its shape
+	// in the backend before it commits the topic (PrepareTopic).
 	switch {
 	case cfg.BrokerServiceURL != "":
 		n.backend, err = pulsarbridge.New(ctx, pulsarbridge.Options{
@@ -109,8 +95,32 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("open embedded log: %w", err)
 		}
 	}
+	peers := cfg.RaftPeers
+	if len(peers) == 0 {
+		peers = []raftmeta.Peer{{ID: cfg.NodeID, Address: cfg.RaftAdvertised}}
+	}
+	n.meta, err = raftmeta.Open(ctx, raftmeta.Config{
+		NodeID:            cfg.NodeID,
+		DataDir:           cfg.DataDir,
+		BindAddress:       cfg.RaftBind,
+		AdvertisedAddress: cfg.RaftAdvertised,
+		Peers:             peers,
+		Bootstrap:         true,
+		Logger:            cfg.Logger.With("component", "raft"),
+		PrepareTopic:      n.prepareTopic,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open raft metadata: %w", err)
+	}
+	if err := n.meta.WaitForLeader(ctx); err != nil {
+		return nil, fmt.Errorf("wait for raft leader: %w", err)
+	}
+
 	n.parts = partition.NewManager(n.backend, cfg.Logger.With("component", "partition"))
 
+	if n.reg, err = n.buildRegistration(); err != nil {
+		return nil, err
+	}
 	if err := n.register(ctx); err != nil {
 		return nil, err
 	}
@@ -130,6 +140,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Partitions: n.parts,
 		Groups:     n.groups,
 		Config:     n.brokerConfig(),
+		HoldsLease: n.holdsLease,
 	}, cfg.Logger.With("component", "kafka"))
 	for _, l := range cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Bind)
@@ -154,35 +165,54 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		defer n.wg.Done()
 		n.reconcile(watchCtx)
 	}()
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go func() {
 		defer n.wg.Done()
 		n.failover(watchCtx)
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.watchLease(watchCtx)
 	}()
 	close(n.ready)
 	return n, nil
 }
 
-// register records this broker and its advertised listeners in Raft,
-// retrying while the metadata leader is elected or unreachable.
-func (n *Node) register(ctx context.Context) error {
-	b := raftmeta.Broker{ID: n.cfg.NodeID, Rack: n.cfg.Rack, Listeners: map[string]string{}}
+// registration is this broker as raftmeta records it: id, rack and
+// advertised listeners (the first one's host and port are the Kafka
+// broker address).
+func (n *Node) buildRegistration() (raftmeta.Broker, error) {
+	b := raftmeta.Broker{ID: n.cfg.NodeID, Rack: n.cfg.Rack, Version: n.cfg.Version, Listeners: map[string]string{}}
 	for i, l := range n.cfg.Listeners {
 		b.Listeners[l.Name] = l.Advertised
 		if i == 0 {
 			host, port, err := net.SplitHostPort(l.Advertised)
 			if err != nil {
-				return fmt.Errorf("advertised listener %q: %w", l.Advertised, err)
+				return b, fmt.Errorf("advertised listener %q: %w", l.Advertised, err)
 			}
 			p, err := strconv.Atoi(port)
 			if err != nil {
-				return fmt.Errorf("advertised listener %q: %w", l.Advertised, err)
+				return b, fmt.Errorf("advertised listener %q: %w", l.Advertised, err)
 			}
 			b.Host, b.Port = host, int32(p)
 		}
 	}
+	return b, nil
+}
+
+// registration is what register records (a copy: the listener map is
+// the caller's).
+func (n *Node) registration() raftmeta.Broker {
+	b := n.reg
+	b.Listeners = maps.Clone(n.reg.Listeners)
+	return b
+}
+
+// register records this broker and its advertised listeners in Raft,
+// retrying while the metadata leader is elected or unreachable.
+func (n *Node) register(ctx context.Context) error {
 	for {
-		err := n.meta.RegisterBroker(ctx, b)
+		err := n.meta.RegisterBroker(ctx, n.registration())
 		if err == nil {
 			return nil
 		}
@@ -217,9 +247,11 @@ func (n *Node) brokerConfig() kafkaapi.BrokerConfig {
 // late reconcile.
 func (n *Node) reconcile(ctx context.Context) {
 	ensured := map[string]int{} // topic → partitions the backend has
+	var opening sync.Map        // storage.TopicPartition → true while openLed opens it
 	for {
 		changed := n.meta.Changed()
 		n.ensureTopics(ctx, ensured)
+		n.openLed(ctx, &opening)
 		for _, tp := range n.parts.Open() {
 			t, ok := n.meta.Topic(tp.Topic)
 			switch {
@@ -241,10 +273,61 @@ func (n *Node) reconcile(ctx context.Context) {
 	}
 }
 
-// ensureTopics has a backend that keeps per-topic state (Pulsar) create
-// or grow each topic; the Raft leader does it, so one broker calls per
-// change. Failures are logged and retried at the next change; opening a
-// partition ensures its topic too.
+// openLed opens, in the background, the partitions the metadata gives
+// this broker that are not open yet, so a partition that moved here (a
+// failover, a rebalance, a handover) is ready by the time its clients
+// have refreshed their metadata, instead of opening on their first
+// request. Not without the lease: those partitions may be moving away.
+func (n *Node) openLed(ctx context.Context, opening *sync.Map) {
+	if !n.holdsLease() {
+		return
+	}
+	for _, t := range n.meta.Topics() {
+		cfg, err := storage.ParseTopicConfig(t.Configs, n.cfg.TopicDefaults)
+		if err != nil {
+			continue
+		}
+		for _, p := range t.Partitions {
+			tp := storage.TopicPartition{Topic: t.Name, Partition: p.Index}
+			if p.Leader != n.cfg.NodeID {
+				continue
+			}
+			if _, ok := n.parts.Get(tp); ok {
+				continue
+			}
+			if _, busy := opening.LoadOrStore(tp, true); busy {
+				continue
+			}
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				defer opening.Delete(tp)
+				octx, cancel := context.WithTimeout(ctx, n.writeTimeout())
+				defer cancel()
+				if _, err := n.parts.Acquire(octx, tp, p.LeaderEpoch, cfg); err != nil {
+					n.log.Debug("opening a partition led here ahead of its clients", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+				}
+			}()
+		}
+	}
+}
+
+// prepareTopic gives a topic its shape in a backend that keeps one
+// (Pulsar's partitioned topic): raftmeta calls it on the Raft leader
+// before it commits the topic's creation or growth, so the shape has one
+// writer and exists before any broker opens a partition.
+func (n *Node) prepareTopic(ctx context.Context, topic string, partitions int32) error {
+	te, ok := n.backend.(storage.TopicEnsurer)
+	if !ok {
+		return nil
+	}
+	return te.EnsureTopic(ctx, topic, partitions)
+}
+
+// ensureTopics repairs, on the Raft leader, topics whose shape in the
+// backend lags the metadata (written before PrepareTopic existed, or a
+// Pulsar topic deleted behind KOP's back); it is the same one writer as
+// prepareTopic. Failures are logged and retried at the next change.
 func (n *Node) ensureTopics(ctx context.Context, ensured map[string]int) {
 	te, ok := n.backend.(storage.TopicEnsurer)
 	if !ok || !n.meta.IsLeader() {
@@ -272,6 +355,14 @@ func (n *Node) ensureTopics(ctx context.Context, ensured map[string]int) {
 	}
 }
 
+// Halted is closed when this broker's metadata state machine met a Raft
+// entry it cannot apply (a newer version's command): the broker must stop
+// and be upgraded. HaltErr says which entry.
+func (n *Node) Halted() <-chan struct{} { return n.meta.Halted() }
+
+// HaltErr is why Halted closed, nil before.
+func (n *Node) HaltErr() error { return n.meta.HaltErr() }
+
 // KafkaAddrs are the bound Kafka listener addresses.
 func (n *Node) KafkaAddrs() []string {
 	var out []string
@@ -291,7 +382,9 @@ func (n *Node) Close() error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
+		n.closing.Store(true)
 		var errs []error
+		n.handOver(ctx)
 		if n.groups != nil {
 			// First, so JoinGroup and SyncGroup requests parked in a
 			// rebalance are answered (NOT_COORDINATOR) and the listeners

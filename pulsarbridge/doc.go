@@ -30,15 +30,53 @@
 // consumers reuse cached readers left at the next offset, so they pay no
 // seek per fetch.
 //
+// # Topic shape
+//
+// A topic's partitioned topic is created and grown by EnsureTopic alone,
+// which the Raft leader calls before it commits the topic's creation or
+// growth (raftmeta's PrepareTopic), so there is one writer of the shape
+// and every partition exists before any broker opens it. Open never
+// creates or grows anything: a partition Pulsar does not have yet is
+// ErrUnavailable (the client retries). Topic auto-creation is turned off
+// in KOP's namespace, because a producer or reader on T-partition-N made
+// before T had N+1 partitions would create a stray non-partitioned topic
+// of that name, which then blocks growing T; EnsureTopic deletes an empty
+// stray it finds in the way and names one that holds data.
+//
 // # Writers
 //
 // One writer per partition: the log holds an exclusive Pulsar producer
-// (ProducerAccessModeExclusive), so a second broker cannot open the same
-// partition for writing while the first holds it (ErrFenced), and appends
-// with a leader epoch older than the log's are refused. The log start
-// offset set by DeleteRecords and the leader-epoch history are stored as
-// properties of the partition's Pulsar topic; a new epoch is stored before
-// any entry carrying it.
+// (ProducerAccessModeExclusive), and appends with a leader epoch older than
+// the log's are refused. Opening a partition is taking it over: the caller
+// opens it because Raft named this broker its leader, so when another
+// producer still holds it (a broker frozen, cut off from Raft, or just
+// releasing it), Open unloads the topic through the admin API, which
+// closes every producer on it, and creates its own exclusive producer
+// before the old one can reconnect; the old producer's reconnection is
+// then refused with ProducerFenced, which stops pulsar-client-go from
+// retrying, so the old broker can never write again. Its sends still in
+// flight fail, and nothing it sent after the unload is stored; what Pulsar
+// stored before is read back by the new leader's recovery, which runs
+// after it holds the producer. Repairing after a failed send never takes
+// over (ErrFenced: the leadership is gone).
+//
+// We chose the unload over the alternatives: Pulsar's ExclusiveWithFencing
+// access mode does the same in one step but pulsar-client-go (v0.19) does
+// not offer it; WaitForExclusive waits for the old producer to go, which a
+// frozen broker's never does until Pulsar's keep-alive drops it (about
+// 30 s or more); and a lease checked before every send cannot stop sends
+// already queued in a frozen process's producer. The lease is there too,
+// one level up: a broker out of touch with the Raft group stops accepting
+// produce and closes its partitions before the Raft leader moves them
+// (node), so a live but cut-off broker gives its producers up by itself.
+//
+// The log start offset set by DeleteRecords and the leader-epoch history
+// are stored as properties of the partition's Pulsar topic; a new epoch is
+// stored before any entry carrying it.
+//
+// Producers and readers reconnect with a backoff capped at one second
+// (pulsar-client-go's default grows to a minute), so a partition is
+// writable again about a second after Pulsar returns.
 //
 // # Sending
 //

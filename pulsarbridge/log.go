@@ -206,6 +206,7 @@ func (l *partitionLog) connect(ctx context.Context, takeover bool) error {
 			// their own contexts instead.
 			SendTimeout:        -1,
 			MaxPendingMessages: maxPendingMessages,
+			BackOffPolicyFunc:  newReconnectBackoff,
 		})
 		if err == nil {
 			l.producer = p
@@ -345,6 +346,7 @@ func (l *partitionLog) readOneAttempt(ctx context.Context, id pulsar.MessageID) 
 		StartMessageID:          id,
 		StartMessageIDInclusive: true,
 		ReceiverQueueSize:       1,
+		BackoffPolicyFunc:       newReconnectBackoff,
 	})
 	if err != nil {
 		return nil, nil, unavailable("reader for "+l.topic, err)
@@ -535,6 +537,7 @@ func (l *partitionLog) cursorAt(ctx context.Context, offset int64) (*cursor, err
 		Topic:                   l.topic,
 		StartMessageID:          id,
 		StartMessageIDInclusive: true,
+		BackoffPolicyFunc:       newReconnectBackoff,
 	})
 	if err != nil {
 		return nil, unavailable("reader for "+l.topic, err)

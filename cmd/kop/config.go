@@ -29,6 +29,7 @@ var topicDefaultKeys = map[string]string{
 func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Config, error) {
 	nc := node.Config{
 		NodeID:                 c.RaftNodeID,
+		Version:                version,
 		Mode:                   mode.String(),
 		DataDir:                c.DataDir,
 		RaftBind:               c.RaftBindAddress,
@@ -43,6 +44,7 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		RetentionCheck:         time.Duration(c.LogRetentionCheckIntervalMs) * time.Millisecond,
 		ShutdownTimeout:        time.Duration(c.ShutdownTimeoutMs) * time.Millisecond,
 		BrokerSessionTimeout:   time.Duration(c.BrokerSessionTimeoutMs) * time.Millisecond,
+		AutoLeaderRebalance:    c.AutoLeaderRebalanceEnable,
 		BrokerServiceURL:       c.BrokerServiceURL,
 		WebServiceURL:          c.WebServiceURL,
 		KafkaTenant:            c.KafkaTenant,

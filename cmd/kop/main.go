@@ -99,7 +99,15 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		logger.Error("start-up failed", "err", err)
 		return 1
 	}
-	<-ctx.Done()
+	code := 0
+	select {
+	case <-ctx.Done():
+	case <-n.Halted():
+		// The metadata log holds an entry this version cannot apply: stop,
+		// so the others lead, until the broker is upgraded.
+		logger.Error("stopping: this broker cannot apply the cluster metadata; upgrade it", "err", n.HaltErr())
+		code = 1
+	}
 	stop()
 	logger.Info("shutting down")
 	if err := n.Close(); err != nil {
@@ -107,7 +115,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	logger.Info("stopped")
-	return 0
+	return code
 }
 
 func modeOf(s string) (conf.Mode, bool) {
