@@ -122,7 +122,8 @@ func TestClusterLiveness(t *testing.T) {
 	load.waitWritable(t, time.Now(), time.Minute)
 
 	adm := kadm.NewClient(newClient(t, addrs[0], kgo.SeedBrokers(addrs...)))
-	leaders := func() (controller int32, led map[int32]int32) {
+	// The helpers below take the (sub)test they fail.
+	leaders := func(t *testing.T) (controller int32, led map[int32]int32) {
 		t.Helper()
 		for ctx.Err() == nil {
 			md, err := adm.Metadata(ctx, topic)
@@ -138,8 +139,8 @@ func TestClusterLiveness(t *testing.T) {
 		t.Fatalf("no metadata: %v", ctx.Err())
 		return
 	}
-	leads := func(id int32) bool {
-		_, led := leaders()
+	leads := func(t *testing.T, id int32) bool {
+		_, led := leaders(t)
 		for _, l := range led {
 			if l == id {
 				return true
@@ -148,9 +149,9 @@ func TestClusterLiveness(t *testing.T) {
 		return false
 	}
 	// pick is a broker leading partitions: the Raft leader or another.
-	pick := func(raftLeader bool) *broker {
+	pick := func(t *testing.T, raftLeader bool) *broker {
 		t.Helper()
-		controller, led := leaders()
+		controller, led := leaders(t)
 		for id := int32(1); id <= 3; id++ {
 			if (id == controller) == raftLeader && slices.Contains(slices.Collect(mapValues(led)), id) {
 				return bs[id-1]
@@ -163,32 +164,27 @@ func TestClusterLiveness(t *testing.T) {
 	// comeBack waits until the restarted broker leads partitions again
 	// (moved back to their preferred leader) and reports the pause that
 	// move caused.
-	comeBack := func(event string, b *broker) {
+	comeBack := func(t *testing.T, event string, b *broker) {
 		t.Helper()
 		from := time.Now()
-		waitFor(t, time.Minute, fmt.Sprintf("broker %d leading partitions again after %s", idOf(b), event), func() bool { return leads(idOf(b)) })
+		waitFor(t, time.Minute, fmt.Sprintf("broker %d leading partitions again after %s", idOf(b), event), func() bool { return leads(t, idOf(b)) })
 		load.report(t, event+": partitions moving back", from, load.waitWritable(t, time.Now(), time.Minute))
 	}
 
-	t.Run("kill-follower", func(t *testing.T) {
-		b := pick(false)
+	// kill9 kills a broker leading partitions, then restarts it.
+	kill9 := func(t *testing.T, raftLeader bool, event string) {
+		b := pick(t, raftLeader)
 		at := time.Now()
 		b.kill9()
-		load.report(t, "kill -9 of a follower", at, load.waitWritable(t, at, time.Minute))
+		load.report(t, event, at, load.waitWritable(t, at, time.Minute))
 		b.start()
-		comeBack("kill -9 of a follower", b)
-	})
-	t.Run("kill-raft-leader", func(t *testing.T) {
-		b := pick(true)
-		at := time.Now()
-		b.kill9()
-		load.report(t, "kill -9 of the Raft leader", at, load.waitWritable(t, at, time.Minute))
-		b.start()
-		comeBack("kill -9 of the Raft leader", b)
-	})
+		comeBack(t, event, b)
+	}
+	t.Run("kill-follower", func(t *testing.T) { kill9(t, false, "kill -9 of a follower") })
+	t.Run("kill-raft-leader", func(t *testing.T) { kill9(t, true, "kill -9 of the Raft leader") })
 	t.Run("freeze", func(t *testing.T) {
 		const freeze = 20 * time.Second
-		b := pick(false)
+		b := pick(t, false)
 		at := time.Now()
 		b.signal(syscall.SIGSTOP)
 		defer b.signal(syscall.SIGCONT) // also when the wait below fails
@@ -198,7 +194,7 @@ func TestClusterLiveness(t *testing.T) {
 		}
 		b.signal(syscall.SIGCONT)
 		load.report(t, "SIGSTOP of a partition leader (while still frozen)", at, recovered)
-		comeBack("SIGSTOP and SIGCONT", b)
+		comeBack(t, "SIGSTOP and SIGCONT", b)
 	})
 	t.Run("rolling-restart", func(t *testing.T) {
 		for _, b := range bs {
@@ -206,7 +202,7 @@ func TestClusterLiveness(t *testing.T) {
 			b.stop()
 			load.report(t, fmt.Sprintf("SIGTERM of broker %d", idOf(b)), at, load.waitWritable(t, at, time.Minute))
 			b.start()
-			comeBack(fmt.Sprintf("restart of broker %d", idOf(b)), b)
+			comeBack(t, fmt.Sprintf("restart of broker %d", idOf(b)), b)
 		}
 	})
 	t.Run("pulsar-restart", func(t *testing.T) {
