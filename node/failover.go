@@ -84,7 +84,7 @@ func (n *Node) watchLease(ctx context.Context) {
 			if n.fencedHere() && !n.closing.Load() {
 				n.log.Info("this broker was fenced while out of touch: registering again")
 				rctx, cancel := context.WithTimeout(ctx, n.writeTimeout())
-				if err := n.meta.RegisterBroker(rctx, n.registration()); err != nil {
+				if err := n.meta.RegisterBroker(rctx, n.reg); err != nil {
 					n.log.Warn("registering again", "err", err)
 				}
 				cancel()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -178,9 +177,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
-// registration is this broker as raftmeta records it: id, rack and
-// advertised listeners (the first one's host and port are the Kafka
-// broker address).
+// buildRegistration is this broker as raftmeta records it: id, version,
+// rack and advertised listeners (the first one's host and port are the
+// Kafka broker address).
 func (n *Node) buildRegistration() (raftmeta.Broker, error) {
 	b := raftmeta.Broker{ID: n.cfg.NodeID, Rack: n.cfg.Rack, Version: n.cfg.Version, Listeners: map[string]string{}}
 	for i, l := range n.cfg.Listeners {
@@ -200,19 +199,11 @@ func (n *Node) buildRegistration() (raftmeta.Broker, error) {
 	return b, nil
 }
 
-// registration is what register records (a copy: the listener map is
-// the caller's).
-func (n *Node) registration() raftmeta.Broker {
-	b := n.reg
-	b.Listeners = maps.Clone(n.reg.Listeners)
-	return b
-}
-
 // register records this broker and its advertised listeners in Raft,
 // retrying while the metadata leader is elected or unreachable.
 func (n *Node) register(ctx context.Context) error {
 	for {
-		err := n.meta.RegisterBroker(ctx, n.registration())
+		err := n.meta.RegisterBroker(ctx, n.reg)
 		if err == nil {
 			return nil
 		}
@@ -247,11 +238,11 @@ func (n *Node) brokerConfig() kafkaapi.BrokerConfig {
 // late reconcile.
 func (n *Node) reconcile(ctx context.Context) {
 	ensured := map[string]int{} // topic → partitions the backend has
-	var opening sync.Map        // storage.TopicPartition → true while openLed opens it
+	var led ledPartitions
 	for {
 		changed := n.meta.Changed()
 		n.ensureTopics(ctx, ensured)
-		n.openLed(ctx, &opening)
+		n.openLed(ctx, &led)
 		for _, tp := range n.parts.Open() {
 			t, ok := n.meta.Topic(tp.Topic)
 			switch {
@@ -273,35 +264,59 @@ func (n *Node) reconcile(ctx context.Context) {
 	}
 }
 
-// openLed opens, in the background, the partitions the metadata gives
-// this broker that are not open yet, so a partition that moved here (a
-// failover, a rebalance, a handover) is ready by the time its clients
-// have refreshed their metadata, instead of opening on their first
-// request. Not without the lease: those partitions may be moving away.
-func (n *Node) openLed(ctx context.Context, opening *sync.Map) {
-	if !n.holdsLease() {
+// ledPartitions is openLed's memory: the leader epoch of each partition
+// as last seen led here, and which are being opened.
+type ledPartitions struct {
+	seen    map[storage.TopicPartition]int32
+	opening sync.Map // storage.TopicPartition → true while opened
+	sem     chan struct{}
+}
+
+// openLed opens, in the background, the partitions that the metadata gives
+// this cluster member after it started (a failover, a rebalance, a
+// handover, a new topic), so each is ready by the time its clients have
+// refreshed their metadata instead of opening on their first request. At
+// most maxOpening at a time; partitions led at start-up open on their
+// first request, as a standalone broker's all do. Not without the lease:
+// those partitions may be moving away.
+func (n *Node) openLed(ctx context.Context, led *ledPartitions) {
+	if len(n.cfg.RaftPeers) < 2 {
 		return
 	}
+	first := led.seen == nil
+	if first {
+		led.seen = map[storage.TopicPartition]int32{}
+		led.sem = make(chan struct{}, maxOpening)
+	}
+	holds := n.holdsLease()
+	now := map[storage.TopicPartition]int32{}
 	for _, t := range n.meta.Topics() {
 		cfg, err := storage.ParseTopicConfig(t.Configs, n.cfg.TopicDefaults)
-		if err != nil {
-			continue
-		}
 		for _, p := range t.Partitions {
-			tp := storage.TopicPartition{Topic: t.Name, Partition: p.Index}
 			if p.Leader != n.cfg.NodeID {
 				continue
 			}
-			if _, ok := n.parts.Get(tp); ok {
+			tp := storage.TopicPartition{Topic: t.Name, Partition: p.Index}
+			now[tp] = p.LeaderEpoch
+			if epoch, ok := led.seen[tp]; first || err != nil || !holds || (ok && epoch == p.LeaderEpoch) {
 				continue
 			}
-			if _, busy := opening.LoadOrStore(tp, true); busy {
+			if _, open := n.parts.Get(tp); open {
+				continue
+			}
+			if _, busy := led.opening.LoadOrStore(tp, true); busy {
 				continue
 			}
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
-				defer opening.Delete(tp)
+				defer led.opening.Delete(tp)
+				select {
+				case led.sem <- struct{}{}:
+					defer func() { <-led.sem }()
+				case <-ctx.Done():
+					return
+				}
 				octx, cancel := context.WithTimeout(ctx, n.writeTimeout())
 				defer cancel()
 				if _, err := n.parts.Acquire(octx, tp, p.LeaderEpoch, cfg); err != nil {
@@ -310,7 +325,13 @@ func (n *Node) openLed(ctx context.Context, opening *sync.Map) {
 			}()
 		}
 	}
+	if holds {
+		led.seen = now
+	}
 }
+
+// maxOpening bounds the partitions openLed opens at once.
+const maxOpening = 8
 
 // prepareTopic gives a topic its shape in a backend that keeps one
 // (Pulsar's partitioned topic): raftmeta calls it on the Raft leader
