@@ -96,10 +96,8 @@ func (n *Node) watchLease(ctx context.Context) {
 			continue
 		}
 		n.log.Warn("lost contact with the Raft group: closing this broker's partitions", "partitions", len(open), "lease", n.leaseTimeout())
-		for _, tp := range open {
-			if err := n.parts.Release(tp); err != nil {
-				n.log.Warn("releasing partition", "topic", tp.Topic, "partition", tp.Partition, "err", err)
-			}
+		if err := n.parts.ReleaseAll(); err != nil {
+			n.log.Warn("releasing partitions", "err", err)
 		}
 	}
 }
@@ -277,10 +275,8 @@ func (n *Node) handOver(ctx context.Context) {
 		}
 	}
 	if n.parts != nil {
-		for _, tp := range n.parts.Open() {
-			if err := n.parts.Release(tp); err != nil {
-				n.log.Warn("releasing partition", "topic", tp.Topic, "partition", tp.Partition, "err", err)
-			}
+		if err := n.parts.ReleaseAll(); err != nil {
+			n.log.Warn("releasing partitions", "err", err)
 		}
 	}
 	if n.meta.IsLeader() {

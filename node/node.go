@@ -406,6 +406,12 @@ func (n *Node) Close() error {
 		n.closing.Store(true)
 		var errs []error
 		n.handOver(ctx)
+		if n.stopWatch != nil {
+			// The leadership loops and the partitions they are opening
+			// stop before the listeners drain: a request waiting for
+			// such an open then ends at once.
+			n.stopWatch()
+		}
 		if n.groups != nil {
 			// First, so JoinGroup and SyncGroup requests parked in a
 			// rebalance are answered (NOT_COORDINATOR) and the listeners
@@ -420,9 +426,6 @@ func (n *Node) Close() error {
 			for _, ln := range n.lns {
 				ln.Close()
 			}
-		}
-		if n.stopWatch != nil {
-			n.stopWatch()
 		}
 		n.wg.Wait()
 		if n.parts != nil {

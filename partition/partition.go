@@ -143,12 +143,26 @@ func (m *Manager) topicParts(topic string) []*Partition {
 
 // Close closes every open log.
 func (m *Manager) Close() error {
-	var errs []error
-	for _, tp := range m.Open() {
-		if err := m.Release(tp); err != nil {
-			errs = append(errs, fmt.Errorf("close %s-%d: %w", tp.Topic, tp.Partition, err))
-		}
+	return m.ReleaseAll()
+}
+
+// ReleaseAll closes every open log, all at once: closing one may wait for
+// its backend (a Pulsar producer's close is bounded but not instant), and
+// a shutdown or a lost lease must not pay that once per partition.
+func (m *Manager) ReleaseAll() error {
+	open := m.Open()
+	errs := make([]error, len(open))
+	var wg sync.WaitGroup
+	for i, tp := range open {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.Release(tp); err != nil {
+				errs[i] = fmt.Errorf("close %s-%d: %w", tp.Topic, tp.Partition, err)
+			}
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

@@ -61,6 +61,9 @@ type Backend struct {
 	bufs bufpool.Pool
 }
 
+// clientOperationTimeout caps the Pulsar client's operation timeout.
+const clientOperationTimeout = 10 * time.Second
+
 // defaultTimestampSkew bounds the clock difference between Kafka clients
 // and KOP that ListOffsets by timestamp tolerates.
 const defaultTimestampSkew = time.Minute
@@ -91,8 +94,11 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("pulsarbridge: admin client for %s: %w", opts.WebServiceURL, err)
 	}
 	client, err := pulsar.NewClient(pulsar.ClientOptions{
-		URL:               opts.ServiceURL,
-		OperationTimeout:  opts.OperationTimeout,
+		URL: opts.ServiceURL,
+		// Bounds lookups and producer creation, also a producer's
+		// reconnection: a lookup sent while Pulsar restarts waits this
+		// long for an answer before the next attempt.
+		OperationTimeout:  min(opts.OperationTimeout, clientOperationTimeout),
 		ConnectionTimeout: 10 * time.Second,
 		Logger:            plog.NewLoggerWithSlog(opts.Logger.With("component", "pulsar-client")),
 	})

@@ -195,7 +195,7 @@ const takeoverAttempts = 4
 // failed send never takes over: a fenced log has lost its leadership.
 func (l *partitionLog) connect(ctx context.Context, takeover bool) error {
 	for attempt := 1; ; attempt++ {
-		p, err := l.b.client.CreateProducer(pulsar.ProducerOptions{
+		p, err := l.b.createProducer(ctx, pulsar.ProducerOptions{
 			Topic:              l.topic,
 			ProducerAccessMode: pulsar.ProducerAccessModeExclusive,
 			DisableBatching:    true,
@@ -222,6 +222,33 @@ func (l *partitionLog) connect(ctx context.Context, takeover bool) error {
 			return unavailable("unload "+l.topic+" to fence its previous writer", uerr)
 		}
 		l.b.log.Warn("took the partition over from another writer: unloaded its Pulsar topic", "topic", l.topic, "attempt", attempt)
+	}
+}
+
+// createProducer is the client's CreateProducer bounded by ctx (the
+// client's own wait is its OperationTimeout, and it retries a topic being
+// unloaded or loaded until then): a shutdown or a request's deadline is
+// not held up by it. A producer that arrives after ctx ended is closed.
+func (b *Backend) createProducer(ctx context.Context, opts pulsar.ProducerOptions) (pulsar.Producer, error) {
+	type result struct {
+		p   pulsar.Producer
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		p, err := b.client.CreateProducer(opts)
+		ch <- result{p, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.p, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.p != nil {
+				r.p.Close()
+			}
+		}()
+		return nil, fmt.Errorf("creating a producer for %s: %w", opts.Topic, context.Cause(ctx))
 	}
 }
 
