@@ -204,7 +204,7 @@ func newBroker(t testing.TB, mode string, kport, rport, hport int, extra map[str
 	b.logPath = filepath.Join(t.TempDir(), "kop.log")
 	t.Cleanup(func() {
 		b.stop()
-		if dir := os.Getenv("KOP_E2E_LOG_DIR"); dir != "" {
+		if dir := os.Getenv("E2E_KOP_LOG_DIR"); dir != "" {
 			// Kept for reading after the run (the temporary ones go).
 			if out, err := os.ReadFile(b.logPath); err == nil {
 				name := strings.NewReplacer("/", "_", ":", "_").Replace(t.Name() + "-" + b.addr + ".log")
@@ -303,9 +303,16 @@ func (b *broker) stop() {
 			b.t.Errorf("kop exited with status %d after SIGTERM", code)
 		}
 	case <-time.After(30 * time.Second):
-		b.t.Errorf("kop (pid %d) did not stop within 30s of SIGTERM; killing it", b.cmd.Process.Pid)
-		b.cmd.Process.Kill()
-		<-b.exited
+		b.t.Errorf("kop (pid %d) did not stop within 30s of SIGTERM; its goroutines are in its log; killing it", b.cmd.Process.Pid)
+		// SIGQUIT makes the Go runtime write every goroutine's stack to
+		// the log (and exit), which says where the shutdown hung.
+		b.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-b.exited:
+		case <-time.After(5 * time.Second):
+			b.cmd.Process.Kill()
+			<-b.exited
+		}
 	}
 	b.cmd = nil
 }

@@ -133,16 +133,12 @@ func (s *Server) finishProduce(ctx context.Context, a appending) {
 // producePartition validates one partition's records and starts their
 // append; nil when it failed (sp says why).
 func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) *partition.Pending {
-	if s.deps.HoldsLease != nil && !s.deps.HoldsLease() {
-		// Cut off from the metadata quorum (or frozen and just woken):
-		// the partition may already lead elsewhere.
-		sp.ErrorCode = kerr.NotLeaderForPartition.Code
-		sp.ErrorMessage = kmsg.StringPtr("this broker has lost contact with the metadata quorum; its partitions are moving")
-		return nil
-	}
 	p, code := s.partitionFor(ctx, t, rp.Partition)
 	if code != 0 {
 		sp.ErrorCode = code
+		if code == kerr.NotLeaderForPartition.Code && !s.holdsLease() {
+			sp.ErrorMessage = kmsg.StringPtr("this broker has lost contact with the metadata quorum; its partitions are moving")
+		}
 		return nil
 	}
 	fail := func(err error) {

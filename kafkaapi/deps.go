@@ -72,8 +72,9 @@ type Deps struct {
 	Groups     Groups
 	Config     BrokerConfig
 	// HoldsLease says whether this broker is still in touch with the
-	// metadata quorum (raftmeta's lease); produce is refused with
-	// NOT_LEADER_OR_FOLLOWER without it, before the Raft leader moves the
-	// partitions elsewhere. nil: always held.
+	// metadata quorum (raftmeta's lease); without it every partition
+	// request (produce, fetch, ListOffsets, …) is answered
+	// NOT_LEADER_OR_FOLLOWER and no partition is opened, before the Raft
+	// leader moves the partitions elsewhere. nil: always held.
 	HoldsLease func() bool
 }

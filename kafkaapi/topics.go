@@ -78,7 +78,10 @@ func (s *Server) partitionFor(ctx context.Context, t raftmeta.Topic, idx int32) 
 		return nil, kerr.UnknownTopicOrPartition.Code
 	}
 	pm := t.Partitions[idx]
-	if pm.Leader != s.deps.NodeID {
+	if pm.Leader != s.deps.NodeID || !s.holdsLease() {
+		// Without the lease (cut off from the metadata quorum, or frozen
+		// and just woken) the partition may lead elsewhere already, and
+		// opening it would take it from its new leader.
 		return nil, kerr.NotLeaderForPartition.Code
 	}
 	cfg, err := s.topicConfig(t)
@@ -92,6 +95,10 @@ func (s *Server) partitionFor(ctx context.Context, t raftmeta.Topic, idx int32) 
 	}
 	return p, 0
 }
+
+// holdsLease says whether this broker may act as a partition leader now
+// (Deps.HoldsLease; always without one).
+func (s *Server) holdsLease() bool { return s.deps.HoldsLease == nil || s.deps.HoldsLease() }
 
 // checkLeaderEpoch applies KIP-320: a request naming a newer epoch than
 // ours is ahead of us, an older one is fenced; -1 skips the check.

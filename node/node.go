@@ -317,10 +317,21 @@ func (n *Node) openLed(ctx context.Context, led *ledPartitions) {
 				case <-ctx.Done():
 					return
 				}
+				// Opening takes the partition over (pulsarbridge): only
+				// while it is still led here, with this epoch.
+				if !n.leadsNow(tp, p.LeaderEpoch) {
+					return
+				}
 				octx, cancel := context.WithTimeout(ctx, n.writeTimeout())
 				defer cancel()
 				if _, err := n.parts.Acquire(octx, tp, p.LeaderEpoch, cfg); err != nil {
 					n.log.Debug("opening a partition led here ahead of its clients", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+					return
+				}
+				if !n.leadsNow(tp, p.LeaderEpoch) {
+					// Moved on while it opened (reconcile saw nothing
+					// open to release).
+					n.parts.Release(tp)
 				}
 			}()
 		}
@@ -328,6 +339,17 @@ func (n *Node) openLed(ctx context.Context, led *ledPartitions) {
 	if holds {
 		led.seen = now
 	}
+}
+
+// leadsNow says whether the metadata gives this broker tp with epoch and
+// it holds its lease.
+func (n *Node) leadsNow(tp storage.TopicPartition, epoch int32) bool {
+	t, ok := n.meta.Topic(tp.Topic)
+	if !ok || int(tp.Partition) >= len(t.Partitions) || !n.holdsLease() {
+		return false
+	}
+	p := t.Partitions[tp.Partition]
+	return p.Leader == n.cfg.NodeID && p.LeaderEpoch == epoch
 }
 
 // maxOpening bounds the partitions openLed opens at once.

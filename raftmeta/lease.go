@@ -29,17 +29,22 @@ func (s *Store) HoldsLease(d time.Duration) bool {
 	if s.closed.Load() {
 		return false
 	}
-	switch s.raft.State() {
-	case raft.Leader:
+	if s.raft.State() == raft.Leader {
 		from := s.leaseFrom.Load()
 		return from != nil && time.Since(*from) < d
-	case raft.Follower:
-		if _, id := s.raft.LeaderWithID(); id == "" {
-			return false
-		}
-		return time.Since(s.raft.LastContact()) < d
 	}
-	return false
+	// A follower or candidate: an election in progress (the leader's id
+	// cleared, votes being asked) does not end the lease, the time since
+	// the last contact with a leader does.
+	return time.Since(s.raft.LastContact()) < d
+}
+
+// renewLease records that a quorum confirmed this node's leadership at
+// from (a successful check, or winning an election).
+func (s *Store) renewLease(from time.Time) {
+	if cur := s.leaseFrom.Load(); cur == nil || cur.Before(from) {
+		s.leaseFrom.Store(&from)
+	}
 }
 
 // renewLeases runs for the life of the store: while this node is the
@@ -52,16 +57,20 @@ func (s *Store) renewLeases() {
 	defer s.wg.Done()
 	t := time.NewTicker(leaseVerifyInterval)
 	defer t.Stop()
-	var pending chan error // the outstanding check's result
+	type check struct {
+		started time.Time
+		err     error
+	}
+	var pending chan check // the outstanding check's result
 	var started time.Time
 	for {
 		select {
 		case <-s.done:
 			return
-		case err := <-pending:
+		case c := <-pending:
 			pending = nil
-			if err == nil {
-				s.leaseFrom.Store(&started)
+			if c.err == nil {
+				s.renewLease(c.started)
 			}
 			continue
 		case <-t.C:
@@ -75,7 +84,7 @@ func (s *Store) renewLeases() {
 		}
 		started = time.Now()
 		f := s.raft.VerifyLeader()
-		pending = make(chan error, 1)
-		go func(ch chan error) { ch <- f.Error() }(pending)
+		pending = make(chan check, 1)
+		go func(ch chan check, started time.Time) { ch <- check{started, f.Error()} }(pending, started)
 	}
 }

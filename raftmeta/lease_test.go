@@ -138,8 +138,8 @@ func TestNewLeaderKnowsWhenPredecessorWentSilent(t *testing.T) {
 	c := newTestCluster(t, 3)
 	li := c.leader()
 	oldID := c.cfgs[li].NodeID
-	stopped := time.Now()
 	c.stop(li)
+	stopped := time.Now() // it sent its last heartbeat before this
 	var since time.Time
 	waitUntil(t, "a new leader reporting its predecessor unreachable", func() bool {
 		for _, s := range c.stores {
@@ -156,5 +156,37 @@ func TestNewLeaderKnowsWhenPredecessorWentSilent(t *testing.T) {
 	// machine's scheduling).
 	if since.After(stopped.Add(100 * time.Millisecond)) {
 		t.Fatalf("the new leader counts its predecessor silent since %v, after it stopped at %v", since.Format(time.StampMilli), stopped.Format(time.StampMilli))
+	}
+}
+
+// TestLeaseNotRenewedWithoutQuorum: a leader whose followers are gone but
+// which has not stepped down yet (a long LeaderLeaseTimeout) loses its
+// lease and does not get it back while no quorum answers.
+func TestLeaseNotRenewedWithoutQuorum(t *testing.T) {
+	const lease = 500 * time.Millisecond
+	c := newTestCluster(t, 3)
+	for i := range c.stores {
+		c.stop(i)
+		c.cfgs[i].LeaderLeaseTimeout = 3 * time.Second
+		c.cfgs[i].HeartbeatTimeout = 3 * time.Second
+		c.cfgs[i].ElectionTimeout = 3 * time.Second
+	}
+	for i := range c.stores {
+		c.start(i)
+	}
+	li := c.leader()
+	leader := c.stores[li]
+	waitUntil(t, "the leader holding its lease", func() bool { return leader.HoldsLease(lease) })
+	for i := range c.stores {
+		if i != li {
+			c.stop(i)
+		}
+	}
+	waitUntil(t, "the leader losing its lease without followers", func() bool { return !leader.HoldsLease(lease) })
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && leader.IsLeader(); {
+		if leader.HoldsLease(lease) {
+			t.Fatal("a leader without a quorum renewed its lease")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -208,8 +208,13 @@ func (s *Store) watchLeadership(obs <-chan raft.Observation) {
 				s.leadershipChangedLocked()
 			case raft.RaftState:
 				s.lastHeard = nil
-				if d == raft.Leader && s.hasPrevLeader {
-					s.lastHeard = map[int32]time.Time{s.prevLeader: s.raft.LastContact()}
+				if d == raft.Leader {
+					// Elected by a quorum just now: that confirms the
+					// lease until the first check does.
+					s.renewLease(time.Now())
+					if s.hasPrevLeader {
+						s.lastHeard = map[int32]time.Time{s.prevLeader: s.raft.LastContact()}
+					}
 				}
 				s.leadershipChangedLocked()
 			}
