@@ -59,14 +59,13 @@ func (s *Server) handleDeleteTopics(ctx context.Context, r *request, req *kmsg.D
 	return resp, nil
 }
 
+// deleteTopic deletes the topic through Raft. Its data goes on the Raft
+// leader before the deletion commits (raftmeta's PrepareDeleteTopic), not
+// here after it: a late deletion here could hit the topic created again
+// under the same name meanwhile.
 func (s *Server) deleteTopic(ctx context.Context, name string) error {
 	if err := s.deps.Meta.DeleteTopic(ctx, name); err != nil {
 		return err
-	}
-	if err := s.deps.Partitions.DeleteTopic(ctx, name); err != nil {
-		// The topic is gone from metadata; leftover data is logged, not
-		// reported: the client's request did succeed.
-		s.log.Error("deleting topic data", "topic", name, "err", err)
 	}
 	s.log.Info("deleted topic", "topic", name)
 	return nil

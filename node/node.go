@@ -94,6 +94,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("open embedded log: %w", err)
 		}
 	}
+	n.parts = partition.NewManager(n.backend, cfg.Logger.With("component", "partition"))
 	peers := cfg.RaftPeers
 	if len(peers) == 0 {
 		peers = []raftmeta.Peer{{ID: cfg.NodeID, Address: cfg.RaftAdvertised}}
@@ -107,6 +108,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Bootstrap:         true,
 		Logger:            cfg.Logger.With("component", "raft"),
 		PrepareTopic:      n.prepareTopic,
+		// The data of a deleted topic goes before the deletion commits
+		// (one writer of topic shape, in log order).
+		PrepareDeleteTopic: func(ctx context.Context, topic string) error { return n.parts.DeleteTopic(ctx, topic) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open raft metadata: %w", err)
@@ -114,8 +118,6 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.meta.WaitForLeader(ctx); err != nil {
 		return nil, fmt.Errorf("wait for raft leader: %w", err)
 	}
-
-	n.parts = partition.NewManager(n.backend, cfg.Logger.With("component", "partition"))
 
 	if n.reg, err = n.buildRegistration(); err != nil {
 		return nil, err
@@ -233,9 +235,9 @@ func (n *Node) brokerConfig() kafkaapi.BrokerConfig {
 // reconcile keeps the open partitions in step with the metadata: it closes
 // the partitions of a topic deleted elsewhere or whose leadership moved
 // away, and applies changed topic configs. It never deletes data: the
-// broker that handles DeleteTopics does, so a topic deleted and created
-// again under the same name cannot lose the new topic's records to a
-// late reconcile.
+// Raft leader does before a deletion commits (PrepareDeleteTopic), so a
+// topic deleted and created again under the same name cannot lose the new
+// topic's records to a late deletion.
 func (n *Node) reconcile(ctx context.Context) {
 	ensured := map[string]int{} // topic → partitions the backend has
 	var led ledPartitions

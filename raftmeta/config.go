@@ -71,6 +71,12 @@ type Config struct {
 	// partition count; an error refuses the command (ErrPrepareFailed).
 	// The broker gives the topic that shape in its storage backend here.
 	PrepareTopic func(ctx context.Context, topic string, partitions int32) error
+	// PrepareDeleteTopic, when set, runs on the Raft leader before it
+	// commits a topic's deletion; an error refuses the command. The
+	// broker deletes the topic's data in its storage backend here, so a
+	// topic created again under the same name afterwards (committed later
+	// in the log) never loses its records to a late deletion.
+	PrepareDeleteTopic func(ctx context.Context, topic string) error
 }
 
 // withDefaults validates cfg and returns it with defaults applied.

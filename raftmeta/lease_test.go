@@ -77,11 +77,18 @@ func TestPrepareTopic(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var calls []call
+	var deleted []string
 	fail := false
 	c := newTestCluster(t, 3)
 	for i := range c.stores {
 		c.stop(i)
 		id := c.cfgs[i].NodeID
+		c.cfgs[i].PrepareDeleteTopic = func(ctx context.Context, topic string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			deleted = append(deleted, topic)
+			return nil
+		}
 		c.cfgs[i].PrepareTopic = func(ctx context.Context, topic string, partitions int32) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -118,8 +125,17 @@ func TestPrepareTopic(t *testing.T) {
 	if _, ok := c.stores[li].Topic("u"); ok {
 		t.Fatal("a topic whose preparation failed was committed")
 	}
+	if err := follower.DeleteTopic(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.DeleteTopic(ctx, "t"); !errors.Is(err, ErrUnknownTopic) {
+		t.Fatalf("deleting t again: %v, want ErrUnknownTopic", err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
+	if len(deleted) != 1 || deleted[0] != "t" {
+		t.Fatalf("PrepareDeleteTopic calls %v, want [t] (once: the second deletion is refused)", deleted)
+	}
 	want := []call{{leaderID, "t", 3}, {leaderID, "t", 5}, {leaderID, "u", 2}}
 	if len(calls) != len(want) {
 		t.Fatalf("PrepareTopic calls %+v, want %+v", calls, want)

@@ -14,17 +14,30 @@ var ErrPrepareFailed = errors.New("raftmeta: preparing the command failed")
 // prepare runs on the Raft leader before a command enters the log, for
 // local and forwarded writes alike: a command that creates a topic or
 // grows it first has Config.PrepareTopic give the topic that many
-// partitions in the storage backend. So the shape of a topic in the
+// partitions in the storage backend, and one that deletes a topic has
+// Config.PrepareDeleteTopic delete its data first. So the shape of a topic in the
 // backend has one writer (the leader), and it is there before any broker
 // learns of the partitions. A command the state machine will reject (the
 // topic exists, or has that many partitions already) prepares nothing.
 func (s *Store) prepare(ctx context.Context, t commandType, data []byte) error {
-	if s.cfg.PrepareTopic == nil || (t != cmdCreateTopic && t != cmdCreatePartitions) {
+	if t != cmdCreateTopic && t != cmdCreatePartitions && t != cmdDeleteTopic {
 		return nil
 	}
 	c, err := decodeCommand(data)
 	if err != nil {
 		return err
+	}
+	if c, ok := c.(*deleteTopicCmd); ok {
+		if _, exists := s.fsm.topic(c.Name); !exists || s.cfg.PrepareDeleteTopic == nil {
+			return nil
+		}
+		if err := s.cfg.PrepareDeleteTopic(ctx, c.Name); err != nil {
+			return fmt.Errorf("%w: deleting the data of topic %q: %v", ErrPrepareFailed, c.Name, err)
+		}
+		return nil
+	}
+	if s.cfg.PrepareTopic == nil {
+		return nil
 	}
 	var name string
 	var partitions int
