@@ -230,25 +230,38 @@ func (l *partitionLog) connect(ctx context.Context, takeover bool) error {
 // unloaded or loaded until then): a shutdown or a request's deadline is
 // not held up by it. A producer that arrives after ctx ended is closed.
 func (b *Backend) createProducer(ctx context.Context, opts pulsar.ProducerOptions) (pulsar.Producer, error) {
+	return bounded(ctx, "a producer for "+opts.Topic, func() (pulsar.Producer, error) { return b.client.CreateProducer(opts) })
+}
+
+// createReader is the client's CreateReader bounded by ctx, as
+// createProducer (subscribing can wait out a topic being moved).
+func (b *Backend) createReader(ctx context.Context, opts pulsar.ReaderOptions) (pulsar.Reader, error) {
+	return bounded(ctx, "a reader for "+opts.Topic, func() (pulsar.Reader, error) { return b.client.CreateReader(opts) })
+}
+
+// bounded runs create, returning when it does or when ctx ends; what it
+// creates after ctx ended is closed.
+func bounded[T interface{ Close() }](ctx context.Context, what string, create func() (T, error)) (T, error) {
 	type result struct {
-		p   pulsar.Producer
+		v   T
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		p, err := b.client.CreateProducer(opts)
-		ch <- result{p, err}
+		v, err := create()
+		ch <- result{v, err}
 	}()
 	select {
 	case r := <-ch:
-		return r.p, r.err
+		return r.v, r.err
 	case <-ctx.Done():
 		go func() {
-			if r := <-ch; r.p != nil {
-				r.p.Close()
+			if r := <-ch; r.err == nil {
+				r.v.Close()
 			}
 		}()
-		return nil, fmt.Errorf("creating a producer for %s: %w", opts.Topic, context.Cause(ctx))
+		var zero T
+		return zero, fmt.Errorf("creating %s: %w", what, context.Cause(ctx))
 	}
 }
 
@@ -368,7 +381,7 @@ func (l *partitionLog) readOne(ctx context.Context, id pulsar.MessageID) (*entry
 func (l *partitionLog) readOneAttempt(ctx context.Context, id pulsar.MessageID) (*entryPos, pulsar.MessageID, error) {
 	ctx, cancel := context.WithTimeout(ctx, readOneWait)
 	defer cancel()
-	r, err := l.b.client.CreateReader(pulsar.ReaderOptions{
+	r, err := l.b.createReader(ctx, pulsar.ReaderOptions{
 		Topic:                   l.topic,
 		StartMessageID:          id,
 		StartMessageIDInclusive: true,
@@ -560,7 +573,7 @@ func (l *partitionLog) cursorAt(ctx context.Context, offset int64) (*cursor, err
 	if err != nil {
 		return nil, err
 	}
-	r, err := l.b.client.CreateReader(pulsar.ReaderOptions{
+	r, err := l.b.createReader(ctx, pulsar.ReaderOptions{
 		Topic:                   l.topic,
 		StartMessageID:          id,
 		StartMessageIDInclusive: true,
