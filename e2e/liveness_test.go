@@ -149,16 +149,22 @@ func TestClusterLiveness(t *testing.T) {
 		return false
 	}
 	// pick is a broker leading partitions: the Raft leader or another.
+	// pick is a broker leading partitions: the Raft leader or another
+	// (waiting for the last event's rebalancing to give it some).
 	pick := func(t *testing.T, raftLeader bool) *broker {
 		t.Helper()
-		controller, led := leaders(t)
-		for id := int32(1); id <= 3; id++ {
-			if (id == controller) == raftLeader && slices.Contains(slices.Collect(mapValues(led)), id) {
-				return bs[id-1]
+		var picked *broker
+		waitFor(t, time.Minute, fmt.Sprintf("a broker leading partitions (the Raft leader: %v)", raftLeader), func() bool {
+			controller, led := leaders(t)
+			for id := int32(1); id <= 3; id++ {
+				if (id == controller) == raftLeader && slices.Contains(slices.Collect(mapValues(led)), id) {
+					picked = bs[id-1]
+					return true
+				}
 			}
-		}
-		t.Fatalf("no broker to pick (Raft leader: %v; controller %d, leaders %v)", raftLeader, controller, led)
-		return nil
+			return false
+		})
+		return picked
 	}
 	idOf := func(b *broker) int32 { return int32(slices.Index(bs, b) + 1) }
 	// comeBack waits until the restarted broker leads partitions again
