@@ -14,6 +14,8 @@ import (
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	plog "github.com/apache/pulsar-client-go/pulsar/log"
+	"github.com/apache/pulsar-client-go/pulsaradmin"
+	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 
 	"github.com/kop-project/kop/internal/pulsartest"
 )
@@ -46,7 +48,7 @@ func runPulsar(bin string, n, size int) error {
 	if _, err := benchOne(addr, "kop-warmup", 1, n/2, size); err != nil {
 		return fmt.Errorf("KOP on Pulsar (warm-up): %w", err)
 	}
-	if _, err := benchNative(p.ServiceURL, "persistent://public/default/native-warmup", n/2, size); err != nil {
+	if _, err := benchNative(p, "persistent://public/default/native-warmup", n/2, size); err != nil {
 		return fmt.Errorf("native Pulsar (warm-up): %w", err)
 	}
 	var kops, natives []result
@@ -56,7 +58,7 @@ func runPulsar(bin string, n, size int) error {
 			return fmt.Errorf("KOP on Pulsar: %w", err)
 		}
 		kops = append(kops, r)
-		r, err = benchNative(p.ServiceURL, fmt.Sprintf("persistent://public/default/native-bench-%d", round), n, size)
+		r, err = benchNative(p, fmt.Sprintf("persistent://public/default/native-bench-%d", round), n, size)
 		if err != nil {
 			return fmt.Errorf("native Pulsar: %w", err)
 		}
@@ -95,12 +97,16 @@ func median(rs []result) result {
 
 // benchNative produces n records with pulsar-client-go (batching like
 // franz-go's: up to 1 MiB or 1000 records per batch) and reads them back
-// with a reader.
-func benchNative(url, topic string, n, size int) (result, error) {
+// with a reader. It creates the topic first: KOP turns topic
+// auto-creation off in the namespace it shares with it.
+func benchNative(p *pulsartest.Pulsar, topic string, n, size int) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	if err := createTopic(ctx, p.WebURL, topic); err != nil {
+		return result{}, err
+	}
 	client, err := pulsar.NewClient(pulsar.ClientOptions{
-		URL:    url,
+		URL:    p.ServiceURL,
 		Logger: plog.NewLoggerWithSlog(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 	})
 	if err != nil {
@@ -169,4 +175,20 @@ func benchNative(url, topic string, n, size int) (result, error) {
 		p50: lat[n/2], p99: lat[n*99/100],
 		consMBs: mb / consDur.Seconds(), consRecs: float64(n) / consDur.Seconds(),
 	}, nil
+}
+
+// createTopic creates a non-partitioned Pulsar topic.
+func createTopic(ctx context.Context, webURL, topic string) error {
+	admin, err := pulsaradmin.NewClient(&pulsaradmin.Config{WebServiceURL: webURL})
+	if err != nil {
+		return err
+	}
+	tn, err := utils.GetTopicName(topic)
+	if err != nil {
+		return err
+	}
+	if err := admin.Topics().CreateWithContext(ctx, *tn, 0); err != nil {
+		return fmt.Errorf("creating %s: %w", topic, err)
+	}
+	return nil
 }
