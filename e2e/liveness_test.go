@@ -139,16 +139,6 @@ func TestClusterLiveness(t *testing.T) {
 		t.Fatalf("no metadata: %v", ctx.Err())
 		return
 	}
-	leads := func(t *testing.T, id int32) bool {
-		_, led := leaders(t)
-		for _, l := range led {
-			if l == id {
-				return true
-			}
-		}
-		return false
-	}
-	// pick is a broker leading partitions: the Raft leader or another.
 	// pick is a broker leading partitions: the Raft leader or another
 	// (waiting for the last event's rebalancing to give it some).
 	pick := func(t *testing.T, raftLeader bool) *broker {
@@ -167,13 +157,24 @@ func TestClusterLiveness(t *testing.T) {
 		return picked
 	}
 	idOf := func(b *broker) int32 { return int32(slices.Index(bs, b) + 1) }
-	// comeBack waits until the restarted broker leads partitions again
-	// (moved back to their preferred leader) and reports the pause that
-	// move caused.
+	// comeBack waits until the restarted broker leads its share of the
+	// partitions again (moved back to their preferred leader, so the
+	// next event does not overlap the moves) and reports the pause those
+	// moves caused.
 	comeBack := func(t *testing.T, event string, b *broker) {
 		t.Helper()
 		from := time.Now()
-		waitFor(t, time.Minute, fmt.Sprintf("broker %d leading partitions again after %s", idOf(b), event), func() bool { return leads(t, idOf(b)) })
+		share := int(parts) / len(bs)
+		waitFor(t, time.Minute, fmt.Sprintf("broker %d leading its %d partitions again after %s", idOf(b), share, event), func() bool {
+			_, led := leaders(t)
+			n := 0
+			for _, l := range led {
+				if l == idOf(b) {
+					n++
+				}
+			}
+			return n >= share
+		})
 		load.report(t, event+": partitions moving back", from, load.waitWritable(t, time.Now(), time.Minute))
 	}
 
@@ -231,7 +232,6 @@ func TestClusterLiveness(t *testing.T) {
 	})
 
 	acked := load.stop(t)
-	group.waitRead(t, acked, time.Minute)
 	// The log itself, read up to each partition's end: every
 	// acknowledged record once, nothing twice, dense offsets.
 	ends, err := adm.ListEndOffsets(ctx, topic)
@@ -255,6 +255,19 @@ func TestClusterLiveness(t *testing.T) {
 		if seen[k] == 0 {
 			t.Fatalf("acknowledged record %s is lost", k)
 		}
+	}
+	// The group: everything acknowledged, read at least once.
+	if missing := group.waitRead(acked, time.Minute); len(missing) > 0 {
+		where := map[string]*kgo.Record{}
+		for _, r := range got {
+			where[string(r.Key)] = r
+		}
+		var at []string
+		for _, k := range missing[:min(3, len(missing))] {
+			r := where[k]
+			at = append(at, fmt.Sprintf("%s at %d/%d (group: %s)", k, r.Partition, r.Offset, group.around(r.Partition, r.Offset)))
+		}
+		t.Fatalf("the consumer group has not read %d acknowledged records after a minute (all are in the log), e.g. %s", len(missing), strings.Join(at, "; "))
 	}
 	t.Logf("%d records acknowledged, all read back once; the group read them too", len(acked))
 }
@@ -413,12 +426,27 @@ func (l *load) stop(t *testing.T) map[string]bool {
 // groupReader is a consumer group member reading throughout, committing
 // as it goes (at least once: a rebalance may give it records twice).
 type groupReader struct {
-	mu   sync.Mutex
-	seen map[string]bool
+	mu     sync.Mutex
+	seen   map[string]bool
+	offs   map[int32][]int64 // offsets received per partition, in order
+	errors []string          // the first fetch errors, for a failure's message
+}
+
+// around describes what the group received of partition p near offset o.
+func (g *groupReader) around(p int32, o int64) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var near []string
+	for i, x := range g.offs[p] {
+		if x >= o-2 && x <= o+2 {
+			near = append(near, fmt.Sprintf("#%d:%d", i, x))
+		}
+	}
+	return fmt.Sprintf("partition %d near %d: %v; fetch errors: %v", p, o, near, g.errors)
 }
 
 func startGroupReader(t *testing.T, ctx context.Context, addrs []string, topic string) *groupReader {
-	g := &groupReader{seen: map[string]bool{}}
+	g := &groupReader{seen: map[string]bool{}, offs: map[int32][]int64{}}
 	cl := newClient(t, addrs[0], kgo.SeedBrokers(addrs...), kgo.ConsumerGroup("liveness-group"),
 		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	rctx, cancel := context.WithCancel(ctx)
@@ -429,16 +457,24 @@ func startGroupReader(t *testing.T, ctx context.Context, addrs []string, topic s
 		for rctx.Err() == nil {
 			fs := cl.PollFetches(rctx)
 			g.mu.Lock()
-			fs.EachRecord(func(r *kgo.Record) { g.seen[string(r.Key)] = true })
+			fs.EachRecord(func(r *kgo.Record) {
+				g.seen[string(r.Key)] = true
+				g.offs[r.Partition] = append(g.offs[r.Partition], r.Offset)
+			})
+			fs.EachError(func(topic string, p int32, err error) {
+				if len(g.errors) < 20 && rctx.Err() == nil {
+					g.errors = append(g.errors, fmt.Sprintf("%s/%d: %v", topic, p, err))
+				}
+			})
 			g.mu.Unlock()
 		}
 	}()
 	return g
 }
 
-// waitRead waits until the group has read every key of want.
-func (g *groupReader) waitRead(t *testing.T, want map[string]bool, d time.Duration) {
-	t.Helper()
+// waitRead waits up to d until the group has read every key of want and
+// returns the keys it has not read (sorted; none when it read them all).
+func (g *groupReader) waitRead(want map[string]bool, d time.Duration) []string {
 	deadline := time.Now().Add(d)
 	for {
 		g.mu.Lock()
@@ -449,12 +485,9 @@ func (g *groupReader) waitRead(t *testing.T, want map[string]bool, d time.Durati
 			}
 		}
 		g.mu.Unlock()
-		if len(missing) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
+		if len(missing) == 0 || time.Now().After(deadline) {
 			slices.Sort(missing)
-			t.Fatalf("the consumer group has not read %d acknowledged records after %s, e.g. %s", len(missing), d, strings.Join(missing[:min(5, len(missing))], " "))
+			return missing
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
