@@ -80,6 +80,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			// The log start follows Pulsar's retention at Kafka's check
 			// interval.
 			RetentionCheckInterval: cfg.RetentionCheck,
+			ConfirmTakeover:        n.confirmTakeover,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("connect to Pulsar (brokerServiceUrl %s, webServiceUrl %s): %w", cfg.BrokerServiceURL, cfg.WebServiceURL, err)
@@ -352,6 +353,28 @@ func (n *Node) leadsNow(tp storage.TopicPartition, epoch int32) bool {
 	}
 	p := t.Partitions[tp.Partition]
 	return p.Leader == n.cfg.NodeID && p.LeaderEpoch == epoch
+}
+
+// confirmTakeover is asked before this broker forces another writer off
+// a partition's Pulsar topic: it syncs with the Raft group (a broker
+// thawed after a freeze hears from the leader again before it has
+// applied the moves made meanwhile) and then requires that this broker
+// leads the partition and holds its lease.
+func (n *Node) confirmTakeover(ctx context.Context, tp storage.TopicPartition) error {
+	if err := n.meta.Sync(ctx); err != nil {
+		return fmt.Errorf("syncing with the Raft group: %w", err)
+	}
+	t, ok := n.meta.Topic(tp.Topic)
+	if !ok || int(tp.Partition) >= len(t.Partitions) {
+		return fmt.Errorf("partition %s-%d is not in the metadata", tp.Topic, tp.Partition)
+	}
+	if l := t.Partitions[tp.Partition].Leader; l != n.cfg.NodeID {
+		return fmt.Errorf("broker %d leads partition %s-%d", l, tp.Topic, tp.Partition)
+	}
+	if !n.holdsLease() {
+		return errors.New("this broker has lost its lease")
+	}
+	return nil
 }
 
 // maxOpening bounds the partitions openLed opens at once.

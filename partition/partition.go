@@ -110,6 +110,27 @@ func (m *Manager) Release(tp storage.TopicPartition) error {
 	return p.log.Close()
 }
 
+// discard closes a partition whose log another writer took over
+// (storage.ErrFenced) and forgets it, unless it was released or opened
+// again meanwhile: the next Acquire opens the log afresh, which succeeds
+// only where this broker still leads the partition.
+func (m *Manager) discard(p *Partition) {
+	m.mu.Lock()
+	if m.parts[p.tp] != p {
+		m.mu.Unlock()
+		return
+	}
+	delete(m.parts, p.tp)
+	m.mu.Unlock()
+	m.log.Warn("closing a partition another writer took over", "topic", p.tp.Topic, "partition", p.tp.Partition)
+	// Closing may wait for the backend; the caller holds p.mu.
+	go func() {
+		if err := p.log.Close(); err != nil {
+			m.log.Warn("closing a partition another writer took over", "topic", p.tp.Topic, "partition", p.tp.Partition, "err", err)
+		}
+	}()
+}
+
 // DeleteTopic closes the topic's partitions and deletes its data.
 func (m *Manager) DeleteTopic(ctx context.Context, topic string) error {
 	for _, p := range m.topicParts(topic) {
@@ -295,7 +316,7 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 	for attempt := 0; ; attempt++ {
 		if async != nil && p.poisoned.Load() {
 			if err := p.settle(ctx, async); err != nil {
-				return failed(err)
+				return p.failed(err)
 			}
 		}
 		var ps *producerState
@@ -326,7 +347,7 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 		if async == nil {
 			res, err := p.log.Append(ctx, epoch, batches)
 			if err != nil {
-				return failed(err)
+				return p.failed(err)
 			}
 			pend = completed(res, nil)
 		} else {
@@ -342,7 +363,7 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 				continue
 			}
 			if err != nil {
-				return failed(err)
+				return p.failed(err)
 			}
 		}
 		if b.Header.HasProducer() {
@@ -359,6 +380,15 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 		}
 		return pend
 	}
+}
+
+// failed answers an append that the log refused; a log another writer
+// took over is discarded (Manager.discard).
+func (p *Partition) failed(err error) *Pending {
+	if errors.Is(err, storage.ErrFenced) {
+		p.m.discard(p)
+	}
+	return failed(err)
 }
 
 // settle waits out the appends in flight after a failure, lets the log

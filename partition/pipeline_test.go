@@ -26,6 +26,8 @@ type pipeLog struct {
 	broken  error
 	changed chan struct{}
 	settles int
+	fenced  error         // Settle's answer once set: another writer took over
+	closed  chan struct{} // closed by Close
 }
 
 type pipeOp struct {
@@ -36,7 +38,9 @@ type pipeOp struct {
 
 var _ storage.AsyncAppender = (*pipeLog)(nil)
 
-func newPipeLog() *pipeLog { return &pipeLog{changed: make(chan struct{})} }
+func newPipeLog() *pipeLog {
+	return &pipeLog{changed: make(chan struct{}), closed: make(chan struct{})}
+}
 
 func (l *pipeLog) AppendAsync(_ context.Context, epoch int32, batches []storage.Batch, done func(storage.AppendResult, error)) error {
 	l.mu.Lock()
@@ -106,6 +110,9 @@ func (l *pipeLog) Settle(ctx context.Context) error {
 	if len(l.ops) > 0 {
 		return fmt.Errorf("pipeLog: %d in flight: %w", len(l.ops), storage.ErrUnavailable)
 	}
+	if l.fenced != nil {
+		return l.fenced
+	}
 	l.settles++
 	l.next, l.broken = l.end, nil
 	return nil
@@ -144,7 +151,16 @@ func (l *pipeLog) Changed() <-chan struct{} {
 	defer l.mu.Unlock()
 	return l.changed
 }
-func (l *pipeLog) Close() error { return nil }
+func (l *pipeLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.closed:
+	default:
+		close(l.closed)
+	}
+	return nil
+}
 
 type pipeBackend struct{ log *pipeLog }
 
@@ -311,5 +327,50 @@ func TestPipelinedSettleWaitsForInFlight(t *testing.T) {
 	l.complete(t, true, nil)
 	if res, err := wantDone(t, "retried a", ra); err != nil || res.BaseOffset != 0 {
 		t.Fatalf("retried a: %+v %v, want offset 0", res, err)
+	}
+}
+
+// A log another writer took over (storage.ErrFenced) is closed and
+// forgotten, so the next Acquire opens the partition afresh.
+func TestFencedLogIsDiscarded(t *testing.T) {
+	l := newPipeLog()
+	m := NewManager(pipeBackend{l}, nil)
+	tp := storage.TopicPartition{Topic: "t"}
+	ctx := context.Background()
+	cfg := storage.TopicConfig{MaxMessageBytes: 1 << 20}
+	p, err := m.Acquire(ctx, tp, 0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.AppendAsync(ctx, idem(t, 0, 2))
+	fenced := fmt.Errorf("producer fenced: %w", storage.ErrFenced)
+	l.mu.Lock()
+	l.fenced = fenced
+	l.mu.Unlock()
+	l.complete(t, false, fenced)
+	if _, err := wantDone(t, "a", a); !errors.Is(err, storage.ErrFenced) {
+		t.Fatalf("a: %v, want ErrFenced", err)
+	}
+	if _, ok := m.Get(tp); !ok {
+		t.Fatal("the partition was forgotten before anything asked the log to settle")
+	}
+	// The retry settles the log, which answers ErrFenced.
+	if _, err := wantDone(t, "retried a", p.AppendAsync(ctx, idem(t, 0, 2))); !errors.Is(err, storage.ErrFenced) {
+		t.Fatalf("retried a: %v, want ErrFenced", err)
+	}
+	if _, ok := m.Get(tp); ok {
+		t.Fatal("a partition whose log was fenced is still open")
+	}
+	select {
+	case <-l.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fenced log was not closed within 10 s")
+	}
+	p2, err := m.Acquire(ctx, tp, 1, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2 == p {
+		t.Fatal("Acquire after the fence returned the discarded partition")
 	}
 }

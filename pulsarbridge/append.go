@@ -73,7 +73,7 @@ func (l *partitionLog) AppendAsync(ctx context.Context, leaderEpoch int32, batch
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.Lock()
-	closed, broken, cfg, start := l.closed, l.broken, l.cfg, l.start
+	closed, fenced, broken, cfg, start := l.closed, l.fenced, l.broken, l.cfg, l.start
 	latest := int32(-1)
 	if n := len(l.epochs); n > 0 {
 		latest = l.epochs[n-1].Epoch
@@ -81,6 +81,9 @@ func (l *partitionLog) AppendAsync(ctx context.Context, leaderEpoch int32, batch
 	l.mu.Unlock()
 	if closed {
 		return storage.ErrClosed
+	}
+	if fenced != nil {
+		return fenced
 	}
 	if broken != nil {
 		return fmt.Errorf("pulsarbridge: %s: %w (%w: %v)", l.topic, storage.ErrNeedsSettle, storage.ErrUnavailable, broken)
@@ -188,6 +191,9 @@ func (l *partitionLog) AppendAsync(ctx context.Context, leaderEpoch int32, batch
 			if !errors.Is(failed, pulsar.ErrMessageTooLarge) && l.broken == nil && !l.closed {
 				l.broken = failed
 			}
+			if isFenced(failed) {
+				l.fenceLocked(failed)
+			}
 			err := l.sendErrorLocked(failed, len(batches) == 1)
 			l.mu.Unlock()
 			return err
@@ -257,6 +263,9 @@ func (l *partitionLog) finishLocked(op *appendOp) {
 		switch {
 		case op.err != nil:
 			err = l.sendErrorLocked(op.err, false)
+			if isFenced(op.err) {
+				l.fenceLocked(op.err)
+			}
 			if l.broken == nil {
 				// Some of the entries may be stored: the end offset is
 				// read back from Pulsar when the log settles.
@@ -287,6 +296,19 @@ func (l *partitionLog) finishLocked(op *appendOp) {
 			op.done(op.res, nil)
 		}
 	}
+}
+
+// fenceLocked records that another writer took the topic over (its
+// producer forced this one's off): the log answers every later append,
+// and Settle, with storage.ErrFenced, and never connects again. Only the
+// partition's current leader takes a topic over, so the broker closes
+// this log and opens the partition again if it still leads it.
+func (l *partitionLog) fenceLocked(cause error) {
+	if l.fenced != nil || l.closed {
+		return
+	}
+	l.fenced = fmt.Errorf("pulsarbridge: %s: %w: another writer took it over: %v", l.topic, storage.ErrFenced, cause)
+	l.b.log.Warn("another writer took the partition over: this log writes no more", "topic", l.topic)
 }
 
 func (l *partitionLog) signalOpDoneLocked() {
@@ -337,13 +359,16 @@ func (l *partitionLog) Settle(ctx context.Context) error {
 	defer grace.Stop()
 	for {
 		l.mu.Lock()
-		closed, n, broken, ch := l.closed, len(l.ops), l.broken, l.opDone
+		closed, n, fenced, broken, ch := l.closed, len(l.ops), l.fenced, l.broken, l.opDone
 		l.mu.Unlock()
 		if closed {
 			return storage.ErrClosed
 		}
 		if n == 0 {
-			if broken == nil {
+			switch {
+			case fenced != nil:
+				return fenced
+			case broken == nil:
 				return nil
 			}
 			return l.repair(ctx)

@@ -35,6 +35,12 @@ type Options struct {
 	// retention (default 5 minutes, Kafka's log.retention.check.interval.ms).
 	RetentionCheckInterval time.Duration
 	Logger                 *slog.Logger
+	// ConfirmTakeover, when set, is asked before opening a partition
+	// forces another writer's producer off (see partitionLog.connect): it
+	// returns an error unless this broker is, by up-to-date metadata, the
+	// partition's leader. A broker that was frozen or cut off may believe
+	// it still leads; forcing the real leader off would stall it.
+	ConfirmTakeover func(ctx context.Context, tp storage.TopicPartition) error
 }
 
 // Backend is storage.Backend on Pulsar: Kafka topic T is the partitioned

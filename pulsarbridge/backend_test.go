@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 
 	"github.com/kop-project/kop/internal/pulsartest"
+	"github.com/kop-project/kop/recordbatch"
 	"github.com/kop-project/kop/storage"
 	"github.com/kop-project/kop/storage/storagetest"
 )
@@ -41,15 +43,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newBackend(t testing.TB) *Backend {
+func newBackend(t testing.TB) *Backend { return newBackendWith(t, nil) }
+
+// newBackendWith is newBackend with its options changed by set.
+func newBackendWith(t testing.TB, set func(*Options)) *Backend {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := New(ctx, Options{
+	opts := Options{
 		ServiceURL: testPulsar.ServiceURL, WebServiceURL: testPulsar.WebURL,
 		Tenant: "kop-test", Namespace: "storage",
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	if set != nil {
+		set(&opts)
+	}
+	b, err := New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,4 +382,131 @@ func TestOpenTakesOver(t *testing.T) {
 		t.Fatalf("the new writer's append: %+v, %v; want base offset 5", res, err)
 	}
 	checkDense(t, nl, 0, 8)
+}
+
+// TestTakeoverConfirmedFenceSticks: a broker forces another writer off a
+// partition only when ConfirmTakeover agrees (a refused one leaves the
+// writer alone), and a log that was forced off never writes again, even
+// once nobody else holds the topic (it does not reconnect by itself).
+func TestTakeoverConfirmedFenceSticks(t *testing.T) {
+	notLeader := errors.New("broker 2 leads it")
+	var asked atomic.Int32
+	oldB := newBackend(t)
+	refusedB := newBackendWith(t, func(o *Options) {
+		o.ConfirmTakeover = func(context.Context, storage.TopicPartition) error { asked.Add(1); return notLeader }
+	})
+	newB := newBackendWith(t, func(o *Options) {
+		o.ConfirmTakeover = func(context.Context, storage.TopicPartition) error { return nil }
+	})
+	defer oldB.Close()
+	defer refusedB.Close()
+	defer newB.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := fmt.Sprintf("confirm-%d", time.Now().UnixNano())
+	if err := oldB.EnsureTopic(ctx, topic, 1); err != nil {
+		t.Fatal(err)
+	}
+	tp := storage.TopicPartition{Topic: topic, Partition: 0}
+	old, err := oldB.Open(ctx, tp, storagetest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, err := old.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 5, 10, 1)}}); err != nil {
+		t.Fatal(err)
+	}
+
+	if l, err := refusedB.Open(ctx, tp, storagetest.Config()); !errors.Is(err, storage.ErrFenced) || !errors.Is(err, notLeader) {
+		if l != nil {
+			l.Close()
+		}
+		t.Fatalf("open refused by ConfirmTakeover: %v, want ErrFenced wrapping %v", err, notLeader)
+	}
+	if asked.Load() != 1 {
+		t.Fatalf("ConfirmTakeover asked %d times, want 1", asked.Load())
+	}
+	if res, err := old.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 1, 10, 1)}}); err != nil || res.BaseOffset != 5 {
+		t.Fatalf("the writer after a refused takeover: %+v, %v; want base offset 5", res, err)
+	}
+
+	nl, err := newB.Open(ctx, tp, storagetest.Config())
+	if err != nil {
+		t.Fatalf("a confirmed takeover: %v", err)
+	}
+	if nl.LogEndOffset() != 6 {
+		t.Fatalf("the new writer starts at %d, want 6", nl.LogEndOffset())
+	}
+	// The forced-off writer learns it at its next append or settle.
+	fenced := false
+	for i := 0; i < 3 && !fenced; i++ {
+		_, err := old.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 1, 10, 1)}})
+		if err == nil {
+			t.Fatalf("the old writer's append %d was acknowledged after the takeover", i)
+		}
+		fenced = errors.Is(err, storage.ErrFenced)
+	}
+	if !fenced {
+		t.Fatal("the old writer never answered ErrFenced after the takeover")
+	}
+	// Nobody holds the topic now; the old writer still refuses.
+	if err := nl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := old.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 1, 10, 1)}}); !errors.Is(err, storage.ErrFenced) {
+			t.Fatalf("append %d of a forced-off log once the topic is free: %v, want ErrFenced", i, err)
+		}
+		if err := old.(storage.AsyncAppender).Settle(ctx); !errors.Is(err, storage.ErrFenced) {
+			t.Fatalf("settle %d of a forced-off log once the topic is free: %v, want ErrFenced", i, err)
+		}
+	}
+	again, err := newB.Open(ctx, tp, storagetest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	checkDense(t, again, 0, 6)
+}
+
+// TestReadNeverSkips: a reader that delivers an entry after a hole (here
+// placed by a wrong index point) is not believed: the read starts again
+// from a searched position and returns the offset asked for.
+func TestReadNeverSkips(t *testing.T) {
+	b := newBackend(t)
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topic := fmt.Sprintf("gap-%d", time.Now().UnixNano())
+	if err := b.EnsureTopic(ctx, topic, 1); err != nil {
+		t.Fatal(err)
+	}
+	sl, err := b.Open(ctx, storage.TopicPartition{Topic: topic}, storagetest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sl.Close()
+	for range 5 {
+		if _, err := sl.Append(ctx, 0, []storage.Batch{{Raw: storagetest.MakeBatch(t, 1, 10, 1)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := sl.(*partitionLog)
+	id3, pos, err := l.locateEntry(ctx, 3, false)
+	if err != nil || pos.base != 3 {
+		t.Fatalf("searching offset 3: %v at %+v", err, pos)
+	}
+	// The index now says offset 2 is in the entry that holds 3.
+	l.mu.Lock()
+	l.index, l.indexedFrom = []indexPoint{{base: 2, id: id3}}, 0
+	l.mu.Unlock()
+	res, err := l.Read(ctx, 2, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Release()
+	batches, err := recordbatch.Split(res.Records)
+	if err != nil || len(batches) == 0 || batches[0].Header.BaseOffset != 2 {
+		t.Fatalf("read at 2 gave %d batches (%v), want the first at offset 2", len(batches), err)
+	}
 }

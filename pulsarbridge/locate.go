@@ -12,12 +12,12 @@ import (
 // holding it, or an entry before it within indexInterval bytes. Offsets
 // this broker appended or recovered are in the in-memory index; older
 // ones are found by binary search over the topic's entries, one read per
-// probe (O(log n)), never a scan.
-func (l *partitionLog) locate(ctx context.Context, offset int64) (pulsar.MessageID, int64, error) {
+// probe (O(log n)), never a scan. Without useIndex it always searches.
+func (l *partitionLog) locate(ctx context.Context, offset int64, useIndex bool) (pulsar.MessageID, int64, error) {
 	// A pulsar-format batch may span Pulsar entries: when the entry found
 	// starts inside a batch, look again for the batch's first record.
 	for range 8 {
-		id, pos, err := l.locateEntry(ctx, offset)
+		id, pos, err := l.locateEntry(ctx, offset, useIndex)
 		if err != nil || pos.batchStart() {
 			return id, pos.base, err
 		}
@@ -26,9 +26,9 @@ func (l *partitionLog) locate(ctx context.Context, offset int64) (pulsar.Message
 	return nil, 0, fmt.Errorf("pulsarbridge: %s: cannot find the start of the batch holding offset %d", l.topic, offset)
 }
 
-func (l *partitionLog) locateEntry(ctx context.Context, offset int64) (pulsar.MessageID, entryPos, error) {
+func (l *partitionLog) locateEntry(ctx context.Context, offset int64, useIndex bool) (pulsar.MessageID, entryPos, error) {
 	l.mu.Lock()
-	if len(l.index) > 0 && offset >= l.indexedFrom {
+	if useIndex && len(l.index) > 0 && offset >= l.indexedFrom {
 		i := sort.Search(len(l.index), func(i int) bool { return l.index[i].base > offset }) - 1
 		if i >= 0 {
 			p := l.index[i]

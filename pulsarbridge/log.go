@@ -103,6 +103,7 @@ type partitionLog struct {
 	changed     chan struct{}
 	closed      bool
 	broken      error // a send failed: the end offset must be recovered
+	fenced      error // another writer took the topic over: this log never writes again
 	next        int64 // offset of the next append started; end when nothing is in flight
 	ops         []*appendOp
 	opsBytes    int
@@ -217,6 +218,11 @@ func (l *partitionLog) connect(ctx context.Context, takeover bool) error {
 		}
 		if !takeover || attempt >= takeoverAttempts || ctx.Err() != nil {
 			return fmt.Errorf("pulsarbridge: %s: %w: another producer holds it: %v", l.topic, storage.ErrFenced, err)
+		}
+		if confirm := l.b.opts.ConfirmTakeover; confirm != nil && attempt == 1 {
+			if cerr := confirm(ctx, l.tp); cerr != nil {
+				return fmt.Errorf("pulsarbridge: %s: %w: another producer holds it and this broker may not take it over: %w", l.topic, storage.ErrFenced, cerr)
+			}
 		}
 		if uerr := l.b.admin.Topics().UnloadWithContext(ctx, l.tn); uerr != nil {
 			return unavailable("unload "+l.topic+" to fence its previous writer", uerr)
@@ -435,6 +441,11 @@ func (l *partitionLog) saveProperties(ctx context.Context, start int64, epochs [
 func (l *partitionLog) repair(ctx context.Context) error {
 	l.producer.Close()
 	if err := l.connect(ctx, false); err != nil {
+		if errors.Is(err, storage.ErrFenced) {
+			l.mu.Lock()
+			l.fenceLocked(err)
+			l.mu.Unlock()
+		}
 		return err
 	}
 	last, lastID, err := l.readOne(ctx, pulsar.LatestMessageID())
@@ -477,10 +488,45 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 	// of hanging the client's connection.
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	cur, err := l.cursorAt(ctx, offset)
+	cur, err := l.cursorAt(ctx, offset, true)
 	if err != nil {
 		return res, err
 	}
+	res, err = l.readFrom(ctx, cur, offset, maxBytes, res)
+	var gap *gapError
+	if !errors.As(err, &gap) {
+		return res, err
+	}
+	// A reader delivered an entry after a hole: whatever put it there
+	// (a reader's reconnection, a wrong index point), the fetch must
+	// not return it, or the client would skip the missing offsets
+	// silently. Read again once with a reader placed by searching
+	// Pulsar itself.
+	l.b.log.Warn("a Pulsar reader skipped entries: reading again from a searched position", "topic", l.topic, "offset", offset, "err", gap)
+	if cur, err = l.cursorAt(ctx, offset, false); err != nil {
+		return res, err
+	}
+	return l.readFrom(ctx, cur, offset, maxBytes, res)
+}
+
+// gapError: the entry a reader delivered does not start where the
+// previous one ended.
+type gapError struct {
+	want, got int64
+	id        pulsar.MessageID
+}
+
+func (e *gapError) Error() string {
+	return fmt.Sprintf("pulsarbridge: a reader skipped entries: entry %v starts at offset %d, expected %d", e.id, e.got, e.want)
+}
+
+func (e *gapError) Unwrap() error { return storage.ErrUnavailable }
+
+// readFrom reads from cur the entries holding offset and after, up to
+// maxBytes (at least one entry), filling res. The cursor is cached again
+// after a read and closed after a failure.
+func (l *partitionLog) readFrom(ctx context.Context, cur *cursor, offset int64, maxBytes int, res storage.ReadResult) (storage.ReadResult, error) {
+	end := res.HighWatermark
 	var (
 		// The entries' bytes are gathered and copied once, at the end.
 		parts [][]byte
@@ -530,6 +576,9 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 		if h.BaseOffset < cur.next {
 			continue // a duplicate of an entry already passed
 		}
+		if h.BaseOffset > cur.next {
+			return fail(&gapError{want: cur.next, got: h.BaseOffset, id: msg.ID()})
+		}
 		if h.NextOffset() <= offset {
 			cur.next = h.NextOffset()
 			continue // before the batch holding offset
@@ -561,15 +610,17 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 
 // cursorAt returns a reader whose next entry holds offset: a cached one
 // left there by the previous read, or a new one at the located entry.
-func (l *partitionLog) cursorAt(ctx context.Context, offset int64) (*cursor, error) {
+// With cached false it neither takes a cached reader nor trusts the
+// index: the entry is searched for in Pulsar.
+func (l *partitionLog) cursorAt(ctx context.Context, offset int64, cached bool) (*cursor, error) {
 	l.mu.Lock()
-	if c, ok := l.cursors[offset]; ok {
+	if c, ok := l.cursors[offset]; ok && cached {
 		delete(l.cursors, offset)
 		l.mu.Unlock()
 		return c, nil
 	}
 	l.mu.Unlock()
-	id, base, err := l.locate(ctx, offset)
+	id, base, err := l.locate(ctx, offset, cached)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package raftmeta
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -346,5 +347,37 @@ func TestUnreachable(t *testing.T) {
 			t.Fatalf("node %d is back, the leader still reports %v", followerID, c.stores[c.leader()].Unreachable())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSync: after Sync, a follower's state holds what the leader
+// committed before; without a quorum Sync fails by its deadline.
+func TestSync(t *testing.T) {
+	c := newTestCluster(t, 3)
+	l := c.leader()
+	f := (l + 1) % 3
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 20 {
+		if _, err := c.stores[l].CreateTopic(ctx, fmt.Sprintf("sync-%d", i), 1, nil, func(int32) int32 { return 1 }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.stores[f].Sync(ctx); err != nil {
+		t.Fatalf("follower Sync: %v", err)
+	}
+	if _, ok := c.stores[f].Topic("sync-19"); !ok {
+		t.Fatal("after Sync the follower does not have the leader's last topic")
+	}
+	if err := c.stores[l].Sync(ctx); err != nil {
+		t.Fatalf("leader Sync: %v", err)
+	}
+	// Only this follower left: no leader, no quorum.
+	c.stop(l)
+	c.stop((l + 2) % 3)
+	sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+	defer scancel()
+	if err := c.stores[f].Sync(sctx); err == nil {
+		t.Fatal("Sync without a quorum succeeded")
 	}
 }

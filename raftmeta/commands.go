@@ -62,10 +62,17 @@ const (
 	cmdFenceBroker commandType = 32
 
 	// cmdIgnorable is the type byte's flag bit for commands that a node
-	// which does not know them may skip (see the top of this file). No
-	// type uses it yet; every type above is below it and must halt a node
-	// that does not know it.
+	// which does not know them may skip (see the top of this file). Every
+	// type above is below it and must halt a node that does not know it.
 	cmdIgnorable commandType = 0x80
+
+	// 0x80 and up: ignorable commands.
+	//
+	// cmdSync changes nothing. A follower forwards it so that, once it
+	// has applied it, its state holds everything committed before
+	// (Store.Sync); a node that does not know it loses nothing by
+	// skipping it.
+	cmdSync commandType = cmdIgnorable | 1
 )
 
 // ignorable reports whether a node that does not know type t may skip it.
@@ -99,6 +106,8 @@ func (t commandType) String() string {
 		return "ExpireOffsets"
 	case cmdFenceBroker:
 		return "FenceBroker"
+	case cmdSync:
+		return "Sync"
 	}
 	if t.ignorable() {
 		return fmt.Sprintf("commandType(%d, ignorable)", uint8(t))
@@ -135,6 +144,8 @@ func newCommand(t commandType) command {
 		return &expireOffsetsCmd{}
 	case cmdFenceBroker:
 		return &fenceBrokerCmd{}
+	case cmdSync:
+		return &syncCmd{}
 	}
 	return nil
 }
@@ -499,3 +510,10 @@ func validateConfigs(configs map[string]string) error {
 	}
 	return nil
 }
+
+// syncCmd is a no-op entry (cmdSync).
+type syncCmd struct{}
+
+func (*syncCmd) commandType() commandType { return cmdSync }
+
+func (*syncCmd) validate() error { return nil }

@@ -27,6 +27,7 @@ func sampleCommands() []command {
 		&deleteOffsetsCmd{Group: "g", Keys: []OffsetKey{{"t", 0}, {"t", 1}}},
 		&expireOffsetsCmd{NowMs: 1_700_000_000_000, RetentionMs: 7 * 24 * 3600 * 1000},
 		&fenceBrokerCmd{ID: 1, Fenced: true},
+		&syncCmd{},
 	}
 }
 
@@ -39,10 +40,11 @@ func TestCommandRoundTrip(t *testing.T) {
 		if data[0] != byte(c.commandType()) {
 			t.Fatalf("%s: type byte %d", c.commandType(), data[0])
 		}
-		// Every type so far predates the ignorable flag: it must halt a
-		// node that does not know it, and its encoding never changes.
-		if c.commandType().ignorable() || data[0]&0x80 != 0 {
-			t.Fatalf("%s: type byte 0x%02x has the ignorable bit", c.commandType(), data[0])
+		// Only Sync may be skipped by a node that does not know it;
+		// every other type must halt such a node, and no encoding ever
+		// changes.
+		if want := c.commandType() == cmdSync; c.commandType().ignorable() != want || (data[0]&0x80 != 0) != want {
+			t.Fatalf("%s: type byte 0x%02x: ignorable bit %v, want %v", c.commandType(), data[0], data[0]&0x80 != 0, want)
 		}
 		back, err := decodeCommand(data)
 		if err != nil {

@@ -79,6 +79,8 @@ func (s *fsmState) apply(c command) (any, error) {
 		return s.deleteOffsets(c)
 	case *expireOffsetsCmd:
 		return s.expireOffsets(c), nil
+	case *syncCmd:
+		return nil, nil
 	default:
 		return nil, fmt.Errorf("%w: no handler for %s", ErrInvalidCommand, c.commandType())
 	}
@@ -270,7 +272,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 	// Offset commits arrive at consumer pace (many per second) and nobody
 	// watches them: waking every Changed watcher (the node's reconcile
 	// loop, for one) on each would cost much and tell nothing.
-	if c.commandType() != cmdCommitOffsets {
+	if t := c.commandType(); t != cmdCommitOffsets && t != cmdSync {
 		f.notifyLocked()
 	}
 	return resp

@@ -322,6 +322,27 @@ func (s *Store) Barrier(ctx context.Context) error {
 	return nil
 }
 
+// Sync makes this node's state at least as new as the leader's was when
+// Sync was called (a read index): on the leader it confirms leadership
+// with a quorum and waits until everything committed is applied; a
+// follower forwards a no-op command (cmdSync) to the leader and waits
+// until it has applied it. A node that was frozen or cut off and has just
+// come back may have heard from the leader again before it applied what
+// changed meanwhile: after Sync, what it reads includes those changes.
+func (s *Store) Sync(ctx context.Context) error {
+	if s.cfg.singleNode() {
+		return nil
+	}
+	if s.raft.State() == raft.Leader {
+		if err := s.wait(ctx, s.raft.VerifyLeader()); err != nil {
+			return s.raftError("sync", err)
+		}
+		return s.Barrier(ctx)
+	}
+	_, err := s.propose(ctx, &syncCmd{})
+	return err
+}
+
 // TransferLeadership hands Raft leadership to another voter and waits
 // until one has it (leader only), so a leader shutting down leaves no
 // election timeout behind.
