@@ -158,22 +158,25 @@ func TestClusterLiveness(t *testing.T) {
 	}
 	idOf := func(b *broker) int32 { return int32(slices.Index(bs, b) + 1) }
 	// comeBack waits until the restarted broker leads its share of the
-	// partitions again (moved back to their preferred leader, so the
-	// next event does not overlap the moves) and reports the pause those
-	// moves caused.
+	// partitions again and so does every other (the moves back to the
+	// preferred leaders are done, so the next event does not overlap
+	// them) and reports the pause those moves caused.
 	comeBack := func(t *testing.T, event string, b *broker) {
 		t.Helper()
 		from := time.Now()
 		share := int(parts) / len(bs)
-		waitFor(t, time.Minute, fmt.Sprintf("broker %d leading its %d partitions again after %s", idOf(b), share, event), func() bool {
+		waitFor(t, time.Minute, fmt.Sprintf("every broker leading its %d partitions (broker %d back) after %s", share, idOf(b), event), func() bool {
 			_, led := leaders(t)
-			n := 0
+			n := map[int32]int{}
 			for _, l := range led {
-				if l == idOf(b) {
-					n++
+				n[l]++
+			}
+			for id := int32(1); id <= int32(len(bs)); id++ {
+				if n[id] != share {
+					return false
 				}
 			}
-			return n >= share
+			return true
 		})
 		load.report(t, event+": partitions moving back", from, load.waitWritable(t, time.Now(), time.Minute))
 	}
@@ -221,6 +224,9 @@ func TestClusterLiveness(t *testing.T) {
 		if p.Dir == "" {
 			t.Fatal("the Pulsar of this run was started elsewhere (KOP_TEST_PULSAR_URL): it cannot be restarted here; unset it to run this check")
 		}
+		// From a settled cluster: every partition's leader has its log
+		// open (a move still opening when Pulsar goes is another event).
+		load.waitWritable(t, time.Now(), time.Minute)
 		if err := p.Restart(); err != nil {
 			t.Fatal(err)
 		}

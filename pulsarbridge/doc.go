@@ -57,8 +57,21 @@
 // retrying, so the old broker can never write again. Its sends still in
 // flight fail, and nothing it sent after the unload is stored; what Pulsar
 // stored before is read back by the new leader's recovery, which runs
-// after it holds the producer. Repairing after a failed send never takes
-// over (ErrFenced: the leadership is gone).
+// after it holds the producer. Before it unloads anything, Open asks
+// Options.ConfirmTakeover (the node syncs with the Raft group and checks
+// that it leads the partition): a broker thawed after a freeze hears from
+// the Raft leader again before it has applied the moves made meanwhile,
+// and would otherwise take the partition back from its new leader. A log
+// whose producer was forced off stays fenced: every append and Settle
+// answer ErrFenced and it never reconnects (a repair that found the topic
+// free would write as a stale leader), so the partition is closed and
+// opened afresh only where it is still led. Repairing after a failed send
+// never takes over.
+//
+// Reads check that each entry starts where the one before ended: an entry
+// after a hole (a reader's reconnection or a wrong index point) is never
+// returned, since a Kafka client would skip the missing offsets silently;
+// the read starts again from a position searched in Pulsar.
 //
 // We chose the unload over the alternatives: Pulsar's ExclusiveWithFencing
 // access mode does the same in one step but pulsar-client-go (v0.19) does
