@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestClusterConcurrentCreation: CreateTopics, auto-creation and
@@ -121,7 +122,8 @@ func TestClusterLiveness(t *testing.T) {
 	group := startGroupReader(t, ctx, addrs, topic)
 	load.waitWritable(t, time.Now(), time.Minute)
 
-	adm := kadm.NewClient(newClient(t, addrs[0], kgo.SeedBrokers(addrs...)))
+	admCl := newClient(t, addrs[0], kgo.SeedBrokers(addrs...))
+	adm := kadm.NewClient(admCl)
 	// The helpers below take the (sub)test they fail.
 	leaders := func(t *testing.T) (controller int32, led map[int32]int32) {
 		t.Helper()
@@ -165,15 +167,26 @@ func TestClusterLiveness(t *testing.T) {
 		t.Helper()
 		from := time.Now()
 		share := int(parts) / len(bs)
-		waitFor(t, time.Minute, fmt.Sprintf("every broker leading its %d partitions (broker %d back) after %s", share, idOf(b), event), func() bool {
-			_, led := leaders(t)
-			n := map[int32]int{}
-			for _, l := range led {
-				n[l]++
-			}
+		waitFor(t, time.Minute, fmt.Sprintf("every broker leading its %d partitions (broker %d back) after %s, by the metadata of every broker", share, idOf(b), event), func() bool {
+			// Asked of each broker: one just restarted may answer
+			// from state it has not caught up yet.
 			for id := int32(1); id <= int32(len(bs)); id++ {
-				if n[id] != share {
+				req := kmsg.NewPtrMetadataRequest()
+				rt := kmsg.NewMetadataRequestTopic()
+				rt.Topic = kmsg.StringPtr(topic)
+				req.Topics = append(req.Topics, rt)
+				resp, err := req.RequestWith(ctx, admCl.Broker(int(id)))
+				if err != nil || len(resp.Topics) != 1 {
 					return false
+				}
+				n := map[int32]int{}
+				for _, p := range resp.Topics[0].Partitions {
+					n[p.Leader]++
+				}
+				for want := int32(1); want <= int32(len(bs)); want++ {
+					if n[want] != share {
+						return false
+					}
 				}
 			}
 			return true
