@@ -9,7 +9,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 FUZZTIME  ?= 5s
 FRANZ_GO  ?= $(shell $(GO) list -m -f '{{.Version}}' github.com/twmb/franz-go)
 
-.PHONY: all build run test unit e2e fuzz fuzz-long bench conformance conformance-pulsar deps clean pulsar-build pulsar-up pulsar-down
+.PHONY: all build run test unit e2e fuzz bench conformance conformance-pulsar deps clean pulsar-build pulsar-up pulsar-down
 
 all: build
 
@@ -67,4 +67,4 @@ deps:
 	scripts/deps.sh
 
 clean:
-	rm -rf bin
+	rm -f bin/kop bin/kopbench kop kopbench
