@@ -504,10 +504,14 @@ func TestDeleteRecordsDeletesSegments(t *testing.T) {
 }
 
 func TestFlushPolicies(t *testing.T) {
+	// 30 appends of 2 records: flush.messages=1 fsyncs each append,
+	// flush.messages=5 every third (6 records unflushed), flush.ms none
+	// on the append path but the flusher catches up.
 	for _, c := range []struct {
-		name     string
-		msgs, ms int64
-	}{{"every append", 1, -1}, {"every 5 records", 5, -1}, {"periodic", -1, 10}} {
+		name      string
+		msgs, ms  int64
+		wantSyncs int64 // fsyncs on the append path; -1: the flusher's
+	}{{"every append", 1, -1, 30}, {"every 5 records", 5, -1, 10}, {"periodic", -1, 10, -1}} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
 			cfg := storagetest.Config()
@@ -527,10 +531,23 @@ func TestFlushPolicies(t *testing.T) {
 			for range 30 {
 				appendN(t, l, 0, 2, 100, 1)
 			}
-			if c.ms > 0 {
-				time.Sleep(50 * time.Millisecond) // a few ticks run
-			}
 			wg.Wait()
+			if c.wantSyncs >= 0 {
+				if got := disklog.Syncs(l); got != c.wantSyncs {
+					t.Fatalf("%d fsyncs for 30 appends, want %d", got, c.wantSyncs)
+				}
+			} else {
+				deadline := time.Now().Add(10 * time.Second)
+				for disklog.Flushed(l) < l.LogEndOffset() {
+					if time.Now().After(deadline) {
+						t.Fatalf("flush.ms=%d: %d of %d offsets flushed after 10 s (%d fsyncs)", c.ms, disklog.Flushed(l), l.LogEndOffset(), disklog.Syncs(l))
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				if disklog.Syncs(l) == 0 {
+					t.Fatal("everything flushed without an fsync")
+				}
+			}
 			verifyAll(t, l)
 		})
 	}

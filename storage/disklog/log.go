@@ -63,6 +63,9 @@ type Log struct {
 
 	// flushed: offsets below it are fsynced. Written under appendMu.
 	flushed atomic.Int64
+	// syncs counts the fsyncs of appended data (the flush policy and
+	// Flush): what the flush policies are tested by.
+	syncs atomic.Int64
 
 	mu       sync.RWMutex // guards the fields below
 	cfg      storage.TopicConfig
@@ -554,6 +557,7 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 			l.undo(startActive, startSegs)
 			return res, fmt.Errorf("disklog: fsync %s: %w", filepath.Base(l.active.path), err)
 		}
+		l.syncs.Add(1)
 		synced = true
 	}
 
@@ -975,6 +979,7 @@ func (l *Log) flushLocked() error {
 		l.failed = err
 		return fmt.Errorf("disklog: fsync %s: %w", filepath.Base(l.active.path), err)
 	}
+	l.syncs.Add(1)
 	l.flushed.Store(leo)
 	return nil
 }
