@@ -44,6 +44,14 @@ func TestAdminAPIs(t *testing.T) {
 	if res, _ := adm.CreateTopic(ctx, 1, 1, map[string]*string{"retention.ms": ptr("soon")}, "badcfg"); !errors.Is(res.Err, kerr.InvalidConfig) {
 		t.Fatalf("bad config value: %v", res.Err)
 	}
+	// Kafka 2.x tools set message.format.version; it is accepted (and has
+	// no effect, as on Kafka 3) when it names a Kafka version.
+	if res, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"message.format.version": ptr("2.0-IV1")}, "mfv"); err != nil || res.Err != nil {
+		t.Fatalf("message.format.version=2.0-IV1: %v %v", err, res.Err)
+	}
+	if res, _ := adm.CreateTopic(ctx, 1, 1, map[string]*string{"message.format.version": ptr("latest")}, "badcfg"); !errors.Is(res.Err, kerr.InvalidConfig) {
+		t.Fatalf("message.format.version=latest: %v", res.Err)
+	}
 
 	// DescribeConfigs: explicit, broker-default and built-in sources.
 	rcs, err := adm.DescribeTopicConfigs(ctx, "admin")

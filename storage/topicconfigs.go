@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 )
@@ -41,6 +42,8 @@ type ConfigDef struct {
 	Min int64
 	// BrokerKey names the broker setting (conf) that overrides Default.
 	BrokerKey string
+	// Check validates what Type and Enum cannot say.
+	Check func(v string) error
 }
 
 // TopicConfigDefs lists every topic config KOP accepts, sorted by name.
@@ -61,6 +64,8 @@ var topicConfigDefs = []ConfigDef{
 	{Name: "message.timestamp.after.max.ms", Type: TypeLong, Default: "9223372036854775807", NoEffect: true, Min: 0},
 	{Name: "message.timestamp.before.max.ms", Type: TypeLong, Default: "9223372036854775807", NoEffect: true, Min: 0},
 	{Name: "message.timestamp.difference.max.ms", Type: TypeLong, Default: "9223372036854775807", NoEffect: true, Min: 0},
+	{Name: "message.format.version", Type: TypeString, Default: "3.0-IV1", NoEffect: true, Check: checkMessageFormatVersion,
+		Doc: "Accepted for the tools of Kafka 2.x, which set it; batches are stored in format v2 (magic 2) whatever it says, as Kafka 3 does."},
 	{Name: "message.timestamp.type", Type: TypeString, Default: "CreateTime", Enum: []string{"CreateTime", "LogAppendTime"}},
 	{Name: "min.cleanable.dirty.ratio", Type: TypeDouble, Default: "0.5", NoEffect: true},
 	{Name: "min.compaction.lag.ms", Type: TypeLong, Default: "0", NoEffect: true, Min: 0},
@@ -127,6 +132,11 @@ func (d ConfigDef) validate(v string) error {
 			return fmt.Errorf("%w: %s must be a number, got %q", ErrInvalidConfig, d.Name, v)
 		}
 	}
+	if d.Check != nil {
+		if err := d.Check(v); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrInvalidConfig, d.Name, err)
+		}
+	}
 	if len(d.Enum) > 0 {
 		for _, e := range d.Enum {
 			if v == e {
@@ -191,4 +201,16 @@ func ParseTopicConfig(explicit, brokerDefaults map[string]string) (TopicConfig, 
 		return TopicConfig{}, err
 	}
 	return c, nil
+}
+
+// messageFormatVersion is what Kafka's message.format.version accepts: a
+// release (0.8.0 to 3.x, the patch optional) with an optional
+// inter-broker protocol step (-IVn).
+var messageFormatVersion = regexp.MustCompile(`^(0\.(8|9|10|11)|[123]\.[0-9])(\.[0-9]+)?(-IV[0-9]+)?$`)
+
+func checkMessageFormatVersion(v string) error {
+	if !messageFormatVersion.MatchString(v) {
+		return fmt.Errorf("%q is not a Kafka version such as 2.0 or 3.0-IV1", v)
+	}
+	return nil
 }
