@@ -130,6 +130,10 @@ func (s *Server) finishProduce(ctx context.Context, a appending) {
 	a.sp.LogStartOffset = res.LogStartOffset
 }
 
+// maxRecompressBytes bounds the decompressed records of one produced
+// batch that a topic's compression.type has recompressed.
+const maxRecompressBytes = 64 << 20
+
 // producePartition validates one partition's records and starts their
 // append; nil when it failed (sp says why).
 func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) *partition.Pending {
@@ -158,6 +162,20 @@ func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg
 	}
 	b := batches[0]
 	cfg := p.Config()
+	if codec, ok := recordbatch.CodecNamed(cfg.Compression); ok && codec != b.Header.Compression() {
+		// compression.type names a codec: the batch is stored in it (and
+		// its stored size is what max.message.bytes bounds, as in Kafka).
+		raw, err := recordbatch.Recompress(b.Raw, codec, maxRecompressBytes)
+		if err != nil {
+			fail(err)
+			return nil
+		}
+		if b.Header, err = recordbatch.ParseHeader(raw); err != nil {
+			fail(err)
+			return nil
+		}
+		b.Raw = raw
+	}
 	if len(b.Raw) > int(cfg.MaxMessageBytes) {
 		fail(kerrWith(kerr.MessageTooLarge, fmt.Errorf("record batch of %d bytes exceeds max.message.bytes %d", len(b.Raw), cfg.MaxMessageBytes)))
 		return nil

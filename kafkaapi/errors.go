@@ -39,7 +39,7 @@ func errorCode(err error) int16 {
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, recordbatch.ErrUnsupportedCompression):
 		return kerr.UnsupportedCompressionType.Code
-	case errors.Is(err, storage.ErrMessageTooLarge):
+	case errors.Is(err, storage.ErrMessageTooLarge), errors.Is(err, recordbatch.ErrDecompressedTooLarge):
 		return kerr.MessageTooLarge.Code
 	case errors.Is(err, partition.ErrOutOfOrderSequence):
 		return kerr.OutOfOrderSequenceNumber.Code

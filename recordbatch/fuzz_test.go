@@ -114,3 +114,36 @@ func BenchmarkSplit(b *testing.B) {
 		}
 	}
 }
+
+// FuzzRecompress: recompressing any batch that passes ValidateProduce
+// never panics, stays within the limit, and when it succeeds gives a valid
+// batch in the asked codec holding the same records.
+func FuzzRecompress(f *testing.F) {
+	seedBatches(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		fixed := append([]byte(nil), in...)
+		if h, err := recordbatch.PeekHeader(fixed); err == nil && h.Size() <= len(fixed) {
+			fixed = fixed[:h.Size()]
+			_ = recordbatch.UpdateCRC(fixed)
+		}
+		if _, err := recordbatch.ValidateProduce(fixed); err != nil {
+			return
+		}
+		want, werr := recordbatch.DecodeRecords(fixed, 1<<20)
+		for _, name := range []string{"uncompressed", "gzip", "snappy", "lz4", "zstd"} {
+			codec, _ := recordbatch.CodecNamed(name)
+			out, err := recordbatch.Recompress(fixed, codec, 1<<20)
+			if err != nil {
+				continue
+			}
+			h, err := recordbatch.ValidateProduce(out)
+			if err != nil || h.Compression() != codec {
+				t.Fatalf("%s: recompressed batch invalid (%v) or codec %d", name, err, h.Compression())
+			}
+			got, gerr := recordbatch.DecodeRecords(out, 1<<20)
+			if werr == nil && (gerr != nil || len(got) != len(want)) {
+				t.Fatalf("%s: %d records (%v), the original had %d", name, len(got), gerr, len(want))
+			}
+		}
+	})
+}

@@ -14,4 +14,5 @@ type TopicConfig struct {
 	IndexIntervalBytes int32  // index.interval.bytes: sparse index granularity
 	LogAppendTime      bool   // message.timestamp.type=LogAppendTime
 	EntryFormat        string // kop.entry.format: "kafka" or "pulsar" (Pulsar backend only)
+	Compression        string // compression.type: "producer" (as produced) or the codec batches are stored in
 }

@@ -49,7 +49,8 @@ type ConfigDef struct {
 // TopicConfigDefs lists every topic config KOP accepts, sorted by name.
 var topicConfigDefs = []ConfigDef{
 	{Name: "cleanup.policy", Type: TypeList, Default: "delete", Enum: []string{"delete"}, Doc: "Only delete is supported; log compaction is not."},
-	{Name: "compression.type", Type: TypeString, Default: "producer", Enum: []string{"producer"}, Doc: "Batches are stored as the producer compressed them."},
+	{Name: "compression.type", Type: TypeString, Default: "producer", Enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"},
+		Doc: "producer keeps batches as the producer compressed them; a codec has every produced batch stored compressed with it."},
 	{Name: "delete.retention.ms", Type: TypeLong, Default: "86400000", NoEffect: true, Min: 0},
 	{Name: "file.delete.delay.ms", Type: TypeLong, Default: "60000", NoEffect: true, Min: 0},
 	{Name: "flush.messages", Type: TypeLong, Default: "1", Min: 1, BrokerKey: "logFlushIntervalMessages", Doc: "fsync after this many records (embedded log)."},
@@ -196,6 +197,8 @@ func ParseTopicConfig(explicit, brokerDefaults map[string]string) (TopicConfig, 
 	errs = append(errs, err)
 	c.LogAppendTime = ts == "LogAppendTime"
 	c.EntryFormat, err = get("kop.entry.format")
+	errs = append(errs, err)
+	c.Compression, err = get("compression.type")
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return TopicConfig{}, err
