@@ -1,8 +1,10 @@
 package kafkaapi
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"testing"
 
@@ -39,11 +41,32 @@ func TestReadN(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("readN: %v", err)
 	}
-	// A peer announcing more than it sends costs only what it sent.
-	got, err = readN(io.LimitReader(bytes.NewReader(data), 10), 100<<20)
-	if err == nil || cap(got) > 2<<20 {
-		t.Fatalf("short read: err %v, cap %d", err, cap(got))
+	// A peer announcing more than it sends costs only what it sent: the
+	// buffer offered to each read is at most what arrived before it (or
+	// the first few KiB).
+	for _, sent := range []int{10, 5000, 1 << 20} {
+		r := &offerRecorder{r: io.LimitReader(bytes.NewReader(data), int64(sent))}
+		if _, err := readN(r, 100<<20); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("%d of 100 MiB sent: %v, want ErrUnexpectedEOF", sent, err)
+		}
+		if limit := max(minBodyBuffer, 4*sent); r.allocated > limit {
+			t.Fatalf("%d bytes sent of a 100 MiB frame: a buffer of %d bytes, want at most %d", sent, r.allocated, limit)
+		}
 	}
+}
+
+// offerRecorder works out the largest buffer readN read into: the bytes
+// read so far plus the free space it offers (p runs to the buffer's end).
+type offerRecorder struct {
+	r               io.Reader
+	read, allocated int
+}
+
+func (o *offerRecorder) Read(p []byte) (int, error) {
+	o.allocated = max(o.allocated, o.read+cap(p))
+	n, err := o.r.Read(p)
+	o.read += n
+	return n, err
 }
 
 // FuzzRequest decodes arbitrary frames the way a connection does: header,
@@ -83,4 +106,18 @@ func FuzzRequest(f *testing.F) {
 		}
 		_ = req.ReadFrom(rest)
 	})
+}
+
+// BenchmarkReadN reads 1 MiB request bodies through the connection's
+// 64 KiB bufio.Reader, as readLoop does.
+func BenchmarkReadN(b *testing.B) {
+	body := bytes.Repeat([]byte{7}, 1<<20)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for range b.N {
+		br := bufio.NewReaderSize(bytes.NewReader(body), 64<<10)
+		if _, err := readN(br, len(body)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
