@@ -347,12 +347,17 @@ func (n *Node) openLed(ctx context.Context, led *ledPartitions) {
 // leadsNow says whether the metadata gives this broker tp with epoch and
 // it holds its lease.
 func (n *Node) leadsNow(tp storage.TopicPartition, epoch int32) bool {
+	p, ok := n.partitionMeta(tp)
+	return ok && n.holdsLease() && p.Leader == n.cfg.NodeID && p.LeaderEpoch == epoch
+}
+
+// partitionMeta is tp's entry in this broker's metadata.
+func (n *Node) partitionMeta(tp storage.TopicPartition) (raftmeta.Partition, bool) {
 	t, ok := n.meta.Topic(tp.Topic)
-	if !ok || int(tp.Partition) >= len(t.Partitions) || !n.holdsLease() {
-		return false
+	if !ok || tp.Partition < 0 || int(tp.Partition) >= len(t.Partitions) {
+		return raftmeta.Partition{}, false
 	}
-	p := t.Partitions[tp.Partition]
-	return p.Leader == n.cfg.NodeID && p.LeaderEpoch == epoch
+	return t.Partitions[tp.Partition], true
 }
 
 // confirmTakeover is asked before this broker forces another writer off
@@ -364,12 +369,12 @@ func (n *Node) confirmTakeover(ctx context.Context, tp storage.TopicPartition) e
 	if err := n.meta.Sync(ctx); err != nil {
 		return fmt.Errorf("syncing with the Raft group: %w", err)
 	}
-	t, ok := n.meta.Topic(tp.Topic)
-	if !ok || int(tp.Partition) >= len(t.Partitions) {
+	p, ok := n.partitionMeta(tp)
+	if !ok {
 		return fmt.Errorf("partition %s-%d is not in the metadata", tp.Topic, tp.Partition)
 	}
-	if l := t.Partitions[tp.Partition].Leader; l != n.cfg.NodeID {
-		return fmt.Errorf("broker %d leads partition %s-%d", l, tp.Topic, tp.Partition)
+	if p.Leader != n.cfg.NodeID {
+		return fmt.Errorf("broker %d leads partition %s-%d", p.Leader, tp.Topic, tp.Partition)
 	}
 	if !n.holdsLease() {
 		return errors.New("this broker has lost its lease")

@@ -343,12 +343,8 @@ func TestOpenTakesOver(t *testing.T) {
 	defer newB.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	topic := fmt.Sprintf("takeover-%d", time.Now().UnixNano())
-	if err := oldB.EnsureTopic(ctx, topic, 1); err != nil {
-		t.Fatal(err)
-	}
-	tp := storage.TopicPartition{Topic: topic, Partition: 0}
-	old, err := oldB.Open(ctx, tp, storagetest.Config())
+	tp := storage.TopicPartition{Topic: fmt.Sprintf("takeover-%d", time.Now().UnixNano()), Partition: 0}
+	old, err := storagetest.Open(ctx, oldB, tp, storagetest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,12 +399,8 @@ func TestTakeoverConfirmedFenceSticks(t *testing.T) {
 	defer newB.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	topic := fmt.Sprintf("confirm-%d", time.Now().UnixNano())
-	if err := oldB.EnsureTopic(ctx, topic, 1); err != nil {
-		t.Fatal(err)
-	}
-	tp := storage.TopicPartition{Topic: topic, Partition: 0}
-	old, err := oldB.Open(ctx, tp, storagetest.Config())
+	tp := storage.TopicPartition{Topic: fmt.Sprintf("confirm-%d", time.Now().UnixNano()), Partition: 0}
+	old, err := storagetest.Open(ctx, oldB, tp, storagetest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,11 +469,7 @@ func TestReadNeverSkips(t *testing.T) {
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	topic := fmt.Sprintf("gap-%d", time.Now().UnixNano())
-	if err := b.EnsureTopic(ctx, topic, 1); err != nil {
-		t.Fatal(err)
-	}
-	sl, err := b.Open(ctx, storage.TopicPartition{Topic: topic}, storagetest.Config())
+	sl, err := storagetest.Open(ctx, b, storage.TopicPartition{Topic: fmt.Sprintf("gap-%d", time.Now().UnixNano())}, storagetest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}
