@@ -377,6 +377,31 @@ func isFenced(err error) bool {
 	return err != nil && (strings.Contains(err.Error(), "ProducerFenced") || strings.Contains(err.Error(), "ProducerBusy"))
 }
 
+// isReloading reports a producer refused while its topic is being loaded
+// again after an unload: Pulsar answers a managed-ledger metadata conflict
+// (PersistenceError … BadVersion) or ServiceNotReady, and the next try
+// usually succeeds.
+func isReloading(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "BadVersion") || strings.Contains(s, "ServiceNotReady") ||
+		strings.Contains(s, "TopicFencedException") || strings.Contains(s, "is being unloaded")
+}
+
+// sleepCtx waits d, or less when ctx ends first (then it returns ctx's error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // retentionPolicy maps Kafka's retention.ms and retention.bytes (per
 // partition) onto a Pulsar retention policy (per partition's managed
 // ledger): minutes rounded up, MiB rounded up, -1 for unlimited.

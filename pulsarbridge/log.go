@@ -214,6 +214,16 @@ func (l *partitionLog) connect(ctx context.Context, takeover bool) error {
 			return nil
 		}
 		if !isFenced(err) {
+			if attempt > 1 && attempt < takeoverAttempts && isReloading(err) {
+				// The topic is being loaded again after the unload (the
+				// old writer's client reconnects at the same moment, and
+				// Pulsar can refuse one of the two with a metadata
+				// version conflict): wait a little and try again.
+				if serr := sleepCtx(ctx, time.Duration(attempt)*100*time.Millisecond); serr != nil {
+					return unavailable("producer for "+l.topic, err)
+				}
+				continue
+			}
 			return unavailable("producer for "+l.topic, err)
 		}
 		if !takeover || attempt >= takeoverAttempts || ctx.Err() != nil {
