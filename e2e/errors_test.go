@@ -96,9 +96,9 @@ func TestErrorPaths(t *testing.T) {
 	ir.Configs = append(ir.Configs, op)
 	ia.Resources = append(ia.Resources, ir)
 	expect("APPEND to a non-list config", req(ia).(*kmsg.IncrementalAlterConfigsResponse).Resources[0].ErrorCode, kerr.InvalidConfig)
-	ir.Configs[0].Name, ir.Configs[0].Value = "cleanup.policy", ptr("compact")
+	ir.Configs[0].Name, ir.Configs[0].Value = "cleanup.policy", ptr("shrink")
 	ia.Resources[0] = ir
-	expect("APPEND compact to cleanup.policy", req(ia).(*kmsg.IncrementalAlterConfigsResponse).Resources[0].ErrorCode, kerr.InvalidConfig)
+	expect("APPEND shrink to cleanup.policy", req(ia).(*kmsg.IncrementalAlterConfigsResponse).Resources[0].ErrorCode, kerr.InvalidConfig)
 
 	// Topics: duplicates in one request, unknown ids, controller-only endpoints.
 	ct := kmsg.NewPtrCreateTopicsRequest()

@@ -131,7 +131,8 @@ func (s *Server) finishProduce(ctx context.Context, a appending) {
 }
 
 // maxRecompressBytes bounds the decompressed records of one produced
-// batch that a topic's compression.type has recompressed.
+// batch the broker decodes: to recompress it (compression.type) or to
+// check its keys (compacted topics).
 const maxRecompressBytes = 64 << 20
 
 // producePartition validates one partition's records and starts their
@@ -175,6 +176,12 @@ func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg
 			return nil
 		}
 		b.Raw = raw
+	}
+	if cfg.Compact && !b.Header.IsControl() {
+		if err := recordbatch.CheckKeys(b.Raw, maxRecompressBytes); err != nil {
+			fail(fmt.Errorf("compacted topic %s partition %d: %w", t.Name, rp.Partition, err))
+			return nil
+		}
 	}
 	if len(b.Raw) > int(cfg.MaxMessageBytes) {
 		fail(kerrWith(kerr.MessageTooLarge, fmt.Errorf("record batch of %d bytes exceeds max.message.bytes %d", len(b.Raw), cfg.MaxMessageBytes)))

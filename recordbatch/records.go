@@ -156,3 +156,20 @@ func (d *decoder) record() (Record, error) {
 	}
 	return r, nil
 }
+
+// CheckKeys checks that every record of the whole batch raw has a key, as
+// a compacted topic requires (Kafka refuses the batch with
+// INVALID_RECORD): ErrInvalidRecord names the first key-less record.
+// Decompressed data larger than maxBytes is ErrDecompressedTooLarge.
+func CheckKeys(raw []byte, maxBytes int) error {
+	recs, err := DecodeRecords(raw, maxBytes)
+	if err != nil {
+		return err
+	}
+	for i := range recs {
+		if recs[i].Key == nil {
+			return fmt.Errorf("%w: record %d has no key; a compacted topic keeps records by key", ErrInvalidRecord, i)
+		}
+	}
+	return nil
+}

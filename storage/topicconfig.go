@@ -15,4 +15,14 @@ type TopicConfig struct {
 	LogAppendTime      bool   // message.timestamp.type=LogAppendTime
 	EntryFormat        string // kop.entry.format: "kafka" or "pulsar" (Pulsar backend only)
 	Compression        string // compression.type: "producer" (as produced) or the codec batches are stored in
+
+	// Compact: cleanup.policy holds compact, so the latest record of each
+	// key is kept and key-less records are refused. When it does not hold
+	// delete, ParseTopicConfig sets RetentionMs and RetentionBytes to -1:
+	// retention deletes nothing (Kafka ignores them then too).
+	Compact                bool
+	DeleteRetentionMs      int64   // delete.retention.ms: how long a tombstone stays after cleaning reached it
+	MinCompactionLagMs     int64   // min.compaction.lag.ms: records younger than this are not compacted
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms: records older than this are compacted whatever the dirty ratio
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio: dirty share of the cleanable bytes that starts a clean
 }

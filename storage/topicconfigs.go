@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // ErrInvalidConfig marks a topic config that is unknown or has a bad value
@@ -48,10 +49,11 @@ type ConfigDef struct {
 
 // TopicConfigDefs lists every topic config KOP accepts, sorted by name.
 var topicConfigDefs = []ConfigDef{
-	{Name: "cleanup.policy", Type: TypeList, Default: "delete", Enum: []string{"delete"}, Doc: "Only delete is supported; log compaction is not."},
+	{Name: "cleanup.policy", Type: TypeList, Default: "delete", Check: checkCleanupPolicy,
+		Doc: "delete: old segments are deleted by retention.ms/retention.bytes; compact: the latest record of each key is kept (key-less records refused); both: compacted and deleted."},
 	{Name: "compression.type", Type: TypeString, Default: "producer", Enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"},
 		Doc: "producer keeps batches as the producer compressed them; a codec has every produced batch stored compressed with it."},
-	{Name: "delete.retention.ms", Type: TypeLong, Default: "86400000", NoEffect: true, Min: 0},
+	{Name: "delete.retention.ms", Type: TypeLong, Default: "86400000", Min: 0, Doc: "How long a tombstone (null value) of a compacted topic stays readable after the cleaner reached it."},
 	{Name: "file.delete.delay.ms", Type: TypeLong, Default: "60000", NoEffect: true, Min: 0},
 	{Name: "flush.messages", Type: TypeLong, Default: "1", Min: 1, BrokerKey: "logFlushIntervalMessages", Doc: "fsync after this many records (embedded log)."},
 	{Name: "flush.ms", Type: TypeLong, Default: "1000", Min: 0, BrokerKey: "logFlushIntervalMs", Doc: "fsync at least this often (embedded log)."},
@@ -59,7 +61,7 @@ var topicConfigDefs = []ConfigDef{
 	{Name: "index.interval.bytes", Type: TypeInt, Default: "4096", Min: 0},
 	{Name: "kop.entry.format", Type: TypeString, Default: "kafka", Enum: []string{"kafka", "pulsar"}, BrokerKey: "entryFormat", Doc: "Pulsar backend: one Pulsar message per batch (kafka) or per record (pulsar)."},
 	{Name: "leader.replication.throttled.replicas", Type: TypeList, Default: "", NoEffect: true},
-	{Name: "max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", NoEffect: true, Min: 1},
+	{Name: "max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", Min: 1, Doc: "A record of a compacted topic is cleaned at most this long after it was written, whatever the dirty ratio."},
 	{Name: "max.message.bytes", Type: TypeInt, Default: "1048588", Min: 0, BrokerKey: "messageMaxBytes", Doc: "Largest record batch accepted."},
 	{Name: "message.downconversion.enable", Type: TypeBoolean, Default: "true", NoEffect: true},
 	{Name: "message.timestamp.after.max.ms", Type: TypeLong, Default: "9223372036854775807", NoEffect: true, Min: 0},
@@ -68,8 +70,9 @@ var topicConfigDefs = []ConfigDef{
 	{Name: "message.format.version", Type: TypeString, Default: "3.0-IV1", NoEffect: true, Check: checkMessageFormatVersion,
 		Doc: "Accepted for the tools of Kafka 2.x, which set it; batches are stored in format v2 (magic 2) whatever it says, as Kafka 3 does."},
 	{Name: "message.timestamp.type", Type: TypeString, Default: "CreateTime", Enum: []string{"CreateTime", "LogAppendTime"}},
-	{Name: "min.cleanable.dirty.ratio", Type: TypeDouble, Default: "0.5", NoEffect: true},
-	{Name: "min.compaction.lag.ms", Type: TypeLong, Default: "0", NoEffect: true, Min: 0},
+	{Name: "min.cleanable.dirty.ratio", Type: TypeDouble, Default: "0.5", Check: checkRatio,
+		Doc: "A compacted partition is cleaned once its uncleaned bytes reach this share of its cleanable bytes."},
+	{Name: "min.compaction.lag.ms", Type: TypeLong, Default: "0", Min: 0, Doc: "A record of a compacted topic stays uncompacted at least this long after it was written."},
 	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", NoEffect: true, Min: 1},
 	{Name: "preallocate", Type: TypeBoolean, Default: "false", NoEffect: true},
 	{Name: "retention.bytes", Type: TypeLong, Default: "-1", Min: -1, BrokerKey: "logRetentionBytes"},
@@ -200,10 +203,57 @@ func ParseTopicConfig(explicit, brokerDefaults map[string]string) (TopicConfig, 
 	errs = append(errs, err)
 	c.Compression, err = get("compression.type")
 	errs = append(errs, err)
+	policy, err := get("cleanup.policy")
+	errs = append(errs, err)
+	compact, del, _ := parseCleanupPolicy(policy)
+	c.Compact = compact
+	if !del {
+		c.RetentionMs, c.RetentionBytes = -1, -1
+	}
+	set(&c.DeleteRetentionMs, "delete.retention.ms")
+	set(&c.MinCompactionLagMs, "min.compaction.lag.ms")
+	set(&c.MaxCompactionLagMs, "max.compaction.lag.ms")
+	ratio, err := get("min.cleanable.dirty.ratio")
+	errs = append(errs, err)
+	c.MinCleanableDirtyRatio, _ = strconv.ParseFloat(ratio, 64)
 	if err := errors.Join(errs...); err != nil {
 		return TopicConfig{}, err
 	}
 	return c, nil
+}
+
+// checkCleanupPolicy accepts Kafka's cleanup.policy lists: delete,
+// compact, or both (in either order).
+func checkCleanupPolicy(v string) error {
+	if _, _, err := parseCleanupPolicy(v); err != nil {
+		return err
+	}
+	return nil
+}
+
+func parseCleanupPolicy(v string) (compact, del bool, err error) {
+	if strings.TrimSpace(v) == "" {
+		return false, false, nil // neither: kept forever, as Kafka 3 reads it
+	}
+	for _, p := range strings.Split(v, ",") {
+		switch strings.TrimSpace(p) {
+		case "compact":
+			compact = true
+		case "delete":
+			del = true
+		default:
+			return false, false, fmt.Errorf("must be a list of [compact, delete], got %q", v)
+		}
+	}
+	return compact, del, nil
+}
+
+func checkRatio(v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 {
+		return fmt.Errorf("must be a number in [0, 1], got %q", v)
+	}
+	return nil
 }
 
 // messageFormatVersion is what Kafka's message.format.version accepts: a
