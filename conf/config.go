@@ -93,6 +93,8 @@ type Config struct {
 	LogFlushIntervalMessages    int64
 	LogFlushIntervalMs          int64
 	LogRetentionCheckIntervalMs int64
+	LogCleanerBackoffMs         int64
+	LogCleanerDedupeBufferSize  int64
 	RequestTimeoutMs            int64
 	ShutdownTimeoutMs           int64
 

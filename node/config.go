@@ -45,6 +45,10 @@ type Config struct {
 	RequestTimeout  time.Duration
 	RetentionCheck  time.Duration
 	ShutdownTimeout time.Duration
+	// CleanerBackoff and DedupeBufferSize tune the embedded log's cleaner
+	// of compacted topics (disklog.Options); zero takes its defaults.
+	CleanerBackoff   time.Duration
+	DedupeBufferSize int64
 	// BrokerSessionTimeout: a broker the Raft leader cannot reach for this
 	// long loses its partitions to the reachable brokers (failover.go).
 	BrokerSessionTimeout time.Duration

@@ -90,6 +90,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		n.backend, err = disklog.New(filepath.Join(cfg.DataDir, "logs"), disklog.Options{
 			Logger:                 cfg.Logger.With("component", "disklog"),
 			RetentionCheckInterval: cfg.RetentionCheck,
+			CleanerBackoff:         cfg.CleanerBackoff,
+			DedupeBufferSize:       cfg.DedupeBufferSize,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open embedded log: %w", err)

@@ -181,3 +181,27 @@ type AsyncAppender interface {
 // ErrNeedsSettle: an AsyncAppender refused an append because an earlier one
 // failed; Settle first. Retriable.
 var ErrNeedsSettle = errors.New("storage: an earlier append failed; the log must settle")
+
+// Compactor is implemented by logs that clean compacted topics
+// (cleanup.policy=compact): the latest record of each key is kept at its
+// offset, earlier ones are removed, and tombstones (null values) are
+// removed once delete.retention.ms has passed since cleaning first reached
+// them. The part of the log written less than min.compaction.lag.ms ago,
+// and the part a log still appends to, is never cleaned. Offsets never
+// change: a Read at a removed offset returns the next surviving batch.
+// Backends clean in the background; Compact is the same pass run now.
+type Compactor interface {
+	// Compact cleans what is cleanable now, whatever the dirty ratio,
+	// and reports what it did. A log of a topic that is not compacted
+	// does nothing.
+	Compact(ctx context.Context) (CompactStats, error)
+}
+
+// CompactStats is what one cleaning pass did.
+type CompactStats struct {
+	CleanedTo      int64 // offsets below it are cleaned (the first dirty offset)
+	BytesRead      int64
+	BytesWritten   int64
+	RecordsRemoved int64
+	BatchesRemoved int64
+}

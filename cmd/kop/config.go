@@ -42,6 +42,8 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		IdleTimeout:            time.Duration(c.ConnectionsMaxIdleMs) * time.Millisecond,
 		RequestTimeout:         time.Duration(c.RequestTimeoutMs) * time.Millisecond,
 		RetentionCheck:         time.Duration(c.LogRetentionCheckIntervalMs) * time.Millisecond,
+		CleanerBackoff:         time.Duration(c.LogCleanerBackoffMs) * time.Millisecond,
+		DedupeBufferSize:       c.LogCleanerDedupeBufferSize,
 		ShutdownTimeout:        time.Duration(c.ShutdownTimeoutMs) * time.Millisecond,
 		BrokerSessionTimeout:   time.Duration(c.BrokerSessionTimeoutMs) * time.Millisecond,
 		AutoLeaderRebalance:    c.AutoLeaderRebalanceEnable,

@@ -27,7 +27,16 @@ type Options struct {
 	// Now is the clock for LogAppendTime, segment.ms and retention.ms;
 	// time.Now when nil. For tests.
 	Now func() time.Time
+	// CleanerBackoff is how often the cleaner looks for compacted logs
+	// due for cleaning; 15 s (Kafka's log.cleaner.backoff.ms) when 0.
+	CleanerBackoff time.Duration
+	// DedupeBufferSize bounds the cleaner's offset map (24 bytes a key, as
+	// Kafka's log.cleaner.dedupe.buffer.size); 128 MiB when 0.
+	DedupeBufferSize int64
 }
+
+// defaultDedupeBufferSize is Kafka's log.cleaner.dedupe.buffer.size.
+const defaultDedupeBufferSize = 128 << 20
 
 // deletingSuffix marks a partition directory being deleted; New removes
 // leftovers of an interrupted DeleteTopic.
@@ -45,8 +54,11 @@ type Backend struct {
 	logs   map[storage.TopicPartition]*openState
 	closed bool
 
-	stop chan struct{}
-	done chan struct{}
+	cleaner cleanerShared
+
+	stop        chan struct{}
+	done        chan struct{}
+	cleanerDone chan struct{}
 }
 
 // openState is a registry entry: done is closed once log (or err) is set.
@@ -70,6 +82,12 @@ func New(dir string, opts Options) (*Backend, error) {
 	if opts.RetentionCheckInterval <= 0 {
 		opts.RetentionCheckInterval = 5 * time.Minute
 	}
+	if opts.CleanerBackoff <= 0 {
+		opts.CleanerBackoff = 15 * time.Second
+	}
+	if opts.DedupeBufferSize <= 0 {
+		opts.DedupeBufferSize = defaultDedupeBufferSize
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("disklog: create %s: %w", dir, err)
 	}
@@ -85,12 +103,16 @@ func New(dir string, opts Options) (*Backend, error) {
 		logs:   map[storage.TopicPartition]*openState{},
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
+
+		cleanerDone: make(chan struct{}),
+		cleaner:     cleanerShared{mapEntries: int(max(opts.DedupeBufferSize/offsetMapEntryBytes, 1))},
 	}
 	if err := b.removeDeleted(); err != nil {
 		_ = unlock()
 		return nil, err
 	}
 	go b.retentionLoop()
+	go b.cleanerLoop()
 	return b, nil
 }
 
@@ -166,6 +188,7 @@ func (b *Backend) Open(ctx context.Context, tp storage.TopicPartition, cfg stora
 				delete(b.logs, tp)
 			} else {
 				st.log.onClose = b.forget
+				st.log.cleaner = &b.cleaner
 			}
 			close(st.done)
 			b.mu.Unlock()
@@ -274,6 +297,7 @@ func (b *Backend) Close() error {
 	b.mu.Unlock()
 	close(b.stop)
 	<-b.done
+	<-b.cleanerDone
 	var errs []error
 	for _, st := range states {
 		<-st.done
@@ -299,10 +323,39 @@ func (b *Backend) retentionLoop() {
 	}
 }
 
-// EnforceRetention runs one retention pass over the open logs now; the
-// background checker calls it every RetentionCheckInterval.
-func (b *Backend) EnforceRetention() {
+// cleanerLoop cleans the compacted logs that are due, one at a time, every
+// CleanerBackoff.
+func (b *Backend) cleanerLoop() {
+	defer close(b.cleanerDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-b.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t := time.NewTicker(b.opts.CleanerBackoff)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+		for _, l := range b.openLogs() {
+			if _, err := l.clean(ctx, false); err != nil && ctx.Err() == nil && !errors.Is(err, storage.ErrClosed) {
+				b.logger.Error("cleaning failed", "topic", l.tp.Topic, "partition", l.tp.Partition, "err", err)
+			}
+		}
+	}
+}
+
+// openLogs lists the logs open now.
+func (b *Backend) openLogs() []*Log {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	var logs []*Log
 	for _, st := range b.logs {
 		select {
@@ -313,8 +366,13 @@ func (b *Backend) EnforceRetention() {
 		default:
 		}
 	}
-	b.mu.Unlock()
-	for _, l := range logs {
+	return logs
+}
+
+// EnforceRetention runs one retention pass over the open logs now; the
+// background checker calls it every RetentionCheckInterval.
+func (b *Backend) EnforceRetention() {
+	for _, l := range b.openLogs() {
 		if err := l.enforceRetention(); err != nil {
 			b.logger.Error("retention failed", "topic", l.tp.Topic, "partition", l.tp.Partition, "err", err)
 		}

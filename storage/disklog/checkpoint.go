@@ -145,21 +145,32 @@ func readEpochs(dir string) ([]epochEntry, error) {
 }
 
 func writeLogStart(dir string, off int64) error {
-	return writeFileAtomic(dir, logStartCheckpointFile, encodeCheckpoint([]string{strconv.FormatInt(off, 10)}))
+	return writeOffsetCheckpoint(dir, logStartCheckpointFile, off)
 }
 
 // readLogStart returns the checkpointed log start offset, 0 when none.
 func readLogStart(dir string) (int64, error) {
-	lines, err := readCheckpoint(dir, logStartCheckpointFile)
+	return readOffsetCheckpoint(dir, logStartCheckpointFile)
+}
+
+// writeOffsetCheckpoint replaces dir/name with a one-offset checkpoint.
+func writeOffsetCheckpoint(dir, name string, off int64) error {
+	return writeFileAtomic(dir, name, encodeCheckpoint([]string{strconv.FormatInt(off, 10)}))
+}
+
+// readOffsetCheckpoint returns the offset of a one-offset checkpoint, 0
+// when the file does not exist.
+func readOffsetCheckpoint(dir, name string) (int64, error) {
+	lines, err := readCheckpoint(dir, name)
 	if err != nil || lines == nil {
 		return 0, err
 	}
 	if len(lines) != 1 {
-		return 0, fmt.Errorf("disklog: %s: %d entries, want 1", logStartCheckpointFile, len(lines))
+		return 0, fmt.Errorf("disklog: %s: %d entries, want 1", name, len(lines))
 	}
 	off, err := strconv.ParseInt(lines[0], 10, 64)
 	if err != nil || off < 0 {
-		return 0, fmt.Errorf("disklog: %s: bad offset %q", logStartCheckpointFile, lines[0])
+		return 0, fmt.Errorf("disklog: %s: bad offset %q", name, lines[0])
 	}
 	return off, nil
 }

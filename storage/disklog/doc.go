@@ -5,10 +5,11 @@
 //
 // It owns the files under its root directory and nothing else: no
 // metadata, no Kafka protocol, no knowledge of leadership beyond the
-// leader epoch it is handed on Append. It must not decode records (batches
-// are stored as the client sent them, with baseOffset and
+// leader epoch it is handed on Append. Appends and reads must not decode
+// records (batches are stored as the client sent them, with baseOffset and
 // partitionLeaderEpoch rewritten, plus maxTimestamp and the timestamp-type
-// bit for LogAppendTime topics).
+// bit for LogAppendTime topics); only the cleaner of compacted topics
+// decodes them, in the background.
 //
 // # Layout
 //
@@ -19,6 +20,9 @@
 //	    %020d.timeindex                       time index: (maxTimestamp int64, offset-base uint32) BE, increasing
 //	    leader-epoch-checkpoint               "0\n<n>\n<epoch> <startOffset>\n..." (Kafka's format)
 //	    log-start-offset                      "0\n1\n<offset>\n"
+//	    cleaner-offset-checkpoint             compacted topics: "0\n1\n<offset>\n", offsets below it are cleaned
+//	    %020d.cleaned                         a cleaned segment being written (removed on open)
+//	    %020d-%020d.swap                      a cleaned segment replacing the segments in [base, next) (installed on open)
 //	    clean-shutdown                        present only while the log is closed cleanly
 //
 // The directory name splits unambiguously on its last '-' because Kafka
@@ -65,6 +69,22 @@
 //     older than retention.ms, then while the partition exceeds
 //     retention.bytes. DeleteRecords checkpoints the new log start offset
 //     before using it and deletes the segments wholly below it.
+//   - Compaction (cleanup.policy=compact, cleaner.go) keeps the latest
+//     record of each key in the sealed segments, at its offset: a batch
+//     keeps its base offset and lastOffsetDelta and loses the records a
+//     later one of the same key replaced, key-less records, and tombstones
+//     already cleaned once and older than delete.retention.ms; a batch left
+//     empty is dropped, control batches stay. The active segment and
+//     segments younger than min.compaction.lag.ms are never cleaned. A
+//     background cleaner (one pass at a time per backend, every
+//     Options.CleanerBackoff) cleans a log once its dirty bytes reach
+//     min.cleanable.dirty.ratio of the cleanable bytes or its oldest dirty
+//     batch is older than max.compaction.lag.ms. Its offset map holds a
+//     16-byte MD5 and an offset per key, at most DedupeBufferSize/24 keys;
+//     a longer dirty part is cleaned over several passes. Cleaned segments
+//     are written beside the old ones and swapped in through a rename, so
+//     a crash leaves the old or the new segments, never a mix. A read at
+//     an offset compaction removed returns the next surviving batch.
 //
 // # TopicConfig
 //

@@ -60,6 +60,7 @@ type Log struct {
 	appendMu sync.Mutex
 	active   *segment // the last segment; guarded by appendMu and mu
 	failed   error    // a write that could not be undone; guarded by appendMu
+	cleaner  *cleanerShared
 
 	// flushed: offsets below it are fsynced. Written under appendMu.
 	flushed atomic.Int64
@@ -73,8 +74,10 @@ type Log struct {
 	logStart int64
 	logEnd   int64
 	epochs   []epochEntry
-	changed  chan struct{}
-	closed   bool
+	// cleanedTo: offsets below it were cleaned (compacted topics).
+	cleanedTo int64
+	changed   chan struct{}
+	closed    bool
 
 	flushReset chan struct{} // wakes the flusher after SetConfig
 	stop       chan struct{} // closed by Close
@@ -115,6 +118,12 @@ func openLog(dir string, tp storage.TopicPartition, cfg storage.TopicConfig, log
 func (l *Log) load() error {
 	_, err := os.Stat(filepath.Join(l.dir, cleanShutdownFile))
 	clean := err == nil
+	if err := l.finishCleaning(); err != nil {
+		return err
+	}
+	if l.cleanedTo, err = readOffsetCheckpoint(l.dir, cleanerCheckpointFile); err != nil {
+		return err
+	}
 	bases, err := l.listSegments()
 	if err != nil {
 		return err
@@ -256,7 +265,11 @@ func (l *Log) loadSealed(s *segment, size, nextBase int64) error {
 	index, tindex, ok := s.readIndexes(size)
 	if !ok {
 		l.logger.Warn("rebuilding segment indexes", "segment", filepath.Base(s.path))
-		return l.rebuild(s, size, false)
+		err := l.rebuild(s, size, false)
+		// A sealed segment ends where the next begins, also when
+		// compaction removed its last batches.
+		s.next = nextBase
+		return err
 	}
 	s.index, s.timeIndex = index, tindex
 	if n := len(tindex); n > 0 {
@@ -679,16 +692,10 @@ func (l *Log) Read(ctx context.Context, offset int64, maxBytes int) (storage.Rea
 		l.mu.RUnlock()
 		return res, nil
 	}
-	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset }) - 1
-	// The containing segment, and the next in case offset falls past the
-	// last batch of its segment.
-	views := make([]segView, 0, 2)
-	for _, s := range l.segs[max(i, 0):min(max(i, 0)+2, len(l.segs))] {
-		views = append(views, segView{s: s, size: s.size, index: s.index})
-	}
+	i := max(sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset })-1, 0)
+	v := segView{s: l.segs[i], size: l.segs[i].size, index: l.segs[i].index}
 	l.mu.RUnlock()
-
-	for _, v := range views {
+	for {
 		recs, found, err := v.read(offset, maxBytes)
 		if err != nil {
 			return res, l.readErr(err)
@@ -697,8 +704,18 @@ func (l *Log) Read(ctx context.Context, offset int64, maxBytes int) (storage.Rea
 			res.Records = recs
 			return res, nil
 		}
+		// offset falls past the last batch of its segment (or compaction
+		// emptied the segment): the next one holds the next batch.
+		l.mu.RLock()
+		base := v.s.base
+		j := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > base })
+		if l.closed || j >= len(l.segs) {
+			l.mu.RUnlock()
+			return res, nil
+		}
+		v = segView{s: l.segs[j], size: l.segs[j].size, index: l.segs[j].index}
+		l.mu.RUnlock()
 	}
-	return res, nil
 }
 
 // segView is a reader's snapshot of a segment's published state.
