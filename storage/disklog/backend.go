@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kop-project/kop/storage"
+	"github.com/kop-project/kop/storage/compaction"
 )
 
 // Options configure a Backend.
@@ -34,9 +35,6 @@ type Options struct {
 	// Kafka's log.cleaner.dedupe.buffer.size); 128 MiB when 0.
 	DedupeBufferSize int64
 }
-
-// defaultDedupeBufferSize is Kafka's log.cleaner.dedupe.buffer.size.
-const defaultDedupeBufferSize = 128 << 20
 
 // deletingSuffix marks a partition directory being deleted; New removes
 // leftovers of an interrupted DeleteTopic.
@@ -86,7 +84,7 @@ func New(dir string, opts Options) (*Backend, error) {
 		opts.CleanerBackoff = 15 * time.Second
 	}
 	if opts.DedupeBufferSize <= 0 {
-		opts.DedupeBufferSize = defaultDedupeBufferSize
+		opts.DedupeBufferSize = compaction.DefaultBufferBytes
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("disklog: create %s: %w", dir, err)
@@ -105,7 +103,7 @@ func New(dir string, opts Options) (*Backend, error) {
 		done:   make(chan struct{}),
 
 		cleanerDone: make(chan struct{}),
-		cleaner:     cleanerShared{mapEntries: int(max(opts.DedupeBufferSize/offsetMapEntryBytes, 1))},
+		cleaner:     cleanerShared{bufferBytes: opts.DedupeBufferSize},
 	}
 	if err := b.removeDeleted(); err != nil {
 		_ = unlock()

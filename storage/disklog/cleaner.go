@@ -3,7 +3,6 @@ package disklog
 import (
 	"bufio"
 	"context"
-	"crypto/md5"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/kop-project/kop/recordbatch"
 	"github.com/kop-project/kop/storage"
+	"github.com/kop-project/kop/storage/compaction"
 )
 
 // Log compaction (cleanup.policy=compact), as Kafka's log cleaner does it:
@@ -47,24 +47,14 @@ const (
 	cleanerCheckpointFile = "cleaner-offset-checkpoint"
 	cleanedSuffix         = ".cleaned"
 	swapSuffix            = ".swap"
-
-	// offsetMapEntryBytes is what one key costs in the dedupe buffer, as
-	// Kafka counts it: a 16-byte MD5 of the key and an 8-byte offset.
-	offsetMapEntryBytes = 24
-	// maxCleanRecordBytes bounds the decompressed records of one batch the
-	// cleaner decodes.
-	maxCleanRecordBytes = 64 << 20
 )
 
 // cleanerShared is what the logs of one Backend share for cleaning: one
 // pass runs at a time, so the offset maps never exceed the dedupe buffer.
 type cleanerShared struct {
-	mu         sync.Mutex
-	mapEntries int // keys one pass may map
+	mu          sync.Mutex
+	bufferBytes int64 // the offset map's budget
 }
-
-// offsetMap maps the MD5 of a key to the latest offset seen for it.
-type offsetMap map[[md5.Size]byte]int64
 
 // segSnap is a sealed segment and its published extent, taken under
 // appendMu so no append is half-published.
@@ -86,7 +76,7 @@ func (l *Log) Compact(ctx context.Context) (storage.CompactStats, error) {
 func (l *Log) clean(ctx context.Context, force bool) (storage.CompactStats, error) {
 	sh := l.cleaner
 	if sh == nil {
-		sh = &cleanerShared{mapEntries: defaultDedupeBufferSize / offsetMapEntryBytes}
+		sh = &cleanerShared{bufferBytes: compaction.DefaultBufferBytes}
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -113,7 +103,7 @@ func (l *Log) clean(ctx context.Context, force bool) (storage.CompactStats, erro
 		first++
 	}
 	last := first
-	for last < len(snaps) && snaps[last].maxTs <= subMs(now, cfg.MinCompactionLagMs) {
+	for last < len(snaps) && compaction.Cleanable(cfg, snaps[last].maxTs, now) {
 		last++
 	}
 	if last == first || !force && !l.cleaningDue(snaps, first, last, cfg, now) {
@@ -134,28 +124,14 @@ func (l *Log) clean(ctx context.Context, force bool) (storage.CompactStats, erro
 	}()
 	start := time.Now()
 
-	m := offsetMap{}
+	pass := &compaction.Pass{Map: compaction.NewOffsetMap(sh.bufferBytes), CleanedTo: cleanedTo, NowMs: now, Config: cfg}
 	mapped := first
 	for ; mapped < last; mapped++ {
 		sn := snaps[mapped]
-		if mapped > first && len(m)+int(min(sn.next-sn.s.base, math.MaxInt32)) > sh.mapEntries {
+		if mapped > first && !pass.Map.Fits(sn.next-sn.s.base) {
 			break
 		}
-		err := forEachBatch(ctx, sn, func(h recordbatch.Header, raw []byte) error {
-			if h.IsControl() {
-				return nil
-			}
-			recs, err := recordbatch.DecodeRecords(raw, maxCleanRecordBytes)
-			if err != nil {
-				return fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
-			}
-			for i := range recs {
-				if recs[i].Key != nil {
-					m[md5.Sum(recs[i].Key)] = h.BaseOffset + int64(recs[i].OffsetDelta)
-				}
-			}
-			return nil
-		})
+		err := forEachBatch(ctx, sn, func(h recordbatch.Header, raw []byte) error { return pass.Map.Add(&h, raw) })
 		if err != nil {
 			return stats, fmt.Errorf("disklog: clean %s: map %s: %w", l.name(), filepath.Base(sn.s.path), err)
 		}
@@ -163,23 +139,8 @@ func (l *Log) clean(ctx context.Context, force bool) (storage.CompactStats, erro
 	}
 	mapEnd := snaps[mapped-1].next
 
-	keep := func(h *recordbatch.Header) func(int64, *recordbatch.Record) bool {
-		tombstoneGone := h.MaxTimestamp < subMs(now, cfg.DeleteRetentionMs)
-		return func(off int64, r *recordbatch.Record) bool {
-			if r.Key == nil {
-				return false // a compacted log keeps records by key
-			}
-			if latest, ok := m[md5.Sum(r.Key)]; ok && latest > off {
-				return false
-			}
-			// A tombstone stays while consumers may still be reading up
-			// to it: until it was in the cleaned part once and is older
-			// than delete.retention.ms.
-			return r.Value != nil || off >= cleanedTo || !tombstoneGone
-		}
-	}
 	for _, g := range groupSegments(snaps[:mapped], cfg.SegmentBytes) {
-		if err := l.cleanGroup(ctx, g, int64(cfg.IndexIntervalBytes), keep, &stats); err != nil {
+		if err := l.cleanGroup(ctx, g, int64(cfg.IndexIntervalBytes), pass, &stats); err != nil {
 			return stats, fmt.Errorf("disklog: clean %s: %w", l.name(), err)
 		}
 	}
@@ -190,18 +151,10 @@ func (l *Log) clean(ctx context.Context, force bool) (storage.CompactStats, erro
 	l.cleanedTo = max(l.cleanedTo, mapEnd)
 	l.mu.Unlock()
 	stats.CleanedTo = mapEnd
-	l.logger.Info("cleaned compacted log", "cleaned_to", mapEnd, "keys", len(m), "segments", mapped,
+	l.logger.Info("cleaned compacted log", "cleaned_to", mapEnd, "keys", pass.Map.Len(), "segments", mapped,
 		"bytes_read", stats.BytesRead, "bytes_written", stats.BytesWritten,
 		"records_removed", stats.RecordsRemoved, "batches_removed", stats.BatchesRemoved, "took", time.Since(start))
 	return stats, nil
-}
-
-// subMs is now - d, saturating (compaction lags default to 2^63-1).
-func subMs(now, d int64) int64 {
-	if d > 0 && now < math.MinInt64+d {
-		return math.MinInt64
-	}
-	return now - d
 }
 
 func (l *Log) name() string { return l.tp.Topic + "-" + strconv.Itoa(int(l.tp.Partition)) }
@@ -218,14 +171,8 @@ func (l *Log) cleaningDue(snaps []segSnap, first, last int, cfg storage.TopicCon
 			dirty += sn.size
 		}
 	}
-	if dirty == 0 {
-		return false
-	}
-	if float64(dirty)/float64(clean+dirty) >= cfg.MinCleanableDirtyRatio {
+	if compaction.Due(cfg, clean, dirty) {
 		return true
-	}
-	if cfg.MaxCompactionLagMs <= 0 || cfg.MaxCompactionLagMs == math.MaxInt64 {
-		return false
 	}
 	var hb [recordbatch.HeaderSize]byte
 	sn := snaps[first]
@@ -237,7 +184,7 @@ func (l *Log) cleaningDue(snaps []segSnap, first, last int, cfg storage.TopicCon
 		return false
 	}
 	h, err := recordbatch.PeekHeader(hb[:])
-	return err == nil && h.MaxTimestamp < subMs(now, cfg.MaxCompactionLagMs)
+	return err == nil && compaction.Overdue(cfg, h.MaxTimestamp, now)
 }
 
 // groupSegments splits segments into runs that are rewritten into one
@@ -292,7 +239,7 @@ func forEachBatch(ctx context.Context, sn segSnap, fn func(recordbatch.Header, [
 // cleanGroup rewrites one group of segments into a cleaned segment and
 // swaps it in. The swap is skipped when retention or Close changed the
 // segments meanwhile.
-func (l *Log) cleanGroup(ctx context.Context, g []segSnap, indexInterval int64, keep func(*recordbatch.Header) func(int64, *recordbatch.Record) bool, stats *storage.CompactStats) error {
+func (l *Log) cleanGroup(ctx context.Context, g []segSnap, indexInterval int64, pass *compaction.Pass, stats *storage.CompactStats) error {
 	base, next := g[0].s.base, g[len(g)-1].next
 	path := segmentPath(l.dir, base)
 	f, err := os.OpenFile(path+cleanedSuffix, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -313,18 +260,14 @@ func (l *Log) cleanGroup(ctx context.Context, g []segSnap, indexInterval int64, 
 	var written int64
 	for _, sn := range g {
 		err := forEachBatch(ctx, sn, func(h recordbatch.Header, raw []byte) error {
-			out := raw
-			if !h.IsControl() {
-				var kept int
-				var err error
-				if out, kept, err = recordbatch.Filter(raw, maxCleanRecordBytes, keep(&h)); err != nil {
-					return fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
-				}
-				stats.RecordsRemoved += int64(h.RecordCount) - int64(kept)
-				if out == nil {
-					stats.BatchesRemoved++
-					return nil
-				}
+			out, removed, err := pass.Retain(&h, raw)
+			if err != nil {
+				return err
+			}
+			stats.RecordsRemoved += int64(removed)
+			if out == nil {
+				stats.BatchesRemoved++
+				return nil
 			}
 			oh, err := recordbatch.ParseHeader(out)
 			if err != nil {

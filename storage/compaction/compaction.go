@@ -1,0 +1,121 @@
+package compaction
+
+import (
+	"crypto/md5"
+	"fmt"
+	"math"
+
+	"github.com/kop-project/kop/recordbatch"
+	"github.com/kop-project/kop/storage"
+)
+
+// EntryBytes is what one key costs in the dedupe buffer, as Kafka counts
+// it: a 16-byte MD5 of the key and an 8-byte offset.
+const EntryBytes = 24
+
+// DefaultBufferBytes is Kafka's log.cleaner.dedupe.buffer.size.
+const DefaultBufferBytes = 128 << 20
+
+// MaxRecordBytes bounds the decompressed records of one batch a cleaner
+// decodes.
+const MaxRecordBytes = 64 << 20
+
+// OffsetMap maps the MD5 of each key seen in the dirty part of a log to
+// the latest offset it was written at.
+type OffsetMap struct {
+	m     map[[md5.Size]byte]int64
+	limit int
+}
+
+// NewOffsetMap returns a map holding at most bufferBytes/EntryBytes keys
+// (at least one).
+func NewOffsetMap(bufferBytes int64) *OffsetMap {
+	return &OffsetMap{m: map[[md5.Size]byte]int64{}, limit: int(max(min(bufferBytes/EntryBytes, math.MaxInt32), 1))}
+}
+
+// Len is the number of keys mapped.
+func (m *OffsetMap) Len() int { return len(m.m) }
+
+// Fits reports whether up to n more keys fit.
+func (m *OffsetMap) Fits(n int64) bool { return int64(len(m.m))+n <= int64(m.limit) }
+
+// Add maps the keys of the whole batch raw (control batches map nothing).
+func (m *OffsetMap) Add(h *recordbatch.Header, raw []byte) error {
+	if h.IsControl() {
+		return nil
+	}
+	recs, err := recordbatch.DecodeRecords(raw, MaxRecordBytes)
+	if err != nil {
+		return fmt.Errorf("compaction: batch at offset %d: %w", h.BaseOffset, err)
+	}
+	for i := range recs {
+		if recs[i].Key != nil {
+			m.m[md5.Sum(recs[i].Key)] = h.BaseOffset + int64(recs[i].OffsetDelta)
+		}
+	}
+	return nil
+}
+
+// Pass is one cleaning pass's rules: the map of its dirty part, where the
+// previous pass stopped, and the time it runs at.
+type Pass struct {
+	Map *OffsetMap
+	// CleanedTo is where the previous pass stopped: a tombstone below it
+	// was cleaned once already, and goes once delete.retention.ms passed.
+	CleanedTo int64
+	NowMs     int64
+	Config    storage.TopicConfig
+}
+
+// Retain returns the batch raw as the pass keeps it (recordbatch.Filter:
+// the same offsets, fewer records), raw itself when it keeps every
+// record, nil when it keeps none. A record goes when a later one has its
+// key, when it has no key, or when it is a tombstone (null value) that
+// was already cleaned and whose batch is older than delete.retention.ms.
+// Control batches are kept whole.
+func (p *Pass) Retain(h *recordbatch.Header, raw []byte) (out []byte, removed int, err error) {
+	if h.IsControl() {
+		return raw, 0, nil
+	}
+	tombstonesGo := h.MaxTimestamp < subMs(p.NowMs, p.Config.DeleteRetentionMs)
+	out, kept, err := recordbatch.Filter(raw, MaxRecordBytes, func(off int64, r *recordbatch.Record) bool {
+		if r.Key == nil {
+			return false // a compacted log keeps records by key
+		}
+		if latest, ok := p.Map.m[md5.Sum(r.Key)]; ok && latest > off {
+			return false
+		}
+		return r.Value != nil || off >= p.CleanedTo || !tombstonesGo
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("compaction: batch at offset %d: %w", h.BaseOffset, err)
+	}
+	return out, int(h.RecordCount) - kept, nil
+}
+
+// Cleanable reports whether a batch whose largest timestamp is maxTs may
+// be cleaned at nowMs: it is older than min.compaction.lag.ms.
+func Cleanable(cfg storage.TopicConfig, maxTs, nowMs int64) bool {
+	return maxTs <= subMs(nowMs, cfg.MinCompactionLagMs)
+}
+
+// Overdue reports whether a dirty batch whose largest timestamp is maxTs
+// must be cleaned now whatever the dirty ratio: it is older than
+// max.compaction.lag.ms.
+func Overdue(cfg storage.TopicConfig, maxTs, nowMs int64) bool {
+	return cfg.MaxCompactionLagMs > 0 && cfg.MaxCompactionLagMs < math.MaxInt64 && maxTs < subMs(nowMs, cfg.MaxCompactionLagMs)
+}
+
+// Due reports whether the dirty share of the cleanable bytes reached
+// min.cleanable.dirty.ratio.
+func Due(cfg storage.TopicConfig, cleanBytes, dirtyBytes int64) bool {
+	return dirtyBytes > 0 && float64(dirtyBytes)/float64(cleanBytes+dirtyBytes) >= cfg.MinCleanableDirtyRatio
+}
+
+// subMs is now - d, saturating (compaction lags default to 2^63-1).
+func subMs(now, d int64) int64 {
+	if d > 0 && now < math.MinInt64+d {
+		return math.MinInt64
+	}
+	return now - d
+}

@@ -1,0 +1,99 @@
+package compaction
+
+import (
+	"math"
+	"testing"
+
+	"github.com/kop-project/kop/recordbatch"
+	"github.com/kop-project/kop/storage"
+)
+
+func batch(base, maxTs int64, recs ...recordbatch.Record) (recordbatch.Header, []byte) {
+	for i := range recs {
+		recs[i].OffsetDelta = int32(i)
+	}
+	raw := recordbatch.Encode(recordbatch.Fields{BaseOffset: base, BaseTimestamp: maxTs, MaxTimestamp: maxTs, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs)
+	h, _ := recordbatch.ParseHeader(raw)
+	return h, raw
+}
+
+func rec(k, v string) recordbatch.Record {
+	r := recordbatch.Record{Key: []byte(k), Value: []byte(v)}
+	if v == "" {
+		r.Value = nil
+	}
+	return r
+}
+
+// TestRetain: the rules of one pass — a later record of the key, no key,
+// and a tombstone already cleaned once and older than
+// delete.retention.ms each remove a record; everything else stays.
+func TestRetain(t *testing.T) {
+	m := NewOffsetMap(1 << 20)
+	dirtyH, dirty := batch(100, 5000, rec("a", "a2"), rec("t", ""))
+	if err := m.Add(&dirtyH, dirty); err != nil {
+		t.Fatal(err)
+	}
+	cfg := storage.TopicConfig{Compact: true, DeleteRetentionMs: 1000}
+	p := &Pass{Map: m, CleanedTo: 50, NowMs: 10_000, Config: cfg}
+
+	h, raw := batch(10, 1000, rec("a", "a1"), rec("b", "b1"), recordbatch.Record{Value: []byte("no key")}, rec("old-tomb", ""))
+	out, removed, err := p.Retain(&h, raw)
+	if err != nil || removed != 3 {
+		t.Fatalf("removed %d (%v), want 3: a1 (replaced), the key-less one, the expired tombstone", removed, err)
+	}
+	recs, _ := recordbatch.DecodeRecords(out, 1<<20)
+	if len(recs) != 1 || string(recs[0].Key) != "b" {
+		t.Fatalf("kept %+v, want b1 alone", recs)
+	}
+	// The dirty part's own tombstone stays in the pass that first reaches
+	// it, and so does a cleaned one younger than delete.retention.ms.
+	if out, removed, _ := p.Retain(&dirtyH, dirty); removed != 0 || &out[0] != &dirty[0] {
+		t.Fatalf("the latest records were touched: %d removed", removed)
+	}
+	h, raw = batch(20, 9500, rec("young-tomb", ""))
+	if _, removed, _ := p.Retain(&h, raw); removed != 0 {
+		t.Fatal("a tombstone younger than delete.retention.ms went")
+	}
+	// A batch left empty is dropped; a control batch is kept whole.
+	h, raw = batch(30, 1000, rec("a", "a0"))
+	if out, removed, _ := p.Retain(&h, raw); out != nil || removed != 1 {
+		t.Fatalf("an emptied batch: %d bytes, %d removed", len(out), removed)
+	}
+	h.Attributes |= recordbatch.AttrControl
+	if out, _, _ := p.Retain(&h, raw); len(out) != len(raw) {
+		t.Fatal("a control batch was rewritten")
+	}
+}
+
+func TestOffsetMapBound(t *testing.T) {
+	m := NewOffsetMap(EntryBytes * 3)
+	if !m.Fits(3) || m.Fits(4) {
+		t.Fatal("a 3-key buffer")
+	}
+	h, raw := batch(0, 1, rec("x", "1"), rec("y", "1"), rec("x", "2"))
+	_ = m.Add(&h, raw)
+	if m.Len() != 2 || !m.Fits(1) || m.Fits(2) {
+		t.Fatalf("%d keys mapped", m.Len())
+	}
+	if NewOffsetMap(0).limit != 1 {
+		t.Fatal("a map must hold at least one key")
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	cfg := storage.TopicConfig{MinCleanableDirtyRatio: 0.5, MinCompactionLagMs: 100, MaxCompactionLagMs: math.MaxInt64}
+	if !Due(cfg, 10, 10) || Due(cfg, 11, 9) || Due(cfg, 0, 0) {
+		t.Fatal("dirty ratio")
+	}
+	if !Cleanable(cfg, 900, 1000) || Cleanable(cfg, 901, 1000) {
+		t.Fatal("min.compaction.lag.ms")
+	}
+	if Overdue(cfg, math.MinInt64, 1000) {
+		t.Fatal("the default max.compaction.lag.ms never forces a clean")
+	}
+	cfg.MaxCompactionLagMs = 500
+	if !Overdue(cfg, 499, 1000) || Overdue(cfg, 500, 1000) {
+		t.Fatal("max.compaction.lag.ms")
+	}
+}
