@@ -284,7 +284,7 @@ var keys = []key{
 		setInt64(func(c *Config) *int64 { return &c.LogFlushIntervalMs }, 0, math.MaxInt64)),
 	both("logRetentionCheckIntervalMs", "300000", "How often the embedded log applies retention.",
 		setInt64(func(c *Config) *int64 { return &c.LogRetentionCheckIntervalMs }, 10, math.MaxInt64)),
-	both("logCleanerBackoffMs", "15000", "How often the embedded log's cleaner looks for compacted topics due for cleaning.",
+	both("logCleanerBackoffMs", "15000", "How often the cleaner looks for compacted partitions due for cleaning (embedded log and Pulsar).",
 		setInt64(func(c *Config) *int64 { return &c.LogCleanerBackoffMs }, 10, math.MaxInt64)),
 	both("logCleanerDedupeBufferSize", "134217728", "Memory for the cleaner's offset map (24 bytes a key): a compacted partition with more distinct keys in its dirty part is cleaned in several passes.",
 		setInt64(func(c *Config) *int64 { return &c.LogCleanerDedupeBufferSize }, 1<<20, math.MaxInt64)),

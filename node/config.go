@@ -45,8 +45,8 @@ type Config struct {
 	RequestTimeout  time.Duration
 	RetentionCheck  time.Duration
 	ShutdownTimeout time.Duration
-	// CleanerBackoff and DedupeBufferSize tune the embedded log's cleaner
-	// of compacted topics (disklog.Options); zero takes its defaults.
+	// CleanerBackoff and DedupeBufferSize tune the cleaner of compacted
+	// topics (disklog.Options, pulsarbridge.Options); zero takes defaults.
 	CleanerBackoff   time.Duration
 	DedupeBufferSize int64
 	// BrokerSessionTimeout: a broker the Raft leader cannot reach for this

@@ -81,6 +81,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			// interval.
 			RetentionCheckInterval: cfg.RetentionCheck,
 			ConfirmTakeover:        n.confirmTakeover,
+			CleanerBackoff:         cfg.CleanerBackoff,
+			DedupeBufferSize:       cfg.DedupeBufferSize,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("connect to Pulsar (brokerServiceUrl %s, webServiceUrl %s): %w", cfg.BrokerServiceURL, cfg.WebServiceURL, err)

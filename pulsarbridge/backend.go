@@ -19,6 +19,7 @@ import (
 
 	"github.com/kop-project/kop/internal/bufpool"
 	"github.com/kop-project/kop/storage"
+	"github.com/kop-project/kop/storage/compaction"
 )
 
 // Options configure the Pulsar backend.
@@ -41,6 +42,13 @@ type Options struct {
 	// partition's leader. A broker that was frozen or cut off may believe
 	// it still leads; forcing the real leader off would stall it.
 	ConfirmTakeover func(ctx context.Context, tp storage.TopicPartition) error
+	// CleanerBackoff is how often an open compacted partition checks
+	// whether it is due for cleaning (default 15 s, Kafka's
+	// log.cleaner.backoff.ms).
+	CleanerBackoff time.Duration
+	// DedupeBufferSize bounds a cleaning pass's offset map (default
+	// 128 MiB, Kafka's log.cleaner.dedupe.buffer.size).
+	DedupeBufferSize int64
 }
 
 // Backend is storage.Backend on Pulsar: Kafka topic T is the partitioned
@@ -58,6 +66,10 @@ type Backend struct {
 	// refuses concurrent or shrinking updates) and guards retention.
 	topicMu   sync.Mutex
 	retention map[string]utils.RetentionPolicies // applied per topic
+
+	// cleaning holds one compaction pass of this broker at a time, so
+	// offset maps never exceed DedupeBufferSize together.
+	cleaning chan struct{}
 
 	// timestampSkew is how far after KOP stored it a record's timestamp
 	// may be and still be found by OffsetForTimestamp.
@@ -92,6 +104,12 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.RetentionCheckInterval <= 0 {
 		opts.RetentionCheckInterval = 5 * time.Minute
 	}
+	if opts.CleanerBackoff <= 0 {
+		opts.CleanerBackoff = 15 * time.Second
+	}
+	if opts.DedupeBufferSize <= 0 {
+		opts.DedupeBufferSize = compaction.DefaultBufferBytes
+	}
 	if opts.ServiceURL == "" || opts.WebServiceURL == "" {
 		return nil, errors.New("pulsarbridge: both the broker service URL and the web service URL are required")
 	}
@@ -111,7 +129,8 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pulsarbridge: client for %s: %w", opts.ServiceURL, err)
 	}
-	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin, retention: map[string]utils.RetentionPolicies{}, timestampSkew: defaultTimestampSkew}
+	b := &Backend{opts: opts, log: opts.Logger, client: client, admin: admin, retention: map[string]utils.RetentionPolicies{}, timestampSkew: defaultTimestampSkew,
+		cleaning: make(chan struct{}, 1)}
 	if _, err := admin.Clusters().ListWithContext(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("pulsarbridge: %w: admin API at %s: %v", storage.ErrUnavailable, opts.WebServiceURL, err)
@@ -357,6 +376,20 @@ func (b *Backend) DeleteTopic(ctx context.Context, topic string) error {
 	b.topicMu.Unlock()
 	if err := b.admin.Topics().DeleteWithContext(ctx, *tn, true, false); err != nil && httpStatus(err) != http.StatusNotFound {
 		return unavailable("delete "+tn.String(), err)
+	}
+	// The side topics of its compacted partitions (compact.go).
+	sides, err := b.sideTopics(ctx, tn.String()+partitionSuffix)
+	if err != nil {
+		return err
+	}
+	for _, name := range sides {
+		st, err := utils.GetTopicName(name)
+		if err != nil {
+			continue
+		}
+		if err := b.admin.Topics().DeleteWithContext(ctx, *st, true, true); err != nil && httpStatus(err) != http.StatusNotFound {
+			return unavailable("delete "+name, err)
+		}
 	}
 	return nil
 }

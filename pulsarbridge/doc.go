@@ -131,6 +131,37 @@
 // the log start offset follows what Pulsar removed. DeleteRecords only
 // moves the log start: Pulsar cannot drop part of a ledger.
 //
+// # Compacted topics
+//
+// A compacted partition (cleanup.policy=compact) is cleaned by its leader
+// (compact.go), with the rules of storage/compaction, which the embedded
+// log uses too. The cleaned part, offsets [start, compactedTo), lives in a
+// side topic, "<partition topic>=kop-compacted-<nanos>" ('=' cannot occur
+// in a Kafka topic name), of Kafka batches holding only the survivors at
+// their offsets; reads below compactedTo are served from it, reads from
+// compactedTo on from the partition's topic as before. A pass (every
+// CleanerBackoff when the dirty part reached min.cleanable.dirty.ratio of
+// the records, or max.compaction.lag.ms passed; or Compact) maps the keys
+// of the dirty part, writes a new side topic from the current one and the
+// dirty part, and commits by one update of the partition topic's
+// properties (kop.compactedTopic, kop.compactedTo, …); then it deletes the
+// old side topic. A broker or Pulsar dying mid-pass leaves the properties
+// naming the old, complete side topic: nothing is lost, and the new one's
+// remains are deleted by a later pass once older than 30 minutes.
+//
+// We weighed Pulsar's own topic compaction (a compacted ledger read with
+// ReadCompacted) and chose against it: it keys by Pulsar message, so every
+// record would need its own entry (entryFormat=pulsar's speed and size for
+// every compacted topic), it drops a tombstone at once instead of after
+// delete.retention.ms, an empty Kafka value (not null) would delete its
+// key, and the compacted ledger's entries would break the offset search
+// and the batch reassembly this package relies on. The side topic keeps
+// the partition's topic untouched for native Pulsar consumers and gives
+// both backends one set of rules. Its cost: the survivors are copied at
+// every pass, and the partition's topic keeps the cleaned entries too
+// (they are not trimmed yet), so compaction gives Kafka clients the
+// compacted view without giving Pulsar's storage back.
+//
 // Timestamps: Pulsar's publish time of each entry (when KOP sent it)
 // serves as the time index. OffsetForTimestamp binary-searches it for the
 // last entry published more than a minute before the wanted time and

@@ -51,9 +51,14 @@ type ledgerSpan struct {
 // before holds, before being true of a prefix of the entries; the first
 // entry when it holds of none.
 func (l *partitionLog) search(ctx context.Context, what string, before func(*entryPos) bool) (pulsar.MessageID, entryPos, error) {
-	stats, err := l.b.admin.Topics().GetInternalStatsWithContext(ctx, l.tn)
+	return l.searchIn(ctx, l.main(), what, before)
+}
+
+// searchIn is search in topic t.
+func (l *partitionLog) searchIn(ctx context.Context, t pulsarTopic, what string, before func(*entryPos) bool) (pulsar.MessageID, entryPos, error) {
+	stats, err := l.b.admin.Topics().GetInternalStatsWithContext(ctx, t.tn)
 	if err != nil {
-		return nil, entryPos{}, unavailable("internal stats of "+l.topic, err)
+		return nil, entryPos{}, unavailable("internal stats of "+t.name, err)
 	}
 	var spans []ledgerSpan
 	total := int64(0)
@@ -69,7 +74,7 @@ func (l *partitionLog) search(ctx context.Context, what string, before func(*ent
 		total += n
 	}
 	if total == 0 {
-		return nil, entryPos{}, fmt.Errorf("pulsarbridge: %s: no entries to locate %s in", l.topic, what)
+		return nil, entryPos{}, fmt.Errorf("pulsarbridge: %s: no entries to locate %s in", t.name, what)
 	}
 	at := func(pos int64) pulsar.MessageID {
 		i := sort.Search(len(spans), func(i int) bool { return spans[i].first > pos }) - 1
@@ -83,7 +88,7 @@ func (l *partitionLog) search(ctx context.Context, what string, before func(*ent
 	var loPos *entryPos
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
-		e, id, err := l.readOne(ctx, at(mid))
+		e, id, err := l.readOneIn(ctx, t, at(mid))
 		if err != nil {
 			return nil, entryPos{}, err
 		}
@@ -98,12 +103,12 @@ func (l *partitionLog) search(ctx context.Context, what string, before func(*ent
 		}
 	}
 	if loPos == nil {
-		e, id, err := l.readOne(ctx, loID)
+		e, id, err := l.readOneIn(ctx, t, loID)
 		if err != nil {
 			return nil, entryPos{}, err
 		}
 		if e == nil {
-			return nil, entryPos{}, fmt.Errorf("pulsarbridge: %s: entry %v vanished", l.topic, loID)
+			return nil, entryPos{}, fmt.Errorf("pulsarbridge: %s: entry %v vanished", t.name, loID)
 		}
 		loID, loPos = id, e
 	}

@@ -58,6 +58,7 @@ type indexPoint struct {
 // offset is next (or holding that entry in peeked).
 type cursor struct {
 	r      pulsar.Reader
+	topic  string // the side topic it reads; "" for the partition's topic
 	next   int64
 	peeked []pulsar.Message // read but not returned yet, in order
 }
@@ -100,6 +101,8 @@ type partitionLog struct {
 	indexedFrom int64
 	sinceIndex  int
 	cursors     map[int64]*cursor
+	side        *sideLog // the cleaned part of a compacted partition (compact.go)
+	sideCursors map[int64]*cursor
 	changed     chan struct{}
 	closed      bool
 	broken      error // a send failed: the end offset must be recovered
@@ -110,6 +113,11 @@ type partitionLog struct {
 	opsMsgs     int
 	opDone      chan struct{} // closed and replaced when an op completes
 	stopRefresh chan struct{}
+
+	// cleaning holds one compaction pass of this log at a time.
+	cleaning chan struct{}
+	// beforeCompactCommit, when set, runs before a pass commits (tests).
+	beforeCompactCommit func() error
 }
 
 func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg storage.TopicConfig) (*partitionLog, error) {
@@ -123,7 +131,7 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 		format = "kafka"
 	}
 	l := &partitionLog{b: b, tp: tp, topic: topic, tn: *tn, format: format, cfg: cfg, cursors: map[int64]*cursor{},
-		changed: make(chan struct{}), opDone: make(chan struct{})}
+		sideCursors: map[int64]*cursor{}, changed: make(chan struct{}), opDone: make(chan struct{}), cleaning: make(chan struct{}, 1)}
 	l.sendCtx, l.cancelSend = context.WithCancel(context.Background())
 	if err := l.connect(ctx, true); err != nil {
 		l.cancelSend()
@@ -139,6 +147,7 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 	}
 	l.stopRefresh = make(chan struct{})
 	go l.refreshLoop()
+	go l.cleanLoop()
 	b.log.Debug("opened partition on Pulsar", "topic", topic, "start", l.start, "end", l.end)
 	return l, nil
 }
@@ -295,6 +304,10 @@ func (l *partitionLog) recover(ctx context.Context) error {
 			return fmt.Errorf("pulsarbridge: %s: bad %s %q: %w", l.topic, propLogStart, v, err)
 		}
 	}
+	side, err := l.loadSide(props)
+	if err != nil {
+		return err
+	}
 	var epochs []epochEntry
 	if v, ok := props[propEpochs]; ok && v != "" {
 		if err := json.Unmarshal([]byte(v), &epochs); err != nil {
@@ -312,6 +325,7 @@ func (l *partitionLog) recover(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.epochs = epochs
+	l.side = side
 	if last == nil {
 		// No entries: the end is where DeleteRecords left it.
 		l.start, l.end, l.next = storedStart, storedStart, storedStart
@@ -369,16 +383,30 @@ func parseEntry(msg pulsar.Message) (entryPos, error) {
 	return entryPos{base: h.BaseOffset, next: h.NextOffset(), batchBase: h.BaseOffset, epoch: h.PartitionLeaderEpoch, published: msg.PublishTime()}, nil
 }
 
-// readOne reads the message at id (inclusive) and where it sits in the
-// log; nil when the topic has no message there.
+// pulsarTopic is one Pulsar topic a log reads: its partition's topic, or
+// the topic holding its cleaned part (compact.go).
+type pulsarTopic struct {
+	name string
+	tn   utils.TopicName
+}
+
+func (l *partitionLog) main() pulsarTopic { return pulsarTopic{l.topic, l.tn} }
+
+// readOne reads the message at id (inclusive) of the partition's topic and
+// where it sits in the log; nil when the topic has no message there.
 func (l *partitionLog) readOne(ctx context.Context, id pulsar.MessageID) (*entryPos, pulsar.MessageID, error) {
+	return l.readOneIn(ctx, l.main(), id)
+}
+
+// readOneIn is readOne in topic t.
+func (l *partitionLog) readOneIn(ctx context.Context, t pulsarTopic, id pulsar.MessageID) (*entryPos, pulsar.MessageID, error) {
 	// pulsar-client-go's HasNext takes no context and retries with a
 	// growing backoff when the broker answers "consumer not found" (seen
 	// right after another reader of the topic closed): each attempt gets
 	// a bounded wait and a fresh reader.
 	var lastErr error
 	for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
-		e, mid, err := l.readOneAttempt(ctx, id)
+		e, mid, err := l.readOneAttempt(ctx, t, id)
 		if err == nil {
 			return e, mid, nil
 		}
@@ -388,24 +416,24 @@ func (l *partitionLog) readOne(ctx context.Context, id pulsar.MessageID) (*entry
 		}
 	}
 	if lastErr == nil {
-		lastErr = unavailable("read "+l.topic, ctx.Err())
+		lastErr = unavailable("read "+t.name, ctx.Err())
 	}
 	return nil, nil, lastErr
 }
 
 // readOneAttempt is one try of readOne, bounded by readOneWait.
-func (l *partitionLog) readOneAttempt(ctx context.Context, id pulsar.MessageID) (*entryPos, pulsar.MessageID, error) {
+func (l *partitionLog) readOneAttempt(ctx context.Context, t pulsarTopic, id pulsar.MessageID) (*entryPos, pulsar.MessageID, error) {
 	ctx, cancel := context.WithTimeout(ctx, readOneWait)
 	defer cancel()
 	r, err := l.b.createReader(ctx, pulsar.ReaderOptions{
-		Topic:                   l.topic,
+		Topic:                   t.name,
 		StartMessageID:          id,
 		StartMessageIDInclusive: true,
 		ReceiverQueueSize:       1,
 		BackoffPolicyFunc:       newReconnectBackoff,
 	})
 	if err != nil {
-		return nil, nil, unavailable("reader for "+l.topic, err)
+		return nil, nil, unavailable("reader for "+t.name, err)
 	}
 	defer r.Close()
 	has := make(chan bool, 1)
@@ -416,15 +444,15 @@ func (l *partitionLog) readOneAttempt(ctx context.Context, id pulsar.MessageID) 
 			return nil, nil, nil
 		}
 	case <-ctx.Done():
-		return nil, nil, unavailable("read "+l.topic, ctx.Err())
+		return nil, nil, unavailable("read "+t.name, ctx.Err())
 	}
 	msg, err := r.Next(ctx)
 	if err != nil {
-		return nil, nil, unavailable("read "+l.topic, err)
+		return nil, nil, unavailable("read "+t.name, err)
 	}
 	e, err := parseEntry(msg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pulsarbridge: %s message %v is neither a Kafka batch nor a KOP record: %w", l.topic, msg.ID(), err)
+		return nil, nil, fmt.Errorf("pulsarbridge: %s message %v is neither a Kafka batch nor a KOP record: %w", t.name, msg.ID(), err)
 	}
 	return &e, msg.ID(), nil
 }
@@ -492,12 +520,25 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 	if offset == end {
 		return res, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	if side := l.compactedPart(); side != nil && offset < side.to {
+		if offset < side.end {
+			res, err := l.readSide(ctx, side, offset, maxBytes, res)
+			if err != nil || len(res.Records) > 0 {
+				return res, err
+			}
+		}
+		// Nothing survives in the cleaned part at or after offset: the
+		// next batch is the first one after it.
+		if offset = side.to; offset == end {
+			return res, nil
+		}
+	}
 	// Entries below end exist, so a read only waits for Pulsar; if Pulsar
 	// does not deliver (a reader stuck on a lost connection or a topic
 	// recreated underneath) the fetch fails over to a new reader instead
 	// of hanging the client's connection.
-	ctx, cancel := context.WithTimeout(ctx, readTimeout)
-	defer cancel()
 	cur, err := l.cursorAt(ctx, offset, true)
 	if err != nil {
 		return res, err
@@ -607,15 +648,22 @@ func (l *partitionLog) readFrom(ctx context.Context, cur *cursor, offset int64, 
 		cur.peeked = append(asm.msgs, cur.peeked...)
 	}
 	l.putCursor(cur)
-	if size > 0 {
-		buf := l.b.bufs.Get(size)
-		for _, p := range parts {
-			buf = append(buf, p...)
-		}
-		res.Records = buf
-		res.Release = func() { l.b.bufs.Put(buf) }
-	}
+	l.b.gather(&res, parts, size)
 	return res, nil
+}
+
+// gather copies the entries read, size bytes in all, into one pooled
+// buffer as res's records.
+func (b *Backend) gather(res *storage.ReadResult, parts [][]byte, size int) {
+	if size == 0 {
+		return
+	}
+	buf := b.bufs.Get(size)
+	for _, p := range parts {
+		buf = append(buf, p...)
+	}
+	res.Records = buf
+	res.Release = func() { b.bufs.Put(buf) }
 }
 
 // cursorAt returns a reader whose next entry holds offset: a cached one
@@ -831,10 +879,14 @@ func (l *partitionLog) Close() error {
 	defer l.appendMu.Unlock()
 	l.mu.Lock()
 	close(l.stopRefresh)
-	readers := make([]pulsar.Reader, 0, len(l.cursors))
+	readers := make([]pulsar.Reader, 0, len(l.cursors)+len(l.sideCursors))
 	for k, c := range l.cursors {
 		readers = append(readers, c.r)
 		delete(l.cursors, k)
+	}
+	for k, c := range l.sideCursors {
+		readers = append(readers, c.r)
+		delete(l.sideCursors, k)
 	}
 	close(l.changed)
 	l.mu.Unlock()
