@@ -439,6 +439,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // partition) onto a Pulsar retention policy (per partition's managed
 // ledger): minutes rounded up, MiB rounded up, -1 for unlimited.
 func retentionPolicy(cfg storage.TopicConfig) utils.RetentionPolicies {
+	if trims(cfg) {
+		// Compacted alone: what the trimming subscription has passed is
+		// in the side topic (compact.go).
+		return utils.RetentionPolicies{}
+	}
 	p := utils.RetentionPolicies{RetentionTimeInMinutes: -1, RetentionSizeInMB: -1}
 	if cfg.RetentionMs >= 0 {
 		p.RetentionTimeInMinutes = int((cfg.RetentionMs + 59_999) / 60_000)
@@ -461,6 +466,13 @@ func (b *Backend) applyRetention(ctx context.Context, topic string, cfg storage.
 	tn, err := utils.GetTopicName(b.topicName(topic))
 	if err != nil {
 		return fmt.Errorf("pulsarbridge: topic name %q: %w", topic, err)
+	}
+	if trims(cfg) {
+		// Every partition must hold the trimming subscription before
+		// retention 0 applies, or Pulsar may delete what it has.
+		if err := b.subscribe(ctx, *tn); err != nil {
+			return err
+		}
 	}
 	if err := b.admin.Topics().SetRetentionWithContext(ctx, *tn, p); err != nil {
 		return unavailable("set retention of "+tn.String(), err)

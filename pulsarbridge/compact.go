@@ -37,6 +37,11 @@ const (
 	// can be mistaken for one.
 	sideMarker = "=kop-compacted-"
 
+	// trimSubscription is the durable subscription that holds a
+	// compacted partition's entries not cleaned yet; below it Pulsar may
+	// delete them (retention 0), since the side topic has the survivors.
+	trimSubscription = "kop-compaction"
+
 	// orphanAge: a side topic nobody points to and older than this was
 	// left by a pass that died before its commit, and is deleted.
 	orphanAge = 30 * time.Minute
@@ -48,6 +53,46 @@ type sideLog struct {
 	to      int64 // offsets below it are read here
 	end     int64 // the next offset after its last entry; 0 when empty
 	records int64
+}
+
+// trims reports a compacted topic whose partitions' Pulsar topics are
+// trimmed below the cleaned part: compacted without delete (retention
+// unlimited). With delete too, Pulsar's retention trims them as for any
+// topic, and reads below what it kept are out of range.
+func trims(cfg storage.TopicConfig) bool {
+	return cfg.Compact && cfg.RetentionMs < 0 && cfg.RetentionBytes < 0
+}
+
+// ensureTrimSubscription creates the trimming subscription of the
+// partition at its first entry when missing.
+func (l *partitionLog) ensureTrimSubscription(ctx context.Context) error {
+	return l.b.subscribe(ctx, l.tn)
+}
+
+// subscribe creates the trimming subscription on tn (every partition of
+// a partitioned topic) at the earliest entry, when missing.
+func (b *Backend) subscribe(ctx context.Context, tn utils.TopicName) error {
+	err := b.admin.Subscriptions().CreateWithContext(ctx, tn, trimSubscription, utils.Earliest)
+	if err != nil && httpStatus(err) != http.StatusConflict {
+		return unavailable("create the subscription "+trimSubscription+" on "+tn.String(), err)
+	}
+	return nil
+}
+
+// trimTo moves the trimming subscription to the entry holding offset (the
+// last entry when offset is the end), so Pulsar may delete the entries
+// before it. The entry is searched in Pulsar: the in-memory index points
+// at an earlier entry.
+func (l *partitionLog) trimTo(ctx context.Context, offset int64) error {
+	id, _, err := l.locate(ctx, offset, false)
+	if err != nil {
+		return err
+	}
+	mid := utils.MessageID{LedgerID: id.LedgerID(), EntryID: id.EntryID(), PartitionIndex: -1, BatchIndex: -1}
+	if err := l.b.admin.Subscriptions().ResetCursorToMessageIDWithContext(ctx, l.tn, trimSubscription, mid); err != nil {
+		return unavailable("move the subscription "+trimSubscription+" of "+l.topic, err)
+	}
+	return nil
 }
 
 // compactedPart is the cleaned part now; nil when there is none.
@@ -352,6 +397,11 @@ func (l *partitionLog) clean(ctx context.Context, force bool) (storage.CompactSt
 	}
 	if side != nil {
 		l.deleteSide(side.t)
+	}
+	if trims(cfg) {
+		if err := l.trimTo(ctx, mapEnd); err != nil {
+			l.b.log.Warn("trimming the cleaned entries of a compacted partition", "topic", l.topic, "err", err)
+		}
 	}
 	stats.CleanedTo = mapEnd
 	l.b.log.Info("cleaned compacted partition", "topic", l.topic, "cleaned_to", mapEnd, "keys", pass.Map.Len(),

@@ -158,9 +158,21 @@
 // and the batch reassembly this package relies on. The side topic keeps
 // the partition's topic untouched for native Pulsar consumers and gives
 // both backends one set of rules. Its cost: the survivors are copied at
-// every pass, and the partition's topic keeps the cleaned entries too
-// (they are not trimmed yet), so compaction gives Kafka clients the
-// compacted view without giving Pulsar's storage back.
+// every pass.
+//
+// The cleaned entries of the partition's own topic are given back to
+// Pulsar when the topic is compacted without delete: such a partition
+// holds a durable subscription, "kop-compaction", created at its first
+// entry before the topic's retention is set to 0, and each pass moves it
+// to the entry holding the cleaned offset; Pulsar then deletes the
+// ledgers before it (at its retention check, once the deduplication
+// cursor's snapshot has passed them too). The log start then comes from
+// the stored start, not from the first entry left. Native Pulsar consumers
+// of such a topic see the entries from the cleaned offset on. With
+// cleanup.policy=compact,delete the topic keeps its Kafka retention and no
+// subscription, and the cleaned part below what retention kept is out of
+// range, as in Kafka. ListOffsets by timestamp searches the partition's
+// topic, so it does not find cleaned survivors older than its first entry.
 //
 // Timestamps: Pulsar's publish time of each entry (when KOP sent it)
 // serves as the time index. OffsetForTimestamp binary-searches it for the

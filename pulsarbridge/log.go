@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -142,6 +143,15 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 		l.cancelSend()
 		return nil, err
 	}
+	if trims(cfg) {
+		// Before retention 0 applies: the subscription holds what is
+		// not cleaned yet.
+		if err := l.ensureTrimSubscription(ctx); err != nil {
+			l.producer.Close()
+			l.cancelSend()
+			return nil, err
+		}
+	}
 	if err := b.applyRetention(ctx, tp.Topic, cfg); err != nil {
 		b.log.Warn("applying Kafka retention to Pulsar", "topic", topic, "err", err)
 	}
@@ -180,6 +190,9 @@ func (l *partitionLog) refreshStart(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.side != nil && trims(l.cfg) {
+		return nil // trimmed below the cleaned part, which the side topic holds
+	}
 	if first.base > l.start && first.base <= l.end {
 		l.b.log.Info("log start moved by Pulsar retention", "topic", l.topic, "from", l.start, "to", first.base)
 		l.start = first.base
@@ -327,13 +340,22 @@ func (l *partitionLog) recover(ctx context.Context) error {
 	l.epochs = epochs
 	l.side = side
 	if last == nil {
-		// No entries: the end is where DeleteRecords left it.
+		// No entries: the end is where DeleteRecords or the cleaned
+		// part left it.
 		l.start, l.end, l.next = storedStart, storedStart, storedStart
+		if side != nil && side.to > l.end {
+			l.end, l.next = side.to, side.to
+		}
 		l.indexedFrom = l.end
 		return nil
 	}
 	l.end, l.next = last.next, last.next
 	l.start = max(first.base, storedStart)
+	if side != nil && trims(l.cfg) {
+		// The partition's topic is trimmed below the cleaned part, which
+		// the side topic holds from the stored start on.
+		l.start = min(l.start, max(storedStart, 0))
+	}
 	if first.batchStart() {
 		l.index = append(l.index, indexPoint{first.base, firstID})
 	}
@@ -843,13 +865,28 @@ func (l *partitionLog) DeleteRecords(ctx context.Context, before int64) (int64, 
 // applied to the Pulsar topic in the background.
 func (l *partitionLog) SetConfig(cfg storage.TopicConfig) {
 	l.mu.Lock()
+	old := l.cfg
 	l.cfg = cfg
 	l.mu.Unlock()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), l.b.opts.OperationTimeout)
 		defer cancel()
+		if trims(cfg) {
+			if err := l.ensureTrimSubscription(ctx); err != nil {
+				l.b.log.Warn("subscribing a compacted partition before trimming it", "topic", l.topic, "err", err)
+				return // retention 0 must wait for the subscription
+			}
+		}
 		if err := l.b.applyRetention(ctx, l.tp.Topic, cfg); err != nil {
 			l.b.log.Warn("applying Kafka retention to Pulsar", "topic", l.topic, "err", err)
+			return
+		}
+		if trims(old) && !trims(cfg) {
+			// Retention holds the data again: the subscription would
+			// only keep a growing backlog.
+			if err := l.b.admin.Subscriptions().DeleteWithContext(ctx, l.tn, trimSubscription); err != nil && httpStatus(err) != http.StatusNotFound {
+				l.b.log.Warn("removing the trimming subscription of a partition no longer compacted", "topic", l.topic, "err", err)
+			}
 		}
 	}()
 }
