@@ -95,13 +95,6 @@ func (l *partitionLog) trimTo(ctx context.Context, offset int64) error {
 	return nil
 }
 
-// compactedPart is the cleaned part now; nil when there is none.
-func (l *partitionLog) compactedPart() *sideLog {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.side
-}
-
 // loadSide reads the side topic named by the partition's properties.
 func (l *partitionLog) loadSide(props map[string]string) (*sideLog, error) {
 	name, ok := props[propCompactedTopic]

@@ -354,7 +354,7 @@ func (l *partitionLog) recover(ctx context.Context) error {
 	if side != nil && trims(l.cfg) {
 		// The partition's topic is trimmed below the cleaned part, which
 		// the side topic holds from the stored start on.
-		l.start = min(l.start, max(storedStart, 0))
+		l.start = storedStart
 	}
 	if first.batchStart() {
 		l.index = append(l.index, indexPoint{first.base, firstID})
@@ -530,7 +530,7 @@ func (l *partitionLog) repair(ctx context.Context) error {
 // Read implements storage.PartitionLog.
 func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (storage.ReadResult, error) {
 	l.mu.Lock()
-	closed, start, end := l.closed, l.start, l.end
+	closed, start, end, side := l.closed, l.start, l.end, l.side
 	l.mu.Unlock()
 	res := storage.ReadResult{LogStartOffset: start, HighWatermark: end}
 	if closed {
@@ -544,7 +544,7 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 	}
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	if side := l.compactedPart(); side != nil && offset < side.to {
+	if side != nil && offset < side.to {
 		if offset < side.end {
 			res, err := l.readSide(ctx, side, offset, maxBytes, res)
 			if err != nil || len(res.Records) > 0 {
