@@ -53,6 +53,9 @@ var topicConfigDefs = []ConfigDef{
 		Doc: "delete: old segments are deleted by retention.ms/retention.bytes; compact: the latest record of each key is kept (key-less records refused); both: compacted and deleted."},
 	{Name: "compression.type", Type: TypeString, Default: "producer", Enum: []string{"producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"},
 		Doc: "producer keeps batches as the producer compressed them; a codec has every produced batch stored compressed with it."},
+	{Name: "compression.gzip.level", Type: TypeInt, Default: "-1", NoEffect: true, Min: -1, Check: intIn(-1, -1, 1, 9)},
+	{Name: "compression.lz4.level", Type: TypeInt, Default: "9", NoEffect: true, Min: 1, Check: intIn(1, 17)},
+	{Name: "compression.zstd.level", Type: TypeInt, Default: "3", NoEffect: true, Min: -131072, Check: intIn(-131072, 22)},
 	{Name: "delete.retention.ms", Type: TypeLong, Default: "86400000", Min: 0, Doc: "How long a tombstone (null value) of a compacted topic stays readable after the cleaner reached it."},
 	{Name: "file.delete.delay.ms", Type: TypeLong, Default: "60000", NoEffect: true, Min: 0},
 	{Name: "flush.messages", Type: TypeLong, Default: "1", Min: 1, BrokerKey: "logFlushIntervalMessages", Doc: "fsync after this many records (embedded log)."},
@@ -61,6 +64,8 @@ var topicConfigDefs = []ConfigDef{
 	{Name: "index.interval.bytes", Type: TypeInt, Default: "4096", Min: 0},
 	{Name: "kop.entry.format", Type: TypeString, Default: "kafka", Enum: []string{"kafka", "pulsar"}, BrokerKey: "entryFormat", Doc: "Pulsar backend: one Pulsar message per batch (kafka) or per record (pulsar)."},
 	{Name: "leader.replication.throttled.replicas", Type: TypeList, Default: "", NoEffect: true},
+	{Name: "local.retention.bytes", Type: TypeLong, Default: "-2", NoEffect: true, Min: -2},
+	{Name: "local.retention.ms", Type: TypeLong, Default: "-2", NoEffect: true, Min: -2},
 	{Name: "max.compaction.lag.ms", Type: TypeLong, Default: "9223372036854775807", Min: 1, Doc: "A record of a compacted topic is cleaned at most this long after it was written, whatever the dirty ratio."},
 	{Name: "max.message.bytes", Type: TypeInt, Default: "1048588", Min: 0, BrokerKey: "messageMaxBytes", Doc: "Largest record batch accepted."},
 	{Name: "message.downconversion.enable", Type: TypeBoolean, Default: "true", NoEffect: true},
@@ -75,6 +80,14 @@ var topicConfigDefs = []ConfigDef{
 	{Name: "min.compaction.lag.ms", Type: TypeLong, Default: "0", Min: 0, Doc: "A record of a compacted topic stays uncompacted at least this long after it was written."},
 	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", NoEffect: true, Min: 1},
 	{Name: "preallocate", Type: TypeBoolean, Default: "false", NoEffect: true},
+	{Name: "remote.log.copy.disable", Type: TypeBoolean, Default: "false", NoEffect: true},
+	{Name: "remote.log.delete.on.disable", Type: TypeBoolean, Default: "false", NoEffect: true},
+	{Name: "remote.storage.enable", Type: TypeBoolean, Default: "false", NoEffect: true, Check: func(v string) error {
+		if v == "true" {
+			return fmt.Errorf("tiered storage is not supported (data lives in Pulsar, which offloads by its own policies)")
+		}
+		return nil
+	}},
 	{Name: "retention.bytes", Type: TypeLong, Default: "-1", Min: -1, BrokerKey: "logRetentionBytes"},
 	{Name: "retention.ms", Type: TypeLong, Default: "604800000", Min: -1, BrokerKey: "logRetentionMs"},
 	{Name: "segment.bytes", Type: TypeInt, Default: "1073741824", Min: 14, BrokerKey: "logSegmentBytes"},
@@ -246,6 +259,22 @@ func parseCleanupPolicy(v string) (compact, del bool, err error) {
 		}
 	}
 	return compact, del, nil
+}
+
+// intIn accepts integers within one of the ranges lo0..hi0, lo1..hi1, …
+func intIn(bounds ...int64) func(string) error {
+	return func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("must be an integer, got %q", v)
+		}
+		for i := 0; i+1 < len(bounds); i += 2 {
+			if n >= bounds[i] && n <= bounds[i+1] {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d is out of range %v", n, bounds)
+	}
 }
 
 func checkRatio(v string) error {

@@ -36,6 +36,14 @@ func TestValidateTopicConfig(t *testing.T) {
 		{"min.cleanable.dirty.ratio", "-0.1", false},
 		{"delete.retention.ms", "-1", false},
 		{"max.compaction.lag.ms", "0", false},
+		{"compression.gzip.level", "-1", true},
+		{"compression.gzip.level", "9", true},
+		{"compression.gzip.level", "0", false},
+		{"compression.zstd.level", "-5", true},
+		{"compression.zstd.level", "23", false},
+		{"local.retention.ms", "-2", true},
+		{"remote.storage.enable", "false", true},
+		{"remote.storage.enable", "true", false},
 		{"no.such.config", "1", false},
 	} {
 		err := ValidateTopicConfig(c.name, c.value)
