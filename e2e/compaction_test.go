@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,11 +25,33 @@ func TestCompactedTopic(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		b := startStandalone(t, map[string]string{"logCleanerBackoffMs": "100"})
 		checkCompactedTopic(t, b.addr)
+		checkCleanerMetrics(t, b)
 	})
 	t.Run("pulsar", func(t *testing.T) {
 		b, _, _ := startOnPulsar(t, map[string]string{"logCleanerBackoffMs": "100"})
 		checkCompactedTopic(t, b.addr)
+		checkCleanerMetrics(t, b)
 	})
+}
+
+// checkCleanerMetrics: /metrics counts the cleaner's passes and removals.
+func checkCleanerMetrics(t *testing.T, b *broker) {
+	t.Helper()
+	resp, err := http.Get("http://" + b.httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kop_log_cleaner_passes_total", "kop_log_cleaner_removed_records_total"} {
+		m := regexp.MustCompile(`(?m)^` + name + ` (\d+)$`).FindSubmatch(body)
+		if m == nil || string(m[1]) == "0" {
+			t.Fatalf("/metrics: %s is %q after cleaning:\n%s", name, m, body)
+		}
+	}
 }
 
 func checkCompactedTopic(t *testing.T, addr string) {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/kop-project/kop/storage"
 )
 
 // startHTTP serves the admin endpoint: /healthz (the process is up),
@@ -42,6 +44,9 @@ func (n *Node) startHTTP() error {
 			return
 		}
 		n.kafka.WriteMetrics(w)
+		if cm, ok := n.backend.(storage.CleanerMetrics); ok {
+			cm.WriteCleanerMetrics(w)
+		}
 		fmt.Fprintf(w, "# HELP kop_raft_leader Whether this broker is the metadata Raft leader.\n# TYPE kop_raft_leader gauge\nkop_raft_leader %d\n", boolInt(n.meta.IsLeader()))
 		fmt.Fprintf(w, "# HELP kop_open_partitions Partitions this broker leads and has open.\n# TYPE kop_open_partitions gauge\nkop_open_partitions %d\n", len(n.parts.Open()))
 	})

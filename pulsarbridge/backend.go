@@ -70,6 +70,7 @@ type Backend struct {
 	// cleaning holds one compaction pass of this broker at a time, so
 	// offset maps never exceed DedupeBufferSize together.
 	cleaning chan struct{}
+	cleaned  compaction.Totals
 
 	// timestampSkew is how far after KOP stored it a record's timestamp
 	// may be and still be found by OffsetForTimestamp.

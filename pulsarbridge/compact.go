@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -234,8 +235,8 @@ func (l *partitionLog) cleanLoop() {
 // clean runs one pass; unless force, only when the dirty part reached
 // min.cleanable.dirty.ratio of the partition (counted in records) or its
 // oldest batch is older than max.compaction.lag.ms.
-func (l *partitionLog) clean(ctx context.Context, force bool) (storage.CompactStats, error) {
-	var stats storage.CompactStats
+func (l *partitionLog) clean(ctx context.Context, force bool) (stats storage.CompactStats, err error) {
+	defer func() { l.b.cleaned.Add(stats, err) }()
 	// One pass per log, and one offset map per broker, at a time.
 	for _, sem := range []chan struct{}{l.cleaning, l.b.cleaning} {
 		select {
@@ -279,7 +280,7 @@ func (l *partitionLog) clean(ctx context.Context, force bool) (storage.CompactSt
 	// one younger than min.compaction.lag.ms or the map's bound.
 	pass := &compaction.Pass{Map: compaction.NewOffsetMap(l.b.opts.DedupeBufferSize), CleanedTo: cleanedTo, NowMs: now, Config: cfg}
 	mapEnd := cleanedTo
-	err := l.eachBatch(ctx, cleanedTo, end, func(h *recordbatch.Header, raw []byte) (bool, error) {
+	err = l.eachBatch(ctx, cleanedTo, end, func(h *recordbatch.Header, raw []byte) (bool, error) {
 		if !compaction.Cleanable(cfg, h.MaxTimestamp, now) || mapEnd > cleanedTo && !pass.Map.Fits(int64(h.RecordCount)) {
 			return false, nil
 		}
@@ -402,6 +403,9 @@ func (l *partitionLog) clean(ctx context.Context, force bool) (storage.CompactSt
 		"bytes_read", stats.BytesRead, "bytes_written", stats.BytesWritten, "took", time.Since(began))
 	return stats, nil
 }
+
+// WriteCleanerMetrics implements storage.CleanerMetrics.
+func (b *Backend) WriteCleanerMetrics(w io.Writer) { b.cleaned.WriteMetrics(w) }
 
 // eachBatch reads the log's batches in [from, to) through Read (so the
 // cleaned part comes from the side topic and pulsar-format records come

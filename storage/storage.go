@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/kop-project/kop/recordbatch"
 )
@@ -204,4 +205,10 @@ type CompactStats struct {
 	BytesWritten   int64
 	RecordsRemoved int64
 	BatchesRemoved int64
+}
+
+// CleanerMetrics is implemented by backends that clean compacted topics:
+// it writes their cleaner's counters in Prometheus' text format.
+type CleanerMetrics interface {
+	WriteCleanerMetrics(w io.Writer)
 }

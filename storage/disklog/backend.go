@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -349,6 +350,9 @@ func (b *Backend) cleanerLoop() {
 		}
 	}
 }
+
+// WriteCleanerMetrics implements storage.CleanerMetrics.
+func (b *Backend) WriteCleanerMetrics(w io.Writer) { b.cleaner.totals.WriteMetrics(w) }
 
 // openLogs lists the logs open now.
 func (b *Backend) openLogs() []*Log {

@@ -54,6 +54,7 @@ const (
 type cleanerShared struct {
 	mu          sync.Mutex
 	bufferBytes int64 // the offset map's budget
+	totals      compaction.Totals
 }
 
 // segSnap is a sealed segment and its published extent, taken under
@@ -73,13 +74,14 @@ func (l *Log) Compact(ctx context.Context) (storage.CompactStats, error) {
 
 // clean runs one pass; unless force, only when the dirty ratio or
 // max.compaction.lag.ms asks for it.
-func (l *Log) clean(ctx context.Context, force bool) (storage.CompactStats, error) {
+func (l *Log) clean(ctx context.Context, force bool) (stats storage.CompactStats, err error) {
 	sh := l.cleaner
 	if sh == nil {
 		sh = &cleanerShared{bufferBytes: compaction.DefaultBufferBytes}
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	defer func() { sh.totals.Add(stats, err) }()
 
 	l.appendMu.Lock()
 	l.mu.RLock()
@@ -90,7 +92,7 @@ func (l *Log) clean(ctx context.Context, force bool) (storage.CompactStats, erro
 	}
 	l.mu.RUnlock()
 	l.appendMu.Unlock()
-	stats := storage.CompactStats{CleanedTo: cleanedTo}
+	stats.CleanedTo = cleanedTo
 	if closed {
 		return stats, storage.ErrClosed
 	}
