@@ -5,6 +5,25 @@ import (
 	"fmt"
 )
 
+// Empty returns a batch with h's offsets, timestamps, producer fields and
+// attributes (but no compression) and no records: what compaction keeps
+// of a batch whose producer state must survive (Kafka does the same).
+func Empty(h *Header) []byte {
+	out := Encode(Fields{
+		BaseOffset:           h.BaseOffset,
+		PartitionLeaderEpoch: h.PartitionLeaderEpoch,
+		Attributes:           h.Attributes,
+		BaseTimestamp:        h.BaseTimestamp,
+		MaxTimestamp:         h.MaxTimestamp,
+		ProducerID:           h.ProducerID,
+		ProducerEpoch:        h.ProducerEpoch,
+		BaseSequence:         h.BaseSequence,
+	}, nil)
+	binary.BigEndian.PutUint32(out[23:], uint32(h.LastOffsetDelta))
+	_ = UpdateCRC(out) // cannot fail: the header is complete
+	return out
+}
+
 // Filter returns the whole batch raw with only the records keep accepts
 // (given each record's offset), as log compaction rewrites a batch: the
 // base offset and lastOffsetDelta stay (so the offsets after the batch and

@@ -25,12 +25,15 @@ const MaxRecordBytes = 64 << 20
 type OffsetMap struct {
 	m     map[[md5.Size]byte]int64
 	limit int
+	// lastBatch: each idempotent producer's last batch in the dirty
+	// part (its base offset).
+	lastBatch map[int64]int64
 }
 
 // NewOffsetMap returns a map holding at most bufferBytes/EntryBytes keys
 // (at least one).
 func NewOffsetMap(bufferBytes int64) *OffsetMap {
-	return &OffsetMap{m: map[[md5.Size]byte]int64{}, limit: int(max(min(bufferBytes/EntryBytes, math.MaxInt32), 1))}
+	return &OffsetMap{m: map[[md5.Size]byte]int64{}, limit: int(max(min(bufferBytes/EntryBytes, math.MaxInt32), 1)), lastBatch: map[int64]int64{}}
 }
 
 // Len is the number of keys mapped.
@@ -41,6 +44,9 @@ func (m *OffsetMap) Fits(n int64) bool { return int64(len(m.m))+n <= int64(m.lim
 
 // Add maps the keys of the whole batch raw (control batches map nothing).
 func (m *OffsetMap) Add(h *recordbatch.Header, raw []byte) error {
+	if h.HasProducer() {
+		m.lastBatch[h.ProducerID] = h.BaseOffset
+	}
 	if h.IsControl() {
 		return nil
 	}
@@ -72,7 +78,10 @@ type Pass struct {
 // record, nil when it keeps none. A record goes when a later one has its
 // key, when it has no key, or when it is a tombstone (null value) that
 // was already cleaned and whose batch is older than delete.retention.ms.
-// Control batches are kept whole.
+// Control batches are kept whole. As in Kafka, the last batch of an
+// idempotent producer is kept, empty, when none of its records stays, so
+// a broker rebuilding producer state from the log still knows its last
+// sequence (the batch's lastOffsetDelta and producer fields stay).
 func (p *Pass) Retain(h *recordbatch.Header, raw []byte) (out []byte, removed int, err error) {
 	if h.IsControl() {
 		return raw, 0, nil
@@ -90,7 +99,21 @@ func (p *Pass) Retain(h *recordbatch.Header, raw []byte) (out []byte, removed in
 	if err != nil {
 		return nil, 0, fmt.Errorf("compaction: batch at offset %d: %w", h.BaseOffset, err)
 	}
+	if out == nil && h.HasProducer() && p.producersLast(h) {
+		return recordbatch.Empty(h), int(h.RecordCount), nil
+	}
 	return out, int(h.RecordCount) - kept, nil
+}
+
+// producersLast: h may be its producer's last batch in the log — the last
+// one in the dirty part, or, below the dirty part, one of a producer that
+// wrote nothing since.
+func (p *Pass) producersLast(h *recordbatch.Header) bool {
+	last, ok := p.Map.lastBatch[h.ProducerID]
+	if ok {
+		return last == h.BaseOffset
+	}
+	return h.BaseOffset < p.CleanedTo
 }
 
 // Cleanable reports whether a batch whose largest timestamp is maxTs may

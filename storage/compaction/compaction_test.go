@@ -97,3 +97,59 @@ func TestSchedule(t *testing.T) {
 		t.Fatal("max.compaction.lag.ms")
 	}
 }
+
+// TestRetainKeepsProducerState: a batch of an idempotent producer that
+// loses every record stays as an empty batch when it may be the
+// producer's last (its sequence must survive), and goes otherwise.
+func TestRetainKeepsProducerState(t *testing.T) {
+	idem := func(base, pid int64, seq int32, recs ...recordbatch.Record) (recordbatch.Header, []byte) {
+		for i := range recs {
+			recs[i].OffsetDelta = int32(i)
+		}
+		raw := recordbatch.Encode(recordbatch.Fields{BaseOffset: base, BaseTimestamp: 1, MaxTimestamp: 1, ProducerID: pid, ProducerEpoch: 2, BaseSequence: seq}, recs)
+		h, _ := recordbatch.ParseHeader(raw)
+		return h, raw
+	}
+	m := NewOffsetMap(1 << 20)
+	d1h, d1 := idem(100, 7, 40, rec("a", "new"), rec("b", "new"))
+	d2h, d2 := idem(102, 7, 42, rec("a", "newer"))
+	for _, b := range []struct {
+		h   recordbatch.Header
+		raw []byte
+	}{{d1h, d1}, {d2h, d2}} {
+		if err := m.Add(&b.h, b.raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &Pass{Map: m, CleanedTo: 100, NowMs: 10, Config: storage.TopicConfig{Compact: true}}
+	// In the dirty part: producer 7's batch at 100 loses a and b? b stays.
+	// Its batch at 102 is its last: kept whole.
+	if out, _, _ := p.Retain(&d2h, d2); len(out) != len(d2) {
+		t.Fatal("the latest batch changed")
+	}
+	// Below the dirty part, producer 7 wrote again later: its old batch
+	// goes entirely.
+	oh, old := idem(10, 7, 30, rec("a", "old"))
+	if out, _, _ := p.Retain(&oh, old); out != nil {
+		t.Fatal("an old batch of a producer that wrote since was kept")
+	}
+	// Producer 9 wrote nothing in the dirty part: its batch stays, empty,
+	// with its offsets and sequence.
+	nh, nine := idem(20, 9, 5, rec("a", "x"), rec("b", "y"), rec("a", "z"))
+	out, removed, err := p.Retain(&nh, nine)
+	if err != nil || removed != 3 || out == nil {
+		t.Fatalf("producer 9's last batch: %d bytes, %d removed, %v", len(out), removed, err)
+	}
+	eh, err := recordbatch.ParseHeader(out)
+	if err != nil || eh.RecordCount != 0 || eh.BaseOffset != 20 || eh.NextOffset() != 23 || eh.ProducerID != 9 || eh.BaseSequence != 5 || eh.ProducerEpoch != 2 {
+		t.Fatalf("the empty batch: %+v (%v)", eh, err)
+	}
+	if err := recordbatch.VerifyCRC(out); err != nil {
+		t.Fatal(err)
+	}
+	// A batch of a non-idempotent producer goes.
+	ph, plain := batch(30, 1, rec("a", "q"))
+	if out, _, _ := p.Retain(&ph, plain); out != nil {
+		t.Fatal("an emptied non-idempotent batch was kept")
+	}
+}
