@@ -9,7 +9,15 @@ import (
 // attributes (but no compression) and no records: what compaction keeps
 // of a batch whose producer state must survive (Kafka does the same).
 func Empty(h *Header) []byte {
-	out := Encode(Fields{
+	out := Encode(fieldsOf(h), nil)
+	binary.BigEndian.PutUint32(out[23:], uint32(h.LastOffsetDelta))
+	_ = UpdateCRC(out) // cannot fail: the header is complete
+	return out
+}
+
+// fieldsOf is the batch-level fields of h, for Encode.
+func fieldsOf(h *Header) Fields {
+	return Fields{
 		BaseOffset:           h.BaseOffset,
 		PartitionLeaderEpoch: h.PartitionLeaderEpoch,
 		Attributes:           h.Attributes,
@@ -18,10 +26,7 @@ func Empty(h *Header) []byte {
 		ProducerID:           h.ProducerID,
 		ProducerEpoch:        h.ProducerEpoch,
 		BaseSequence:         h.BaseSequence,
-	}, nil)
-	binary.BigEndian.PutUint32(out[23:], uint32(h.LastOffsetDelta))
-	_ = UpdateCRC(out) // cannot fail: the header is complete
-	return out
+	}
 }
 
 // Filter returns the whole batch raw with only the records keep accepts
@@ -55,16 +60,7 @@ func Filter(raw []byte, maxBytes int, keep func(offset int64, r *Record) bool) (
 	case n == 0:
 		return nil, 0, nil
 	}
-	out = Encode(Fields{
-		BaseOffset:           h.BaseOffset,
-		PartitionLeaderEpoch: h.PartitionLeaderEpoch,
-		Attributes:           h.Attributes,
-		BaseTimestamp:        h.BaseTimestamp,
-		MaxTimestamp:         h.MaxTimestamp,
-		ProducerID:           h.ProducerID,
-		ProducerEpoch:        h.ProducerEpoch,
-		BaseSequence:         h.BaseSequence,
-	}, recs[:n])
+	out = Encode(fieldsOf(&h), recs[:n])
 	binary.BigEndian.PutUint32(out[23:], uint32(h.LastOffsetDelta))
 	if codec := h.Compression(); codec != CompressionNone {
 		if out, err = Recompress(out, codec, maxBytes); err != nil {
