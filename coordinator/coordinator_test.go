@@ -571,3 +571,19 @@ func TestStoreFailureOnSync(t *testing.T) {
 	wantCode(t, "sync with a failing store", sr.ErrorCode, kerr.UnknownServerError)
 	wantCode(t, "heartbeat after the failed sync", heartbeat(c, "g", jr.MemberID, jr.Generation), kerr.RebalanceInProgress)
 }
+
+// TestLoneMemberRejoins: the only member of a Stable group rejoining with
+// new metadata (Kafka Streams does once it created its internal topics)
+// gets its JoinGroup answered at once, not at its rebalance timeout.
+func TestLoneMemberRejoins(t *testing.T) {
+	c := newTestCoordinator(t, newFakeStore())
+	id, gen := stableGroup(t, c, "lone")
+	r := joinReq("lone", id, 5000)
+	r.RebalanceTimeoutMillis = int32((10 * time.Minute).Milliseconds())
+	r.Protocols[0].Metadata = consumerMeta("t", "u")
+	jr := join(t, c, r)
+	wantCode(t, "rejoin", jr.ErrorCode, nil)
+	if jr.Generation != gen+1 || jr.LeaderID != id {
+		t.Fatalf("rejoin: generation %d leader %s, want %d and %s", jr.Generation, jr.LeaderID, gen+1, id)
+	}
+}

@@ -198,11 +198,13 @@ func (c *Coordinator) updateMemberLocked(g *group, m *member, req *kmsg.JoinGrou
 	}
 	m.join, m.joinVersion = ch, req.Version
 	c.heartbeatLocked(g, m)
-	if g.state == PreparingRebalance {
-		c.maybeCompleteJoinLocked(g)
-	} else {
+	if g.state != PreparingRebalance {
 		c.prepareRebalanceLocked(g, "updating member "+m.id)
 	}
+	// Every member may have joined already (a lone member rejoining with
+	// new metadata, as Kafka Streams does once it created its internal
+	// topics): then the join phase ends now, not at the rebalance timeout.
+	c.maybeCompleteJoinLocked(g)
 }
 
 // staticJoinLocked joins a static member with no member id (KIP-345): a

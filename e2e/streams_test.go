@@ -11,9 +11,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// TestKafkaStreamsWordCount runs a Kafka Streams 2.0.0 stateful app (word
-// count with a RocksDB store whose changelog is a compacted topic Streams
-// creates) against KOP, on the embedded log and on Pulsar: the counts are
+// TestKafkaStreamsWordCount runs a Kafka Streams stateful app (word count
+// with a RocksDB store whose changelog is a compacted topic Streams
+// creates) against KOP: Streams 2.0.0 and 3.9.1 on the embedded log, 2.0.0
+// on Pulsar (whose cleaner runs every 500 ms meanwhile). The counts are
 // exact, and a second run with a fresh state directory restores the store
 // from the changelog and goes on counting exactly.
 func TestKafkaStreamsWordCount(t *testing.T) {
@@ -22,11 +23,13 @@ func TestKafkaStreamsWordCount(t *testing.T) {
 	}
 	t.Run("embedded", func(t *testing.T) {
 		b := startStandalone(t, map[string]string{"groupInitialRebalanceDelayMs": "0", "logCleanerBackoffMs": "500"})
-		checkWordCount(t, b.addr)
+		for _, v := range javaClientVersions {
+			t.Run(v, func(t *testing.T) { checkWordCount(t, b.addr, v) })
+		}
 	})
 	t.Run("pulsar", func(t *testing.T) {
-		b, _, _ := startOnPulsar(t, map[string]string{"groupInitialRebalanceDelayMs": "0"})
-		checkWordCount(t, b.addr)
+		b, _, _ := startOnPulsar(t, map[string]string{"groupInitialRebalanceDelayMs": "0", "logCleanerBackoffMs": "500"})
+		checkWordCount(t, b.addr, "2.0.0")
 	})
 }
 
@@ -34,9 +37,10 @@ func TestKafkaStreamsWordCount(t *testing.T) {
 // is emitted.
 var wordCountVocabulary = []string{"kafka", "pulsar", "stream", "table", "state", "store", "changelog", "compact"}
 
-func checkWordCount(t *testing.T, addr string) {
+func checkWordCount(t *testing.T, addr, version string) {
 	ctx := testCtx(t, 5*time.Minute)
-	const input, output, app = "wc-input", "wc-output", "kop-wordcount"
+	suffix := strings.ReplaceAll(version, ".", "-")
+	input, output, app := "wc-input-"+suffix, "wc-output-"+suffix, "kop-wordcount-"+suffix
 	adm := newAdmin(t, addr)
 	for _, tp := range []string{input, output} {
 		if res, err := adm.CreateTopic(ctx, 2, 1, nil, tp); err != nil || res.Err != nil {
@@ -67,7 +71,9 @@ func checkWordCount(t *testing.T, addr string) {
 	}
 	run := func(what string) {
 		t.Helper()
-		out := javaDemo(t, "2.0.0", "wordcount", "--bootstrap", addr, "--input", input, "--output", output,
+		began := time.Now()
+		defer func() { t.Logf("%s took %v", what, time.Since(began).Round(time.Millisecond)) }()
+		out := javaDemo(t, version, "wordcount", "--bootstrap", addr, "--input", input, "--output", output,
 			"--app-id", app, "--state-dir", t.TempDir(), "--expect", strconv.Itoa(total), "--timeout-s", "150")
 		if !strings.Contains(out, fmt.Sprintf("wordcount done: %d", total)) {
 			t.Fatalf("%s: the word count did not reach %d words:\n%s", what, total, tail([]byte(out)))

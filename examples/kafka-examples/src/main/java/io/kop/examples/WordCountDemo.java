@@ -50,6 +50,10 @@ public final class WordCountDemo {
         // Forward every update, so the last count of each word is seen.
         p.put(StreamsConfig.CACHE_MAX_BYTES_BUFFERING_CONFIG, 0);
         p.put("consumer.auto.offset.reset", "earliest");
+        // Streams does not leave its group on close: a restarted app waits
+        // for the old member's session to time out (45 s by default in 3.x).
+        p.put("consumer.session.timeout.ms", a.get("session-timeout-ms", "6000"));
+        p.put("consumer.heartbeat.interval.ms", "1000");
 
         Map<String, Long> latest = new TreeMap<>();
         CountDownLatch done = new CountDownLatch(1);
@@ -78,7 +82,7 @@ public final class WordCountDemo {
         });
         streams.start();
         boolean ok = done.await(a.getLong("timeout-s", 120), TimeUnit.SECONDS);
-        streams.close(30, TimeUnit.SECONDS);
+        streams.close(); // close(long, TimeUnit) is gone in 3.x, close(Duration) is not in 2.0
         synchronized (latest) {
             for (Map.Entry<String, Long> e : latest.entrySet()) {
                 System.out.println("count " + e.getKey() + " " + e.getValue());
