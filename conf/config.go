@@ -94,6 +94,8 @@ type Config struct {
 	LogFlushIntervalMs          int64
 	LogRetentionCheckIntervalMs int64
 	LogCleanerBackoffMs         int64
+	MaxConnections              int32
+	MaxConnectionsPerIp         int32
 	LogCleanerDedupeBufferSize  int64
 	RequestTimeoutMs            int64
 	ShutdownTimeoutMs           int64

@@ -17,6 +17,7 @@ type metrics struct {
 	connections atomic.Int64
 	accepted    atomic.Int64
 	rejected    atomic.Int64 // connections closed for bad input
+	refused     atomic.Int64 // connections closed at accept: over a connection cap
 }
 
 // WriteMetrics writes the counters in Prometheus text exposition format.
@@ -38,6 +39,7 @@ func (s *Server) WriteMetrics(w io.Writer) {
 		{"kop_kafka_connections", "Open Kafka client connections.", "gauge", m.connections.Load()},
 		{"kop_kafka_connections_accepted_total", "Kafka client connections accepted.", "counter", m.accepted.Load()},
 		{"kop_kafka_connections_rejected_total", "Connections closed for malformed or unsupported requests.", "counter", m.rejected.Load()},
+		{"kop_kafka_connections_refused_total", "Connections closed at once for exceeding maxConnections or maxConnectionsPerIp.", "counter", m.refused.Load()},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", c.name, c.help, c.name, c.typ, c.name, c.v)
 	}

@@ -30,6 +30,12 @@ type Config struct {
 	// RequestTimeout bounds the work (Raft writes, storage calls) done for
 	// one request; Fetch is bounded by its own MaxWait instead.
 	RequestTimeout time.Duration
+	// MaxConnections and MaxConnectionsPerIP cap the open client
+	// connections in all and from one address (Kafka's max.connections,
+	// max.connections.per.ip); a connection beyond them is closed at once.
+	// 0 means no cap.
+	MaxConnections      int
+	MaxConnectionsPerIP int
 }
 
 // Server serves the Kafka protocol on one or more listeners.
@@ -47,6 +53,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	perIP     map[string]int // open connections by remote address
 	wg        sync.WaitGroup
 }
 
@@ -73,6 +80,7 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 		log:       log,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		perIP:     make(map[string]int),
 	}
 	for _, a := range s.registry() {
 		a := a
@@ -106,13 +114,22 @@ func (s *Server) Serve(ln net.Listener, listenerName string) error {
 			return fmt.Errorf("kafkaapi: accept on %s: %w", ln.Addr(), err)
 		}
 		c := newConn(s, nc, listenerName)
+		ip := remoteIP(nc)
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
 			nc.Close()
 			return nil
 		}
+		if why := s.refuseLocked(ip); why != "" {
+			s.mu.Unlock()
+			s.log.Warn("refusing a connection", "remote", nc.RemoteAddr().String(), "reason", why)
+			s.metrics.refused.Add(1)
+			nc.Close()
+			continue
+		}
 		s.conns[c] = struct{}{}
+		s.perIP[ip]++
 		s.wg.Add(1)
 		s.mu.Unlock()
 		s.metrics.accepted.Add(1)
@@ -123,9 +140,33 @@ func (s *Server) Serve(ln net.Listener, listenerName string) error {
 			c.serve()
 			s.mu.Lock()
 			delete(s.conns, c)
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
 			s.mu.Unlock()
 		}()
 	}
+}
+
+// refuseLocked says why a new connection from ip is refused, "" when it
+// is not: the caps on connections in all and per address.
+func (s *Server) refuseLocked(ip string) string {
+	if m := s.cfg.MaxConnections; m > 0 && len(s.conns) >= m {
+		return fmt.Sprintf("maxConnections (%d) reached", m)
+	}
+	if m := s.cfg.MaxConnectionsPerIP; m > 0 && s.perIP[ip] >= m {
+		return fmt.Sprintf("maxConnectionsPerIp (%d) reached for %s", m, ip)
+	}
+	return ""
+}
+
+// remoteIP is the address part of a connection's peer.
+func remoteIP(nc net.Conn) string {
+	a := nc.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(a); err == nil {
+		return host
+	}
+	return a
 }
 
 // Shutdown stops accepting, stops reading new requests, lets requests in

@@ -41,10 +41,13 @@ type Config struct {
 	BrokerSettings []Setting
 
 	MaxRequestBytes int32
-	IdleTimeout     time.Duration
-	RequestTimeout  time.Duration
-	RetentionCheck  time.Duration
-	ShutdownTimeout time.Duration
+	// MaxConnections and MaxConnectionsPerIP cap client connections (0: no cap).
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	IdleTimeout         time.Duration
+	RequestTimeout      time.Duration
+	RetentionCheck      time.Duration
+	ShutdownTimeout     time.Duration
 	// CleanerBackoff and DedupeBufferSize tune the cleaner of compacted
 	// topics (disklog.Options, pulsarbridge.Options); zero takes defaults.
 	CleanerBackoff   time.Duration

@@ -137,9 +137,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.groups.Start()
 
 	n.kafka = kafkaapi.NewServer(kafkaapi.Config{
-		MaxRequestBytes: cfg.MaxRequestBytes,
-		IdleTimeout:     cfg.IdleTimeout,
-		RequestTimeout:  cfg.RequestTimeout,
+		MaxRequestBytes:     cfg.MaxRequestBytes,
+		MaxConnections:      cfg.MaxConnections,
+		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		IdleTimeout:         cfg.IdleTimeout,
+		RequestTimeout:      cfg.RequestTimeout,
 	}, kafkaapi.Deps{
 		NodeID:     cfg.NodeID,
 		Meta:       n.meta,

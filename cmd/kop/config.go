@@ -39,6 +39,8 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		DefaultNumPartitions:   c.DefaultNumPartitions,
 		TopicDefaults:          map[string]string{},
 		MaxRequestBytes:        c.SocketRequestMaxBytes,
+		MaxConnections:         int(c.MaxConnections),
+		MaxConnectionsPerIP:    int(c.MaxConnectionsPerIp),
 		IdleTimeout:            time.Duration(c.ConnectionsMaxIdleMs) * time.Millisecond,
 		RequestTimeout:         time.Duration(c.RequestTimeoutMs) * time.Millisecond,
 		RetentionCheck:         time.Duration(c.LogRetentionCheckIntervalMs) * time.Millisecond,

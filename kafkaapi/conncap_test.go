@@ -1,0 +1,110 @@
+package kafkaapi
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// apiVersionsWorks reports whether conn answers an ApiVersions request.
+func apiVersionsWorks(t *testing.T, conn net.Conn, corr int32) error {
+	t.Helper()
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(2)
+	writeRequest(t, conn, req, corr)
+	return readResponse(conn, corr, req.ResponseKind())
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	return c
+}
+
+// lockedBuffer is a log sink the test reads while the server writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestConnectionCaps: connections beyond maxConnectionsPerIp (or
+// maxConnections) are closed as they arrive and counted, the others keep
+// working, and a closed connection frees its place.
+func TestConnectionCaps(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		why  string
+	}{
+		{"per-ip", Config{MaxConnectionsPerIP: 2}, "maxConnectionsPerIp"},
+		{"total", Config{MaxConnections: 2}, "maxConnections"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &lockedBuffer{}
+			s := NewServer(tc.cfg, Deps{}, slog.New(slog.NewTextHandler(logs, nil)))
+			first := serve(t, s)
+			addr := first.RemoteAddr().String()
+			second := dial(t, addr)
+			for i, c := range []net.Conn{first, second} {
+				if err := apiVersionsWorks(t, c, 1); err != nil {
+					t.Fatalf("connection %d under the cap: %v", i+1, err)
+				}
+			}
+			third := dial(t, addr)
+			if err := apiVersionsWorks(t, third, 1); err == nil {
+				t.Fatal("a connection over the cap was served")
+			}
+			// The refusal is counted and logged by the accepting goroutine,
+			// before it closes the connection.
+			for deadline := time.Now().Add(30 * time.Second); s.metrics.refused.Load() != 1; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d refused connections counted, want 1", s.metrics.refused.Load())
+				}
+			}
+			if !strings.Contains(logs.String(), tc.why) {
+				t.Fatalf("the refusal's log does not name %s:\n%s", tc.why, logs.String())
+			}
+			if err := apiVersionsWorks(t, second, 2); err != nil {
+				t.Fatalf("a connection under the cap after the refusal: %v", err)
+			}
+			// Closing one frees its place (once the server has seen it go).
+			first.Close()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				c := dial(t, addr)
+				if apiVersionsWorks(t, c, 1) == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no connection accepted within 30 s after one under the cap closed")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			s.Shutdown(context.Background())
+		})
+	}
+}
