@@ -95,6 +95,7 @@ type Config struct {
 	LogRetentionCheckIntervalMs int64
 	LogCleanerBackoffMs         int64
 	MaxConnections              int32
+	RequestReadTimeoutMs        int64
 	MaxConnectionsPerIp         int32
 	LogCleanerDedupeBufferSize  int64
 	RequestTimeoutMs            int64

@@ -108,3 +108,31 @@ func TestConnectionCaps(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowSenderDisconnected: a request whose bytes stop arriving after its
+// size is dropped with its connection once RequestReadTimeout passes; a
+// whole request on another connection is served meanwhile.
+func TestSlowSenderDisconnected(t *testing.T) {
+	logs := &lockedBuffer{}
+	s := NewServer(Config{RequestReadTimeout: 200 * time.Millisecond}, Deps{}, slog.New(slog.NewTextHandler(logs, nil)))
+	slow := serve(t, s)
+	// A 1,000-byte request of which 10 bytes come.
+	if _, err := slow.Write(append([]byte{0, 0, 3, 232}, make([]byte, 10)...)); err != nil {
+		t.Fatal(err)
+	}
+	fast := dial(t, slow.RemoteAddr().String())
+	if err := apiVersionsWorks(t, fast, 1); err != nil {
+		t.Fatalf("a whole request beside the slow one: %v", err)
+	}
+	var b [1]byte
+	if _, err := slow.Read(b[:]); err == nil {
+		t.Fatal("the slow sender's connection answered")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the slow sender's connection was still open after 30 s")
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), "requestReadTimeoutMs"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log of the slow sender:\n%s", logs.String())
+		}
+	}
+}

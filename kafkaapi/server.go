@@ -25,6 +25,10 @@ type Config struct {
 	// IdleTimeout closes a connection with no request in flight for this
 	// long (connections.max.idle.ms).
 	IdleTimeout time.Duration
+	// RequestReadTimeout closes a connection whose request, once its size
+	// arrived, is not all there within this long: a slow sender holds no
+	// buffer for ever (requestReadTimeoutMs).
+	RequestReadTimeout time.Duration
 	// MaxInFlight bounds the pipelined requests read ahead per connection.
 	MaxInFlight int
 	// RequestTimeout bounds the work (Raft writes, storage calls) done for
@@ -64,6 +68,9 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.RequestReadTimeout <= 0 {
+		cfg.RequestReadTimeout = time.Minute
 	}
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 8
@@ -282,8 +289,16 @@ func (c *conn) readLoop() {
 			c.s.metrics.rejected.Add(1)
 			return
 		}
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestReadTimeout))
 		body, err := readN(br, int(size))
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !c.stopping.Load() {
+				c.s.log.Warn("closing connection: a request's bytes did not arrive within requestReadTimeoutMs",
+					"remote", c.nc.RemoteAddr(), "size", size, "timeout", c.s.cfg.RequestReadTimeout)
+				c.s.metrics.rejected.Add(1)
+				return
+			}
 			c.debugClose("read body", err)
 			return
 		}

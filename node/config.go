@@ -41,6 +41,8 @@ type Config struct {
 	BrokerSettings []Setting
 
 	MaxRequestBytes int32
+	// RequestReadTimeout bounds reading one request once its size arrived.
+	RequestReadTimeout time.Duration
 	// MaxConnections and MaxConnectionsPerIP cap client connections (0: no cap).
 	MaxConnections      int
 	MaxConnectionsPerIP int

@@ -138,6 +138,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 
 	n.kafka = kafkaapi.NewServer(kafkaapi.Config{
 		MaxRequestBytes:     cfg.MaxRequestBytes,
+		RequestReadTimeout:  cfg.RequestReadTimeout,
 		MaxConnections:      cfg.MaxConnections,
 		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 		IdleTimeout:         cfg.IdleTimeout,

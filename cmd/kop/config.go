@@ -39,6 +39,7 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		DefaultNumPartitions:   c.DefaultNumPartitions,
 		TopicDefaults:          map[string]string{},
 		MaxRequestBytes:        c.SocketRequestMaxBytes,
+		RequestReadTimeout:     time.Duration(c.RequestReadTimeoutMs) * time.Millisecond,
 		MaxConnections:         int(c.MaxConnections),
 		MaxConnectionsPerIP:    int(c.MaxConnectionsPerIp),
 		IdleTimeout:            time.Duration(c.ConnectionsMaxIdleMs) * time.Millisecond,
