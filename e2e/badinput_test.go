@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -307,5 +309,60 @@ func stillServesOn(t testing.TB, c *rawConn) {
 	req.Version = 0
 	if resp := c.request(req, 1).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
 		t.Fatalf("ApiVersions: error %d", resp.ErrorCode)
+	}
+}
+
+// TestConnectionCapsAndSlowSenders: with maxConnectionsPerIp=3 a fourth
+// connection is closed as it arrives while the three keep working, and
+// /metrics counts it; a sender whose request stops half way is
+// disconnected after requestReadTimeoutMs.
+func TestConnectionCapsAndSlowSenders(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	b := startStandalone(t, map[string]string{"maxConnectionsPerIp": "3", "requestReadTimeoutMs": "500"})
+	conns := []*rawConn{dialRaw(t, b.addr), dialRaw(t, b.addr), dialRaw(t, b.addr)}
+	for _, c := range conns {
+		stillServesOn(t, c)
+	}
+	dialRaw(t, b.addr).expectClosed()
+	for _, c := range conns {
+		stillServesOn(t, c)
+	}
+	resp, err := http.Get("http://" + b.httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^kop_kafka_connections_refused_total [1-9]`).Match(body) {
+		t.Fatalf("/metrics does not count the refused connection:\n%s", body)
+	}
+	// A slow sender, on a free place: 10 bytes of a 1,000-byte request.
+	conns[0].nc.Close()
+	var slow *rawConn
+	deadline := time.Now().Add(30 * time.Second)
+	for slow == nil {
+		c := dialRaw(t, b.addr)
+		req := kmsg.NewPtrApiVersionsRequest()
+		_, _ = c.nc.Write(frame(req.Key(), 0, 1, false, nil)) // a refused connection may fail the write
+		c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var size [4]byte
+		if _, err := io.ReadFull(c.nc, size[:]); err == nil {
+			slow = c
+			c.readFrameBody(binary.BigEndian.Uint32(size[:]))
+		} else if time.Now().After(deadline) {
+			t.Fatal("no place freed within 30 s after a connection closed")
+		}
+	}
+	slow.write(append([]byte{0, 0, 3, 232}, make([]byte, 10)...))
+	slow.expectClosed() // within 10 s, long after the 500 ms limit
+	stillServesOn(t, conns[1])
+}
+
+func (c *rawConn) readFrameBody(n uint32) {
+	c.t.Helper()
+	if _, err := io.ReadFull(c.nc, make([]byte, n)); err != nil {
+		c.t.Fatalf("reading response: %v", err)
 	}
 }
