@@ -265,9 +265,6 @@ func (l *partitionLog) clean(ctx context.Context, force bool) (stats storage.Com
 		return stats, nil
 	}
 	now := time.Now().UnixMilli()
-	if err := l.removeOrphans(ctx, side); err != nil {
-		l.b.log.Warn("removing side topics of failed compaction passes", "topic", l.topic, "err", err)
-	}
 	if !force && !compaction.Due(cfg, cleanRecords, end-cleanedTo) {
 		first, err := l.firstBatch(ctx, cleanedTo)
 		if err != nil || first == nil || !compaction.Overdue(cfg, first.MaxTimestamp, now) {
@@ -275,6 +272,9 @@ func (l *partitionLog) clean(ctx context.Context, force bool) (stats storage.Com
 		}
 	}
 	began := time.Now()
+	if err := l.removeOrphans(ctx, side); err != nil {
+		l.b.log.Warn("removing side topics of failed compaction passes", "topic", l.topic, "err", err)
+	}
 
 	// The offset map over the dirty part, whole batches, up to the first
 	// one younger than min.compaction.lag.ms or the map's bound.
