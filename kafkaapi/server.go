@@ -289,7 +289,10 @@ func (c *conn) readLoop() {
 			c.s.metrics.rejected.Add(1)
 			return
 		}
-		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestReadTimeout))
+		if br.Buffered() < int(size) {
+			// The body is still on its way: it must arrive in time.
+			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestReadTimeout))
+		}
 		body, err := readN(br, int(size))
 		if err != nil {
 			var ne net.Error

@@ -79,6 +79,12 @@ func (l *Log) clean(ctx context.Context, force bool) (stats storage.CompactStats
 	if sh == nil {
 		sh = &cleanerShared{bufferBytes: compaction.DefaultBufferBytes}
 	}
+	l.mu.RLock()
+	compact := l.cfg.Compact
+	l.mu.RUnlock()
+	if !compact {
+		return stats, nil // nothing to clean; appends are not held up
+	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	defer func() { sh.totals.Add(stats, err) }()
