@@ -130,7 +130,11 @@ func (s *Server) Serve(ln net.Listener, listenerName string) error {
 		}
 		if why := s.refuseLocked(ip); why != "" {
 			s.mu.Unlock()
-			s.log.Warn("refusing a connection", "remote", nc.RemoteAddr().String(), "reason", why)
+			// Logged at 1, 2, 4, 8, … refusals: a flood of connections
+			// must not flood the log too.
+			if n := s.metrics.refused.Load() + 1; n&(n-1) == 0 {
+				s.log.Warn("refusing a connection", "remote", nc.RemoteAddr().String(), "reason", why, "refused_total", n)
+			}
 			s.metrics.refused.Add(1)
 			nc.Close()
 			continue
