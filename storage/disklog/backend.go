@@ -55,9 +55,12 @@ type Backend struct {
 
 	cleaner cleanerShared
 
-	stop        chan struct{}
-	done        chan struct{}
-	cleanerDone chan struct{}
+	// ctx ends when the backend closes: the background loops stop and a
+	// cleaning pass in progress gives up.
+	ctx         context.Context
+	stop        context.CancelFunc
+	done        chan struct{} // closed when the retention loop returned
+	cleanerDone chan struct{} // closed when the cleaner loop returned
 }
 
 // openState is a registry entry: done is closed once log (or err) is set.
@@ -100,7 +103,6 @@ func New(dir string, opts Options) (*Backend, error) {
 		logger: opts.Logger.With("component", "disklog"),
 		unlock: unlock,
 		logs:   map[storage.TopicPartition]*openState{},
-		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 
 		cleanerDone: make(chan struct{}),
@@ -110,8 +112,9 @@ func New(dir string, opts Options) (*Backend, error) {
 		_ = unlock()
 		return nil, err
 	}
-	go b.retentionLoop()
-	go b.cleanerLoop()
+	b.ctx, b.stop = context.WithCancel(context.Background())
+	go b.every(opts.RetentionCheckInterval, b.done, b.EnforceRetention)
+	go b.every(opts.CleanerBackoff, b.cleanerDone, b.cleanDue)
 	return b, nil
 }
 
@@ -294,7 +297,7 @@ func (b *Backend) Close() error {
 		states = append(states, st)
 	}
 	b.mu.Unlock()
-	close(b.stop)
+	b.stop()
 	<-b.done
 	<-b.cleanerDone
 	var errs []error
@@ -308,45 +311,27 @@ func (b *Backend) Close() error {
 	return errors.Join(errs...)
 }
 
-func (b *Backend) retentionLoop() {
-	defer close(b.done)
-	t := time.NewTicker(b.opts.RetentionCheckInterval)
+// every runs fn every d until the backend closes, then closes done.
+func (b *Backend) every(d time.Duration, done chan struct{}, fn func()) {
+	defer close(done)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
-		case <-b.stop:
+		case <-b.ctx.Done():
 			return
 		case <-t.C:
-			b.EnforceRetention()
+			fn()
 		}
 	}
 }
 
-// cleanerLoop cleans the compacted logs that are due, one at a time, every
-// CleanerBackoff.
-func (b *Backend) cleanerLoop() {
-	defer close(b.cleanerDone)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-b.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	t := time.NewTicker(b.opts.CleanerBackoff)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-		}
-		for _, l := range b.openLogs() {
-			if _, err := l.clean(ctx, false); err != nil && ctx.Err() == nil && !errors.Is(err, storage.ErrClosed) {
-				b.logger.Error("cleaning failed", "topic", l.tp.Topic, "partition", l.tp.Partition, "err", err)
-			}
+// cleanDue runs a cleaning pass over each open log that is due for one
+// (the cleaner loop calls it every CleanerBackoff).
+func (b *Backend) cleanDue() {
+	for _, l := range b.openLogs() {
+		if _, err := l.clean(b.ctx, false); err != nil && b.ctx.Err() == nil && !errors.Is(err, storage.ErrClosed) {
+			b.logger.Error("cleaning failed", "topic", l.tp.Topic, "partition", l.tp.Partition, "err", err)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package disklog
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -141,7 +140,7 @@ func (l *Log) clean(ctx context.Context, force bool) (stats storage.CompactStats
 		}
 		err := forEachBatch(ctx, sn, func(h recordbatch.Header, raw []byte) error { return pass.Map.Add(&h, raw) })
 		if err != nil {
-			return stats, fmt.Errorf("disklog: clean %s: map %s: %w", l.name(), filepath.Base(sn.s.path), err)
+			return stats, fmt.Errorf("disklog: clean %s: map %s: %w", partitionDir(l.tp), filepath.Base(sn.s.path), err)
 		}
 		stats.BytesRead += sn.size
 	}
@@ -149,7 +148,7 @@ func (l *Log) clean(ctx context.Context, force bool) (stats storage.CompactStats
 
 	for _, g := range groupSegments(snaps[:mapped], cfg.SegmentBytes) {
 		if err := l.cleanGroup(ctx, g, int64(cfg.IndexIntervalBytes), pass, &stats); err != nil {
-			return stats, fmt.Errorf("disklog: clean %s: %w", l.name(), err)
+			return stats, fmt.Errorf("disklog: clean %s: %w", partitionDir(l.tp), err)
 		}
 	}
 	if err := writeOffsetCheckpoint(l.dir, cleanerCheckpointFile, mapEnd); err != nil {
@@ -164,8 +163,6 @@ func (l *Log) clean(ctx context.Context, force bool) (stats storage.CompactStats
 		"records_removed", stats.RecordsRemoved, "batches_removed", stats.BatchesRemoved, "took", time.Since(start))
 	return stats, nil
 }
-
-func (l *Log) name() string { return l.tp.Topic + "-" + strconv.Itoa(int(l.tp.Partition)) }
 
 // cleaningDue: the dirty share of the cleanable bytes reached
 // min.cleanable.dirty.ratio, or the oldest dirty batch is older than
@@ -215,33 +212,24 @@ func groupSegments(snaps []segSnap, segmentBytes int64) [][]segSnap {
 // forEachBatch calls fn with every batch of the sealed segment (the bytes
 // are reused between calls).
 func forEachBatch(ctx context.Context, sn segSnap, fn func(recordbatch.Header, []byte) error) error {
-	r := bufio.NewReaderSize(io.NewSectionReader(sn.s.f, 0, sn.size), 256<<10)
+	sc := newScanner(sn.s.f, 0, sn.size, false)
 	var buf []byte
-	for pos := int64(0); pos < sn.size; {
+	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if sn.size-pos < recordbatch.HeaderSize {
-			return fmt.Errorf("%w: %d stray bytes at %d", errTorn, sn.size-pos, pos)
+		h, b, err := sc.nextWhole(buf)
+		if err == io.EOF {
+			return nil
 		}
-		buf = slices.Grow(buf[:0], recordbatch.HeaderSize)[:recordbatch.HeaderSize]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return fmt.Errorf("read batch header at %d: %w", pos, err)
-		}
-		h, err := recordbatch.PeekHeader(buf)
-		if err != nil || int64(h.Size()) > sn.size-pos {
-			return fmt.Errorf("%w: batch at %d: %v", errTorn, pos, err)
-		}
-		buf = slices.Grow(buf, h.Size()-len(buf))[:h.Size()]
-		if _, err := io.ReadFull(r, buf[recordbatch.HeaderSize:]); err != nil {
-			return fmt.Errorf("read batch at %d: %w", pos, err)
-		}
-		if err := fn(h, buf); err != nil {
+		if err != nil {
 			return err
 		}
-		pos += int64(h.Size())
+		if err := fn(h, b); err != nil {
+			return err
+		}
+		buf = b
 	}
-	return nil
 }
 
 // cleanGroup rewrites one group of segments into a cleaned segment and
@@ -368,15 +356,6 @@ func parseSwapName(name string) (base, next int64, ok bool) {
 	base, err1 := strconv.ParseInt(a, 10, 64)
 	next, err2 := strconv.ParseInt(b, 10, 64)
 	return base, next, err1 == nil && err2 == nil && base >= 0 && next > base
-}
-
-func removeSegmentFiles(path string) error {
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		if err := os.Remove(path + suf); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove cleaned-away segment: %w", err)
-		}
-	}
-	return nil
 }
 
 // finishCleaning completes what a crash interrupted, before the segments

@@ -15,27 +15,6 @@ import (
 	"github.com/kop-project/kop/storage/storagetest"
 )
 
-// keyed, appendKeyed and readRecords are storagetest's, for the
-// disklog-only tests below.
-type keyed = storagetest.KV
-
-func appendKeyed(t *testing.T, l storage.PartitionLog, codec int8, ts int64, recs []keyed) int64 {
-	t.Helper()
-	return storagetest.AppendKeyed(t, l, codec, ts, recs)
-}
-
-func readRecords(t *testing.T, l storage.PartitionLog) map[int64]keyed {
-	t.Helper()
-	return storagetest.ReadRecords(t, l)
-}
-
-func compactCfg() storage.TopicConfig { return storagetest.CompactConfig() }
-
-func compact(t *testing.T, l storage.PartitionLog) storage.CompactStats {
-	t.Helper()
-	return storagetest.Compact(t, l)
-}
-
 // TestCompaction runs the compaction conformance suite on the embedded
 // log, then checks what only segments show: a read at an offset the
 // cleaner removed gives the next survivor, and a restart keeps the view.
@@ -50,15 +29,15 @@ func TestCompaction(t *testing.T) {
 	})
 
 	e := newEnv(t)
-	l := e.open(compactCfg())
+	l := e.open(storagetest.CompactConfig())
 	ts := e.clock.Now().UnixMilli()
 	for i := 0; i < 400; i++ {
-		appendKeyed(t, l, recordbatch.CompressionNone, ts, []keyed{{Key: "k" + strconv.Itoa(i%3), Value: []byte(fmt.Sprintf("%d-%0100d", i, 0))}})
+		storagetest.AppendKeyed(t, l, recordbatch.CompressionNone, ts, []storagetest.KV{{Key: "k" + strconv.Itoa(i%3), Value: []byte(fmt.Sprintf("%d-%0100d", i, 0))}})
 	}
 	if n := len(segments(t, e.partDir())); n < 5 {
 		t.Fatalf("%d segments; the test needs several sealed ones", n)
 	}
-	compact(t, l)
+	storagetest.Compact(t, l)
 	res, err := l.Read(context.Background(), 2, 1)
 	if err != nil || len(res.Records) == 0 {
 		t.Fatalf("Read(2): %v", err)
@@ -66,10 +45,10 @@ func TestCompaction(t *testing.T) {
 	if h, _ := recordbatch.ParseHeader(res.Records); h.BaseOffset <= 2 {
 		t.Fatalf("Read(2) gave the batch [%d, %d), which the cleaner should have removed", h.BaseOffset, h.NextOffset())
 	}
-	before := readRecords(t, l)
+	before := storagetest.ReadRecords(t, l)
 	e.restart()
-	l = e.open(compactCfg())
-	if after := readRecords(t, l); len(after) != len(before) {
+	l = e.open(storagetest.CompactConfig())
+	if after := storagetest.ReadRecords(t, l); len(after) != len(before) {
 		t.Fatalf("%d records after a restart, %d before", len(after), len(before))
 	}
 }
@@ -78,18 +57,18 @@ func TestCompaction(t *testing.T) {
 // not cleaned.
 func TestCompactionMinLag(t *testing.T) {
 	e := newEnv(t)
-	cfg := compactCfg()
+	cfg := storagetest.CompactConfig()
 	cfg.MinCompactionLagMs = 3_600_000
 	l := e.open(cfg)
 	ts := e.clock.Now().UnixMilli()
 	for i := 0; i < 100; i++ {
-		appendKeyed(t, l, recordbatch.CompressionNone, ts, []keyed{{Key: "k", Value: []byte(fmt.Sprintf("%0200d", i))}})
+		storagetest.AppendKeyed(t, l, recordbatch.CompressionNone, ts, []storagetest.KV{{Key: "k", Value: []byte(fmt.Sprintf("%0200d", i))}})
 	}
-	if st := compact(t, l); st.BytesRead != 0 || len(readRecords(t, l)) != 100 {
+	if st := storagetest.Compact(t, l); st.BytesRead != 0 || len(storagetest.ReadRecords(t, l)) != 100 {
 		t.Fatalf("records younger than min.compaction.lag.ms were cleaned: %+v", st)
 	}
 	e.clock.Add(2 * time.Hour)
-	if st := compact(t, l); st.RecordsRemoved == 0 {
+	if st := storagetest.Compact(t, l); st.RecordsRemoved == 0 {
 		t.Fatalf("nothing cleaned once the lag passed: %+v", st)
 	}
 }
@@ -100,19 +79,19 @@ func TestCompactionMinLag(t *testing.T) {
 // the unfinished file is removed. Either way every current record is read.
 func TestCompactionCrashSafe(t *testing.T) {
 	e := newEnv(t)
-	l := e.open(compactCfg())
+	l := e.open(storagetest.CompactConfig())
 	ts := e.clock.Now().UnixMilli()
 	latest := map[string]string{}
 	for i := 0; i < 200; i++ {
 		k := "k" + strconv.Itoa(i%7)
 		v := fmt.Sprintf("%s=%d-%0100d", k, i, 0)
-		appendKeyed(t, l, recordbatch.CompressionNone, ts, []keyed{{Key: k, Value: []byte(v)}})
+		storagetest.AppendKeyed(t, l, recordbatch.CompressionNone, ts, []storagetest.KV{{Key: k, Value: []byte(v)}})
 		latest[k] = v
 	}
 	e.restart()
 	before := copyDir(t, e.partDir())
-	l = e.open(compactCfg())
-	compact(t, l)
+	l = e.open(storagetest.CompactConfig())
+	storagetest.Compact(t, l)
 	e.restart()
 	after := copyDir(t, e.partDir())
 	segs := segments(t, after)
@@ -138,8 +117,8 @@ func TestCompactionCrashSafe(t *testing.T) {
 	}
 	os.Remove(filepath.Join(e.partDir(), "clean-shutdown")) // and it was a crash
 	e.start()
-	l = e.open(compactCfg())
-	got := readRecords(t, l)
+	l = e.open(storagetest.CompactConfig())
+	got := storagetest.ReadRecords(t, l)
 	for k, v := range latest {
 		found := false
 		for _, r := range got {
@@ -159,8 +138,8 @@ func TestCompactionCrashSafe(t *testing.T) {
 		t.Fatalf("segments after completing the swap: %v", segs)
 	}
 	// And cleaning goes on from there.
-	compact(t, l)
-	if n := len(readRecords(t, l)); n > len(got) {
+	storagetest.Compact(t, l)
+	if n := len(storagetest.ReadRecords(t, l)); n > len(got) {
 		t.Fatalf("%d records after cleaning again, %d before", n, len(got))
 	}
 }
@@ -204,7 +183,7 @@ func TestCleanerInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cfg := compactCfg()
+	cfg := storagetest.CompactConfig()
 	cfg.MinCleanableDirtyRatio = 0.99
 	cfg.MaxCompactionLagMs = 60_000
 	l, err := b.Open(context.Background(), tp0, cfg)
@@ -213,22 +192,22 @@ func TestCleanerInBackground(t *testing.T) {
 	}
 	write := func(n int) {
 		for i := 0; i < n; i++ {
-			appendKeyed(t, l, recordbatch.CompressionNone, clk.Now().UnixMilli(), []keyed{{Key: "k" + strconv.Itoa(i%3), Value: []byte(fmt.Sprintf("%0300d", i))}})
+			storagetest.AppendKeyed(t, l, recordbatch.CompressionNone, clk.Now().UnixMilli(), []storagetest.KV{{Key: "k" + strconv.Itoa(i%3), Value: []byte(fmt.Sprintf("%0300d", i))}})
 		}
 	}
 	waitCleaned := func(what string, below int) {
 		t.Helper()
 		deadline := time.Now().Add(time.Minute)
-		for len(readRecords(t, l)) >= below {
+		for len(storagetest.ReadRecords(t, l)) >= below {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: the background cleaner did not clean within a minute (%d records, want fewer than %d)", what, len(readRecords(t, l)), below)
+				t.Fatalf("%s: the background cleaner did not clean within a minute (%d records, want fewer than %d)", what, len(storagetest.ReadRecords(t, l)), below)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	write(100)
 	waitCleaned("a log never cleaned (dirty ratio 1)", 100)
-	n := len(readRecords(t, l))
+	n := len(storagetest.ReadRecords(t, l))
 	write(20) // a small dirty part: below the ratio
 	clk.Add(2 * time.Minute)
 	waitCleaned("dirty records older than max.compaction.lag.ms", n+20)

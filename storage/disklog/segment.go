@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -171,13 +172,20 @@ func (s *segment) closeFileLocked() {
 // remove unlinks the segment's files; open readers keep reading the
 // unlinked file until they release it.
 func (s *segment) remove() error {
+	err := removeSegmentFiles(s.path)
+	s.closeWhenIdle()
+	return err
+}
+
+// removeSegmentFiles unlinks the log and index files of the segment at
+// path (segmentPath); missing ones are no error.
+func removeSegmentFiles(path string) error {
 	var errs []error
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		if err := os.Remove(s.path + suf); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(path + suf); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
-	s.closeWhenIdle()
 	return errors.Join(errs...)
 }
 
@@ -227,25 +235,11 @@ func newScanner(f *os.File, from, to int64, verify bool) *scanner {
 // clean end; an errTorn error when the rest of the file is not a valid
 // batch; other errors for I/O failures.
 func (sc *scanner) next() (recordbatch.Header, int64, error) {
-	var h recordbatch.Header
-	if sc.pos == sc.end {
-		return h, sc.pos, io.EOF
-	}
-	if sc.end-sc.pos < recordbatch.HeaderSize {
-		return h, sc.pos, fmt.Errorf("%w: %d stray bytes at %d", errTorn, sc.end-sc.pos, sc.pos)
-	}
-	if _, err := io.ReadFull(sc.r, sc.hdr[:]); err != nil {
-		return h, sc.pos, fmt.Errorf("disklog: read batch header at %d: %w", sc.pos, err)
-	}
-	h, err := recordbatch.PeekHeader(sc.hdr[:])
+	h, err := sc.header()
 	if err != nil {
-		return h, sc.pos, fmt.Errorf("%w at %d: %v", errTorn, sc.pos, err)
+		return h, sc.pos, err
 	}
-	size := int64(h.Size())
-	if size > sc.end-sc.pos {
-		return h, sc.pos, fmt.Errorf("%w: batch of %d bytes at %d, %d left", errTorn, size, sc.pos, sc.end-sc.pos)
-	}
-	body := size - recordbatch.HeaderSize
+	body := int64(h.Size()) - recordbatch.HeaderSize
 	if sc.verify {
 		c := crc32.New(castagnoli)
 		c.Write(sc.hdr[21:])
@@ -259,8 +253,46 @@ func (sc *scanner) next() (recordbatch.Header, int64, error) {
 		return h, sc.pos, fmt.Errorf("disklog: skip batch at %d: %w", sc.pos, err)
 	}
 	pos := sc.pos
-	sc.pos += size
+	sc.pos += int64(h.Size())
 	return h, pos, nil
+}
+
+// nextWhole is next returning the whole batch too, read into buf (grown
+// as needed; the cleaner reuses it between calls). It does not verify.
+func (sc *scanner) nextWhole(buf []byte) (recordbatch.Header, []byte, error) {
+	h, err := sc.header()
+	if err != nil {
+		return h, buf, err
+	}
+	buf = append(slices.Grow(buf[:0], h.Size()), sc.hdr[:]...)[:h.Size()]
+	if _, err := io.ReadFull(sc.r, buf[recordbatch.HeaderSize:]); err != nil {
+		return h, buf, fmt.Errorf("disklog: read batch at %d: %w", sc.pos, err)
+	}
+	sc.pos += int64(h.Size())
+	return h, buf, nil
+}
+
+// header reads and checks the next batch's header: io.EOF at a clean end,
+// errTorn when the rest of the file cannot be a batch of the size it says.
+func (sc *scanner) header() (recordbatch.Header, error) {
+	var h recordbatch.Header
+	if sc.pos == sc.end {
+		return h, io.EOF
+	}
+	if sc.end-sc.pos < recordbatch.HeaderSize {
+		return h, fmt.Errorf("%w: %d stray bytes at %d", errTorn, sc.end-sc.pos, sc.pos)
+	}
+	if _, err := io.ReadFull(sc.r, sc.hdr[:]); err != nil {
+		return h, fmt.Errorf("disklog: read batch header at %d: %w", sc.pos, err)
+	}
+	h, err := recordbatch.PeekHeader(sc.hdr[:])
+	if err != nil {
+		return h, fmt.Errorf("%w at %d: %v", errTorn, sc.pos, err)
+	}
+	if size := int64(h.Size()); size > sc.end-sc.pos {
+		return h, fmt.Errorf("%w: batch of %d bytes at %d, %d left", errTorn, size, sc.pos, sc.end-sc.pos)
+	}
+	return h, nil
 }
 
 // findBatch returns the position and header of the first batch in the
