@@ -64,12 +64,6 @@ func trims(cfg storage.TopicConfig) bool {
 	return cfg.Compact && cfg.RetentionMs < 0 && cfg.RetentionBytes < 0
 }
 
-// ensureTrimSubscription creates the trimming subscription of the
-// partition at its first entry when missing.
-func (l *partitionLog) ensureTrimSubscription(ctx context.Context) error {
-	return l.b.subscribe(ctx, l.tn)
-}
-
 // subscribe creates the trimming subscription on tn (every partition of
 // a partitioned topic) at the earliest entry, when missing.
 func (b *Backend) subscribe(ctx context.Context, tn utils.TopicName) error {
@@ -123,9 +117,11 @@ func (l *partitionLog) loadSide(props map[string]string) (*sideLog, error) {
 // readSide reads from the cleaned part: the batches holding offset and
 // after, up to maxBytes, none at or past the side topic's end.
 func (l *partitionLog) readSide(ctx context.Context, side *sideLog, offset int64, maxBytes int, res storage.ReadResult) (storage.ReadResult, error) {
+	// Side cursors share l.cursors with the partition topic's: their
+	// offsets are below the cleaned offset, the others' at or above it.
 	l.mu.Lock()
-	cur, ok := l.sideCursors[offset]
-	delete(l.sideCursors, offset)
+	cur, ok := l.cursors[offset]
+	delete(l.cursors, offset)
 	l.mu.Unlock()
 	if !ok || cur.topic != side.t.name {
 		if ok {
@@ -164,27 +160,24 @@ func (l *partitionLog) readSide(ctx context.Context, side *sideLog, offset int64
 			cur.r.Close()
 			return res, fmt.Errorf("pulsarbridge: %s entry %v is not a Kafka record batch: %w", side.t.name, msg.ID(), err)
 		}
-		done = h.NextOffset() >= side.end
 		if h.NextOffset() <= offset {
+			done = h.NextOffset() >= side.end
 			continue
 		}
 		if size > 0 && size+len(raw) > maxBytes {
 			cur.peeked = append([]pulsar.Message{msg}, cur.peeked...)
 			break
 		}
+		done = h.NextOffset() >= side.end
 		parts = append(parts, raw)
 		size += len(raw)
 		next = h.NextOffset()
 	}
-	l.mu.Lock()
-	keep := !done && !l.closed && l.side == side && len(l.sideCursors) < maxCursors
-	if keep {
+	if done {
+		cur.r.Close() // the side topic has nothing after
+	} else {
 		cur.next = next
-		l.sideCursors[next] = cur
-	}
-	l.mu.Unlock()
-	if !keep {
-		cur.r.Close()
+		l.putCursor(cur)
 	}
 	l.b.gather(&res, parts, size)
 	return res, nil
@@ -215,20 +208,10 @@ func (l *partitionLog) cleanLoop() {
 		if !compact {
 			continue
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		stop := make(chan struct{})
-		go func() {
-			select {
-			case <-l.stopRefresh:
-				cancel()
-			case <-stop:
-			}
-		}()
-		if _, err := l.clean(ctx, false); err != nil && ctx.Err() == nil && !errors.Is(err, storage.ErrClosed) {
+		// sendCtx ends when the log closes: a pass in progress gives up.
+		if _, err := l.clean(l.sendCtx, false); err != nil && l.sendCtx.Err() == nil && !errors.Is(err, storage.ErrClosed) {
 			l.b.log.Warn("cleaning a compacted partition failed", "topic", l.topic, "err", err)
 		}
-		close(stop)
-		cancel()
 	}
 }
 
@@ -375,13 +358,11 @@ func (l *partitionLog) clean(ctx context.Context, force bool) (stats storage.Com
 	var drop []pulsar.Reader
 	l.mu.Lock()
 	l.side = ns
-	for k, c := range l.sideCursors {
-		drop = append(drop, c.r)
-		delete(l.sideCursors, k)
-	}
 	for k, c := range l.cursors {
 		if k < ns.to {
-			drop = append(drop, c.r) // they would read the uncleaned entries
+			// The old side topic's, or the partition topic's that would
+			// read the uncleaned entries.
+			drop = append(drop, c.r)
 			delete(l.cursors, k)
 		}
 	}

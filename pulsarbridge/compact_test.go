@@ -23,6 +23,15 @@ func TestCompactionPulsarFormat(t *testing.T) {
 	storagetest.RunCompaction(t, func(t *testing.T) storage.Backend { return pulsarFormat{newBackend(t)} })
 }
 
+// writeFiveKeys appends n one-record batches over the keys k0…k4.
+func writeFiveKeys(t *testing.T, l storage.PartitionLog, n int) {
+	t.Helper()
+	ts := time.Now().UnixMilli()
+	for i := 0; i < n; i++ {
+		storagetest.AppendKeyed(t, l, recordbatch.CompressionNone, ts, []storagetest.KV{{Key: "k" + strconv.Itoa(i%5), Value: []byte(strconv.Itoa(i))}})
+	}
+}
+
 // TestCompactionDiesBeforeCommit: a pass that fails after writing its
 // side topic but before its commit changes nothing: every record is read
 // as before, the side topic is gone, and the next pass cleans.
@@ -37,10 +46,7 @@ func TestCompactionDiesBeforeCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pl.Close()
-	ts := time.Now().UnixMilli()
-	for i := 0; i < 100; i++ {
-		storagetest.AppendKeyed(t, pl, recordbatch.CompressionNone, ts, []storagetest.KV{{Key: "k" + strconv.Itoa(i%5), Value: []byte(strconv.Itoa(i))}})
-	}
+	writeFiveKeys(t, pl, 100)
 	l := pl.(*partitionLog)
 	boom := errors.New("the broker died here")
 	l.beforeCompactCommit = func() error { return boom }
@@ -94,13 +100,7 @@ func TestCompactionTrims(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := pl.(*partitionLog)
-	ts := time.Now().UnixMilli()
-	write := func(n int) {
-		for i := 0; i < n; i++ {
-			storagetest.AppendKeyed(t, pl, recordbatch.CompressionNone, ts, []storagetest.KV{{Key: "k" + strconv.Itoa(i%5), Value: []byte(strconv.Itoa(i))}})
-		}
-	}
-	write(100)
+	writeFiveKeys(t, pl, 100)
 	before, err := b.admin.Topics().GetInternalStatsWithContext(ctx, l.tn)
 	if err != nil || len(before.Ledgers) == 0 {
 		t.Fatalf("internal stats: %v %+v", err, before)
@@ -111,7 +111,7 @@ func TestCompactionTrims(t *testing.T) {
 	if err := b.admin.Topics().UnloadWithContext(ctx, l.tn); err != nil {
 		t.Fatal(err)
 	}
-	write(10)
+	writeFiveKeys(t, pl, 10)
 	st := storagetest.Compact(t, pl)
 	if st.CleanedTo != 110 {
 		t.Fatalf("cleaned to %d, want 110", st.CleanedTo)

@@ -103,7 +103,6 @@ type partitionLog struct {
 	sinceIndex  int
 	cursors     map[int64]*cursor
 	side        *sideLog // the cleaned part of a compacted partition (compact.go)
-	sideCursors map[int64]*cursor
 	changed     chan struct{}
 	closed      bool
 	broken      error // a send failed: the end offset must be recovered
@@ -132,7 +131,7 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 		format = "kafka"
 	}
 	l := &partitionLog{b: b, tp: tp, topic: topic, tn: *tn, format: format, cfg: cfg, cursors: map[int64]*cursor{},
-		sideCursors: map[int64]*cursor{}, changed: make(chan struct{}), opDone: make(chan struct{}), cleaning: make(chan struct{}, 1)}
+		changed: make(chan struct{}), opDone: make(chan struct{}), cleaning: make(chan struct{}, 1)}
 	l.sendCtx, l.cancelSend = context.WithCancel(context.Background())
 	if err := l.connect(ctx, true); err != nil {
 		l.cancelSend()
@@ -146,7 +145,7 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 	if trims(cfg) {
 		// Before retention 0 applies: the subscription holds what is
 		// not cleaned yet.
-		if err := l.ensureTrimSubscription(ctx); err != nil {
+		if err := b.subscribe(ctx, l.tn); err != nil {
 			l.producer.Close()
 			l.cancelSend()
 			return nil, err
@@ -872,7 +871,7 @@ func (l *partitionLog) SetConfig(cfg storage.TopicConfig) {
 		ctx, cancel := context.WithTimeout(context.Background(), l.b.opts.OperationTimeout)
 		defer cancel()
 		if trims(cfg) {
-			if err := l.ensureTrimSubscription(ctx); err != nil {
+			if err := l.b.subscribe(ctx, l.tn); err != nil {
 				l.b.log.Warn("subscribing a compacted partition before trimming it", "topic", l.topic, "err", err)
 				return // retention 0 must wait for the subscription
 			}
@@ -916,14 +915,10 @@ func (l *partitionLog) Close() error {
 	defer l.appendMu.Unlock()
 	l.mu.Lock()
 	close(l.stopRefresh)
-	readers := make([]pulsar.Reader, 0, len(l.cursors)+len(l.sideCursors))
+	readers := make([]pulsar.Reader, 0, len(l.cursors))
 	for k, c := range l.cursors {
 		readers = append(readers, c.r)
 		delete(l.cursors, k)
-	}
-	for k, c := range l.sideCursors {
-		readers = append(readers, c.r)
-		delete(l.sideCursors, k)
 	}
 	close(l.changed)
 	l.mu.Unlock()
