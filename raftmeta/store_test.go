@@ -10,16 +10,17 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/kop-project/kop/internal/freeport"
 )
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 func testContext(t *testing.T, d time.Duration) context.Context {

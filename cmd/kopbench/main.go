@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kop-project/kop/internal/freeport"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -178,21 +178,12 @@ func benchOne(addr, topic string, parts, n, size int) (result, error) {
 	}, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startKop runs `kop standalone` on free loopback ports and returns its
 // Kafka address and a function stopping it by process id.
 func startKop(bin, dir string, extra ...string) (string, func(), error) {
 	var ports [3]int
 	for i := range ports {
-		p, err := freePort()
+		p, err := freeport.Take()
 		if err != nil {
 			return "", nil, err
 		}

@@ -10,12 +10,13 @@ package pulsartest
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
+
+	"github.com/kop-project/kop/internal/freeport"
 )
 
 // Pulsar is a running standalone.
@@ -24,15 +25,6 @@ type Pulsar struct {
 	WebURL     string // http://127.0.0.1:port
 	Dir        string // its data directory ("" when not started here)
 	script     string
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Script is the path of deploy/pulsar/pulsar.sh in this checkout.
@@ -51,11 +43,11 @@ func Start() (*Pulsar, error) {
 	if err != nil {
 		return nil, err
 	}
-	bport, err := freePort()
+	bport, err := freeport.Take()
 	if err != nil {
 		return nil, err
 	}
-	wport, err := freePort()
+	wport, err := freeport.Take()
 	if err != nil {
 		return nil, err
 	}
