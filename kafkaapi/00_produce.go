@@ -71,6 +71,8 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 			switch {
 			case reqErr != 0:
 				sp.ErrorCode = reqErr
+			case isInternalTopic(rt.Topic) || req.Version >= 13 && rt.TopicID == s.offsetsTopicID():
+				sp.ErrorCode = kerr.InvalidTopicException.Code
 			case !found && req.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case !found:
@@ -130,11 +132,6 @@ func (s *Server) finishProduce(ctx context.Context, a appending) {
 	a.sp.LogStartOffset = res.LogStartOffset
 }
 
-// maxRecompressBytes bounds the decompressed records of one produced
-// batch the broker decodes: to recompress it (compression.type) or to
-// check its keys (compacted topics).
-const maxRecompressBytes = 64 << 20
-
 // producePartition validates one partition's records and starts their
 // append; nil when it failed (sp says why).
 func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) *partition.Pending {
@@ -166,7 +163,7 @@ func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg
 	if codec, ok := recordbatch.CodecNamed(cfg.Compression); ok && codec != b.Header.Compression() {
 		// compression.type names a codec: the batch is stored in it (and
 		// its stored size is what max.message.bytes bounds, as in Kafka).
-		raw, err := recordbatch.Recompress(b.Raw, codec, maxRecompressBytes)
+		raw, err := recordbatch.Recompress(b.Raw, codec, recordbatch.MaxDecompressedBytes)
 		if err != nil {
 			fail(err)
 			return nil
@@ -178,7 +175,7 @@ func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg
 		b.Raw = raw
 	}
 	if cfg.Compact && !b.Header.IsControl() {
-		if err := recordbatch.CheckKeys(b.Raw, maxRecompressBytes); err != nil {
+		if err := recordbatch.CheckKeys(b.Raw, recordbatch.MaxDecompressedBytes); err != nil {
 			fail(fmt.Errorf("compacted topic %s partition %d: %w", t.Name, rp.Partition, err))
 			return nil
 		}

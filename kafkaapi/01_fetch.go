@@ -43,6 +43,7 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 			t     raftmeta.Topic
 			found bool
 		)
+		internal := req.Version >= 13 && rt.TopicID == s.offsetsTopicID() || req.Version < 13 && isInternalTopic(rt.Topic)
 		if req.Version >= 13 {
 			t, found = s.deps.Meta.TopicByID(rt.TopicID)
 		} else {
@@ -57,6 +58,13 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 			// Never null: librdkafka rejects a null record set.
 			sp.RecordBatches = []byte{}
 			switch {
+			case internal:
+				hw, code := emptyInternalPartition(rp.Partition)
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset, sp.ErrorCode = hw, hw, hw, code
+				if code == 0 && rp.FetchOffset != 0 {
+					sp.ErrorCode = kerr.OffsetOutOfRange.Code
+				}
+				continue
 			case !found && req.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 				continue

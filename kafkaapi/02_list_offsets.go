@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/storage"
 )
 
 // Special timestamps of ListOffsets.
@@ -34,9 +35,20 @@ func (s *Server) handleListOffsets(ctx context.Context, r *request, req *kmsg.Li
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			if !found {
+			switch {
+			case isInternalTopic(rt.Topic):
+				var hw int64
+				hw, sp.ErrorCode = emptyInternalPartition(rp.Partition)
+				if sp.ErrorCode == 0 && rp.Timestamp != latestTimestamp && rp.Timestamp != earliestTimestamp && rp.Timestamp != earliestLocalTimestamp {
+					hw = -1 // no record has any timestamp
+				}
+				sp.Offset = hw
+				if req.Version == 0 && hw >= 0 {
+					sp.OldStyleOffsets = []int64{hw}
+				}
+			case !found:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			} else {
+			default:
 				s.listOffset(ctx, req, t, rp, &sp)
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -74,7 +86,7 @@ func (s *Server) listOffset(ctx context.Context, req *kmsg.ListOffsetsRequest, t
 			sp.ErrorCode = kerr.InvalidRequest.Code
 			return
 		}
-		off, ts, err := l.OffsetForTimestamp(ctx, rp.Timestamp)
+		off, ts, err := storage.RecordForTimestamp(ctx, l, rp.Timestamp)
 		if err != nil {
 			sp.ErrorCode = errorCode(err)
 			return

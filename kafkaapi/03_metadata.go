@@ -44,6 +44,7 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 		for _, t := range s.deps.Meta.Topics() {
 			resp.Topics = append(resp.Topics, s.topicMetadata(t, req))
 		}
+		resp.Topics = append(resp.Topics, s.offsetsTopicMetadata(req))
 		return resp, nil
 	}
 	autoCreate := s.deps.Config.AllowAutoTopicCreation && (req.Version < 4 || req.AllowAutoTopicCreation)
@@ -53,6 +54,10 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 			ok bool
 		)
 		switch {
+		case rt.Topic != nil && isInternalTopic(*rt.Topic),
+			rt.Topic == nil && rt.TopicID == s.offsetsTopicID():
+			resp.Topics = append(resp.Topics, s.offsetsTopicMetadata(req))
+			continue
 		case rt.Topic != nil:
 			t, ok = s.deps.Meta.Topic(*rt.Topic)
 		default:

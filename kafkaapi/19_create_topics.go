@@ -77,7 +77,7 @@ func (s *Server) createOne(ctx context.Context, req *kmsg.CreateTopicsRequest, r
 		}
 		configs[c.Name] = *c.Value
 	}
-	if _, ok := s.deps.Meta.Topic(rt.Topic); ok {
+	if _, ok := s.deps.Meta.Topic(rt.Topic); ok || isInternalTopic(rt.Topic) {
 		return kerrWith(kerr.TopicAlreadyExists, fmt.Errorf("topic %q already exists", rt.Topic))
 	}
 	leader := s.leaderPicker(rt.Topic)

@@ -49,6 +49,9 @@ func (s *Server) handleDeleteTopics(ctx context.Context, r *request, req *kmsg.D
 				st.Topic = &t.Name
 			}
 		}
+		if st.ErrorCode == kerr.UnknownTopicOrPartition.Code && isInternalTopic(name) {
+			st.ErrorCode, st.ErrorMessage = errorCode(errInternalTopic(name)), errMessage(errInternalTopic(name))
+		}
 		if st.ErrorCode == 0 {
 			if err := s.deleteTopic(ctx, name); err != nil {
 				st.ErrorCode, st.ErrorMessage = errorCode(err), errMessage(err)

@@ -62,6 +62,9 @@ func (s *Server) createTopic(ctx context.Context, name string, partitions int32,
 	if err := raftmeta.ValidateTopicName(name); err != nil {
 		return raftmeta.Topic{}, err
 	}
+	if isInternalTopic(name) {
+		return raftmeta.Topic{}, kerrWith(kerr.TopicAlreadyExists, fmt.Errorf("topic %q already exists (an internal topic)", name))
+	}
 	if partitions <= 0 {
 		return raftmeta.Topic{}, kerrWith(kerr.InvalidPartitions, fmt.Errorf("number of partitions must be larger than 0, got %d", partitions))
 	}

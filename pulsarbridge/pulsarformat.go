@@ -48,14 +48,10 @@ const (
 	kopPrefix  = "kop."
 )
 
-// maxDecompressed bounds a batch's records when they are split into
-// messages.
-const maxDecompressed = 64 << 20
-
 // recordMessages turns one Kafka batch (offsets already assigned) into
 // Pulsar messages, one per record.
 func recordMessages(h recordbatch.Header, raw []byte) ([]*pulsar.ProducerMessage, error) {
-	recs, err := recordbatch.DecodeRecords(raw, maxDecompressed)
+	recs, err := recordbatch.DecodeRecords(raw, recordbatch.MaxDecompressedBytes)
 	if err != nil {
 		return nil, err
 	}

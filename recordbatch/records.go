@@ -173,3 +173,10 @@ func CheckKeys(raw []byte, maxBytes int) error {
 	}
 	return nil
 }
+
+// MaxDecompressedBytes bounds the decompressed records of one batch that
+// the broker decodes (to recompress or check a produced batch, split it
+// into Pulsar messages, clean it or find a record by time): a batch that
+// decompresses to more is refused with ErrDecompressedTooLarge rather
+// than held in memory.
+const MaxDecompressedBytes = 64 << 20

@@ -16,10 +16,6 @@ const EntryBytes = 24
 // DefaultBufferBytes is Kafka's log.cleaner.dedupe.buffer.size.
 const DefaultBufferBytes = 128 << 20
 
-// MaxRecordBytes bounds the decompressed records of one batch a cleaner
-// decodes.
-const MaxRecordBytes = 64 << 20
-
 // OffsetMap maps the MD5 of each key seen in the dirty part of a log to
 // the latest offset it was written at.
 type OffsetMap struct {
@@ -50,7 +46,7 @@ func (m *OffsetMap) Add(h *recordbatch.Header, raw []byte) error {
 	if h.IsControl() {
 		return nil
 	}
-	recs, err := recordbatch.DecodeRecords(raw, MaxRecordBytes)
+	recs, err := recordbatch.DecodeRecords(raw, recordbatch.MaxDecompressedBytes)
 	if err != nil {
 		return fmt.Errorf("compaction: batch at offset %d: %w", h.BaseOffset, err)
 	}
@@ -87,7 +83,7 @@ func (p *Pass) Retain(h *recordbatch.Header, raw []byte) (out []byte, removed in
 		return raw, 0, nil
 	}
 	tombstonesGo := h.MaxTimestamp < subMs(p.NowMs, p.Config.DeleteRetentionMs)
-	out, kept, err := recordbatch.Filter(raw, MaxRecordBytes, func(off int64, r *recordbatch.Record) bool {
+	out, kept, err := recordbatch.Filter(raw, recordbatch.MaxDecompressedBytes, func(off int64, r *recordbatch.Record) bool {
 		if r.Key == nil {
 			return false // a compacted log keeps records by key
 		}

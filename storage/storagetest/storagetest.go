@@ -65,6 +65,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 		{"LogAppendTime", testLogAppendTime},
 		{"DeleteRecords", testDeleteRecords},
 		{"OffsetForTimestamp", testOffsetForTimestamp},
+		{"RecordForTimestamp", testRecordForTimestamp},
 		{"EndOffsetForEpoch", testEndOffsetForEpoch},
 		{"Changed", testChanged},
 		{"Reopen", testReopen},
@@ -436,6 +437,79 @@ func testOffsetForTimestamp(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	check(50, 3, 200) // never below the log start
+}
+
+// testRecordForTimestamp checks ListOffsets' answer at record precision:
+// inside a batch whose timestamps do not grow, compressed or not, after
+// the log start moved into a batch, and with LogAppendTime.
+func testRecordForTimestamp(t *testing.T, f *fixture) {
+	ctx := context.Background()
+	for _, codec := range []int8{0, 3} {
+		l := f.open(f.topic(fmt.Sprintf("-codec%d", codec)), Config())
+		check := func(ts, wantOff, wantTs int64) {
+			t.Helper()
+			off, got, err := storage.RecordForTimestamp(ctx, l, ts)
+			if err != nil || off != wantOff || got != wantTs {
+				t.Fatalf("codec %d: RecordForTimestamp(%d) = %d, %d, %v; want %d, %d", codec, ts, off, got, err, wantOff, wantTs)
+			}
+		}
+		check(0, -1, -1)
+		// Offsets 0-3 at 100, 150, 120, 140; then 4-5 at 300, 200.
+		appendTimed(t, l, codec, 100, 150, 120, 140)
+		appendTimed(t, l, codec, 300, 200)
+		check(50, 0, 100)
+		check(100, 0, 100)
+		check(101, 1, 150)
+		check(150, 1, 150)
+		check(151, 4, 300)
+		check(250, 4, 300)
+		check(301, -1, -1)
+		if _, err := l.DeleteRecords(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		check(50, 2, 120) // the first record at or after the log start
+		check(130, 3, 140)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := Config()
+	cfg.LogAppendTime = true
+	l := f.open(f.topic("-appendtime"), cfg)
+	defer l.Close()
+	res, err := l.Append(ctx, 0, []storage.Batch{batch(t, timedBatch(t, 0, 100, 150))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off, ts, err := storage.RecordForTimestamp(ctx, l, res.LogAppendTime); err != nil || off != 0 || ts != res.LogAppendTime {
+		t.Fatalf("LogAppendTime: RecordForTimestamp(%d) = %d, %d, %v; want 0, %d", res.LogAppendTime, off, ts, err, res.LogAppendTime)
+	}
+}
+
+// timedBatch is a batch of one record per timestamp, compressed with codec.
+func timedBatch(t testing.TB, codec int8, ts ...int64) []byte {
+	t.Helper()
+	recs := make([]recordbatch.Record, len(ts))
+	maxTs := ts[0]
+	for i, v := range ts {
+		recs[i] = recordbatch.Record{OffsetDelta: int32(i), TimestampDelta: v - ts[0], Value: []byte{byte(i)}}
+		maxTs = max(maxTs, v)
+	}
+	raw := recordbatch.Encode(recordbatch.Fields{BaseTimestamp: ts[0], MaxTimestamp: maxTs, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs)
+	if codec != 0 {
+		var err error
+		if raw, err = recordbatch.Recompress(raw, codec, recordbatch.MaxDecompressedBytes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return raw
+}
+
+func appendTimed(t testing.TB, l storage.PartitionLog, codec int8, ts ...int64) {
+	t.Helper()
+	if _, err := l.Append(context.Background(), 0, []storage.Batch{batch(t, timedBatch(t, codec, ts...))}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
 }
 
 func testEndOffsetForEpoch(t *testing.T, f *fixture) {
