@@ -109,6 +109,9 @@ type Config struct {
 	GroupMaxSize                 int32
 	OffsetsRetentionMinutes      int64
 
+	TransactionMaxTimeoutMs                              int32
+	TransactionAbortTimedOutTransactionCleanupIntervalMs int32
+
 	// Sources says where each known key's value came from.
 	Sources map[string]Source
 

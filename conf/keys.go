@@ -312,6 +312,10 @@ var keys = []key{
 		setInt32(func(c *Config) *int32 { return &c.GroupMaxSize }, 1, maxInt32)),
 	both("offsetsRetentionMinutes", "10080", "Committed offsets of an empty group are kept this long.",
 		setInt64(func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }, 1, math.MaxInt64/60000)),
+	both("transactionMaxTimeoutMs", "900000", "Largest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms).",
+		setInt32(func(c *Config) *int32 { return &c.TransactionMaxTimeoutMs }, 1, maxInt32)),
+	both("transactionAbortTimedOutTransactionCleanupIntervalMs", "10000", "How often transactions open longer than their timeout are aborted (their producer fenced), and ended ones whose markers were not all written are finished.",
+		setInt32(func(c *Config) *int32 { return &c.TransactionAbortTimedOutTransactionCleanupIntervalMs }, 1, maxInt32)),
 }
 
 func lookupKey(name string) (key, bool) {

@@ -29,13 +29,8 @@ func (s *Server) produceAPI() api {
 func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var reqErr int16
-	switch {
-	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		reqErr = kerr.InvalidRequiredAcks.Code
-	case req.TransactionID != nil:
-		// Transactions are not implemented yet; InitProducerId refuses
-		// transactional ids, so a well-behaved client never gets here.
-		reqErr = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 	timeout := s.cfg.RequestTimeout
 	if req.TimeoutMillis > 0 {
@@ -184,8 +179,8 @@ func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg
 		fail(kerrWith(kerr.MessageTooLarge, fmt.Errorf("record batch of %d bytes exceeds max.message.bytes %d", len(b.Raw), cfg.MaxMessageBytes)))
 		return nil
 	}
-	if b.Header.IsTransactional() || b.Header.IsControl() {
-		fail(kerrWith(kerr.InvalidRecord, fmt.Errorf("transactional and control batches are not supported yet")))
+	if b.Header.IsTransactional() && !b.Header.HasProducer() {
+		fail(kerrWith(kerr.InvalidRecord, fmt.Errorf("transactional batch without a producer id")))
 		return nil
 	}
 	return p.AppendAsync(ctx, storage.Batch{Header: b.Header, Raw: b.Raw})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kop-project/kop/partition"
 	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/recordbatch"
 	"github.com/kop-project/kop/storage"
 )
 
@@ -97,14 +98,14 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 		for i, fp := range parts {
 			changed[i] = fp.p.Log().Changed()
 		}
-		total, failed := s.readParts(ctx, r, parts, maxBytes)
+		total, failed := s.readParts(ctx, r, parts, maxBytes, req.IsolationLevel == readCommitted)
 		if failed || total >= int(req.MinBytes) || !time.Now().Before(deadline) || len(parts) == 0 {
 			return resp, nil
 		}
 		if !waitAny(ctx, changed, deadline) {
 			// Deadline or connection gone: answer with what we have (the
 			// reads above found nothing new worth the wait).
-			s.readParts(ctx, r, parts, maxBytes)
+			s.readParts(ctx, r, parts, maxBytes, req.IsolationLevel == readCommitted)
 			return resp, nil
 		}
 	}
@@ -114,16 +115,26 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 // within the response byte budget (KIP-74: the first non-empty partition
 // always returns at least one batch). It reports the bytes read and whether
 // any partition failed, which ends the long poll at once.
-func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, maxBytes int) (int, bool) {
+//
+// A read_committed fetch reads below the last stable offset only, and
+// lists the aborted transactions of what it returns, which the client
+// skips.
+func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, maxBytes int, committed bool) (int, bool) {
 	total, failed := 0, false
 	for _, fp := range parts {
 		sp := fp.resp
 		sp.RecordBatches = []byte{}
 		sp.ErrorCode = 0
+		sp.AbortedTransactions = nil
 		l := fp.p.Log()
+		// The stable offset first: it never passes the end read after.
+		lso := fp.p.LastStableOffset()
 		sp.HighWatermark = l.LogEndOffset()
-		sp.LastStableOffset = sp.HighWatermark
+		sp.LastStableOffset = lso
 		sp.LogStartOffset = l.LogStartOffset()
+		if committed && fp.req.FetchOffset >= lso && fp.req.FetchOffset <= sp.HighWatermark {
+			continue // nothing stable to return yet
+		}
 		budget := min(int(fp.req.PartitionMaxBytes), maxBytes-total)
 		if budget <= 0 && total > 0 {
 			continue
@@ -141,8 +152,13 @@ func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, 
 			continue
 		}
 		sp.HighWatermark = res.HighWatermark
-		sp.LastStableOffset = res.HighWatermark
 		sp.LogStartOffset = res.LogStartOffset
+		if committed {
+			res.Records = res.Records[:stablePrefix(res.Records, lso)]
+			if len(res.Records) > 0 {
+				sp.AbortedTransactions = abortedOf(fp.p, fp.req.FetchOffset, lso)
+			}
+		}
 		if len(res.Records) > 0 {
 			sp.RecordBatches = res.Records
 		}
@@ -152,6 +168,38 @@ func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, 
 		total += len(res.Records)
 	}
 	return total, failed
+}
+
+// readCommitted is Fetch's and ListOffsets' isolation level that hides
+// records of open and aborted transactions.
+const readCommitted = 1
+
+// stablePrefix is the length of the whole batches of records that end
+// below the last stable offset.
+func stablePrefix(records []byte, lso int64) int {
+	n := 0
+	recordbatch.Iterate(records, func(h recordbatch.Header, raw []byte) bool {
+		if h.NextOffset() > lso {
+			return false
+		}
+		n += len(raw)
+		return true
+	})
+	return n
+}
+
+// abortedOf lists the aborted transactions with data in [from, to).
+func abortedOf(p *partition.Partition, from, to int64) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	var out []kmsg.FetchResponseTopicPartitionAbortedTransaction
+	for _, a := range p.AbortedTxns(from, to) {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, at)
+	}
+	if out == nil {
+		out = []kmsg.FetchResponseTopicPartitionAbortedTransaction{} // read_committed: a list, not null
+	}
+	return out
 }
 
 // waitAny waits until one of the channels closes (true), or the deadline

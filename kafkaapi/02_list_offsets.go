@@ -72,6 +72,9 @@ func (s *Server) listOffset(ctx context.Context, req *kmsg.ListOffsetsRequest, t
 	switch rp.Timestamp {
 	case latestTimestamp:
 		sp.Offset = l.LogEndOffset()
+		if req.IsolationLevel == readCommitted {
+			sp.Offset = p.LastStableOffset()
+		}
 	case earliestTimestamp, earliestLocalTimestamp:
 		sp.Offset = l.LogStartOffset()
 	case earliestPendingUpload:

@@ -7,10 +7,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// FindCoordinator (key 10): every consumer group is coordinated by the
-// Raft leader (see package coordinator), so the answer for a group key is
-// the leader's address on the client's listener. Transactions are not
-// supported yet: transaction keys get COORDINATOR_NOT_AVAILABLE.
+// FindCoordinator (key 10): every consumer group and every transactional
+// id is coordinated by the Raft leader (see packages coordinator and
+// coordinator/txn), so the answer is the leader's address on the client's
+// listener.
 func (s *Server) findCoordinatorAPI() api {
 	return api{key: 10, min: 0, max: 6, handle: handlerOf(s.handleFindCoordinator)}
 }
@@ -45,15 +45,13 @@ func (s *Server) findCoordinator(listener string, typ int8, key string) kmsg.Fin
 		c.ErrorCode, c.ErrorMessage = e.Code, &msg
 		return c
 	}
-	switch typ {
-	case coordinatorGroup:
-	case coordinatorTransaction:
-		return fail(kerr.CoordinatorNotAvailable, "transactions are not supported yet")
-	default:
+	switch {
+	case typ != coordinatorGroup && typ != coordinatorTransaction:
 		return fail(kerr.InvalidRequest, "unknown coordinator type")
-	}
-	if key == "" {
+	case key == "" && typ == coordinatorGroup:
 		return fail(kerr.InvalidGroupID, "empty group id")
+	case key == "":
+		return fail(kerr.InvalidRequest, "empty transactional id")
 	}
 	leader, ok := s.deps.Meta.LeaderID()
 	if !ok {

@@ -10,8 +10,8 @@ import (
 
 // InitProducerId (key 22): producer ids for idempotent producers, handed out
 // from blocks reserved in Raft so no id is ever given twice, across restarts
-// and brokers. Transactional ids wait for the transactions issue and are
-// refused with a non-retriable error rather than left to retry forever.
+// and brokers; a transactional id's producer id and epoch come from the
+// transaction coordinator (package coordinator/txn).
 func (s *Server) initProducerIDAPI() api {
 	return api{key: 22, min: 0, max: 5, handle: handlerOf(s.handleInitProducerID)}
 }
@@ -25,7 +25,9 @@ type producerIDs struct {
 	next, end int64
 }
 
-func (s *Server) nextProducerID(ctx context.Context) (int64, error) {
+// NextProducerID hands out a producer id never given before; the
+// transaction coordinator takes its ids here too.
+func (s *Server) NextProducerID(ctx context.Context) (int64, error) {
 	s.pids.mu.Lock()
 	defer s.pids.mu.Unlock()
 	if s.pids.next >= s.pids.end {
@@ -44,12 +46,11 @@ func (s *Server) handleInitProducerID(ctx context.Context, r *request, req *kmsg
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return resp, nil
+		return s.deps.Txns.InitProducerID(ctx, req), nil
 	}
 	// As Kafka does for idempotent-only producers, every call gets a fresh
 	// id at epoch 0, also when the producer names its previous id (KIP-360).
-	id, err := s.nextProducerID(ctx)
+	id, err := s.NextProducerID(ctx)
 	if err != nil {
 		resp.ErrorCode = errorCode(err)
 		if resp.ErrorCode == kerr.NotLeaderForPartition.Code || resp.ErrorCode == kerr.UnknownServerError.Code {

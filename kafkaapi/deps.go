@@ -64,12 +64,24 @@ type Groups interface {
 	DeleteGroups(req *kmsg.DeleteGroupsRequest) *kmsg.DeleteGroupsResponse
 }
 
+// Transactions is the transaction coordinator (implemented by
+// *txn.Coordinator); its calls wait for Raft and, for EndTxn, for the
+// markers.
+type Transactions interface {
+	InitProducerID(ctx context.Context, req *kmsg.InitProducerIDRequest) *kmsg.InitProducerIDResponse
+	AddPartitionsToTxn(ctx context.Context, req *kmsg.AddPartitionsToTxnRequest) *kmsg.AddPartitionsToTxnResponse
+	AddOffsetsToTxn(ctx context.Context, req *kmsg.AddOffsetsToTxnRequest) *kmsg.AddOffsetsToTxnResponse
+	EndTxn(ctx context.Context, req *kmsg.EndTxnRequest) *kmsg.EndTxnResponse
+	TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetCommitResponse
+}
+
 // Deps are the Server's collaborators.
 type Deps struct {
 	NodeID     int32
 	Meta       Metadata
 	Partitions *partition.Manager
 	Groups     Groups
+	Txns       Transactions
 	Config     BrokerConfig
 	// HoldsLease says whether this broker is still in touch with the
 	// metadata quorum (raftmeta's lease); without it every partition

@@ -49,6 +49,11 @@ func (s *Server) registry() []api {
 		s.deleteRecordsAPI(),           // 21
 		s.initProducerIDAPI(),          // 22
 		s.offsetForLeaderEpochAPI(),    // 23
+		s.addPartitionsToTxnAPI(),      // 24
+		s.addOffsetsToTxnAPI(),         // 25
+		s.endTxnAPI(),                  // 26
+		s.writeTxnMarkersAPI(),         // 27
+		s.txnOffsetCommitAPI(),         // 28
 		s.describeConfigsAPI(),         // 32
 		s.alterConfigsAPI(),            // 33
 		s.createPartitionsAPI(),        // 37

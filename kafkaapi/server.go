@@ -49,6 +49,7 @@ type Server struct {
 	log     *slog.Logger
 	apis    [maxKey + 1]*api
 	pids    producerIDs
+	peers   peers // clients to the other brokers (transaction markers)
 	metrics metrics
 	// bufs recycles response frames once written (Fetch's are megabytes).
 	bufs   bufpool.Pool
@@ -184,6 +185,7 @@ func remoteIP(nc net.Conn) string {
 // flight finish and their responses go out, then closes the connections.
 // When ctx ends first, connections are closed at once.
 func (s *Server) Shutdown(ctx context.Context) error {
+	defer s.peers.close()
 	s.mu.Lock()
 	s.closed.Store(true)
 	for ln := range s.listeners {

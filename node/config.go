@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/kop-project/kop/coordinator"
+	"github.com/kop-project/kop/coordinator/txn"
 	"github.com/kop-project/kop/raftmeta"
 )
 
@@ -64,6 +65,9 @@ type Config struct {
 	// Groups configures the group coordinator (its Logger is set by the
 	// node).
 	Groups coordinator.Config
+	// Txns configures the transaction coordinator (its Logger and
+	// ProducerID are set by the node).
+	Txns txn.Config
 
 	// BrokerServiceURL selects the Pulsar backend when set; WebServiceURL
 	// is Pulsar's admin API; Kafka topics live in KafkaTenant/KafkaNamespace.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kop-project/kop/coordinator"
+	"github.com/kop-project/kop/coordinator/txn"
 	"github.com/kop-project/kop/kafkaapi"
 	"github.com/kop-project/kop/partition"
 	"github.com/kop-project/kop/pulsarbridge"
@@ -31,6 +32,7 @@ type Node struct {
 	backend storage.Backend
 	parts   *partition.Manager
 	groups  *coordinator.Coordinator
+	txns    *txn.Coordinator
 	kafka   *kafkaapi.Server
 	http    *http.Server
 	lns     []net.Listener
@@ -100,6 +102,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}
 	n.parts = partition.NewManager(n.backend, cfg.Logger.With("component", "partition"))
+	n.parts.SetAbortedIndex(abortedIndex{n})
 	peers := cfg.RaftPeers
 	if len(peers) == 0 {
 		peers = []raftmeta.Peer{{ID: cfg.NodeID, Address: cfg.RaftAdvertised}}
@@ -136,6 +139,14 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.groups = coordinator.New(n.meta, gcfg)
 	n.groups.Start()
 
+	// The transaction coordinator writes markers through the Kafka server
+	// (the partition leaders), which serves its requests: it gets the
+	// server once both exist, before either takes a request.
+	tcfg := cfg.Txns
+	tcfg.Logger = cfg.Logger.With("component", "txn")
+	tcfg.ProducerID = func(ctx context.Context) (int64, error) { return n.kafka.NextProducerID(ctx) }
+	n.txns = txn.New(n.meta, markerWriter{n}, tcfg)
+
 	n.kafka = kafkaapi.NewServer(kafkaapi.Config{
 		MaxRequestBytes:     cfg.MaxRequestBytes,
 		RequestReadTimeout:  cfg.RequestReadTimeout,
@@ -148,9 +159,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Meta:       n.meta,
 		Partitions: n.parts,
 		Groups:     n.groups,
+		Txns:       n.txns,
 		Config:     n.brokerConfig(),
 		HoldsLease: n.holdsLease,
 	}, cfg.Logger.With("component", "kafka"))
+	n.txns.Start()
 	for _, l := range cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Bind)
 		if err != nil {
@@ -476,6 +489,9 @@ func (n *Node) Close() error {
 			// rebalance are answered (NOT_COORDINATOR) and the listeners
 			// can drain.
 			n.groups.Close()
+		}
+		if n.txns != nil {
+			n.txns.Close()
 		}
 		if n.kafka != nil {
 			if err := n.kafka.Shutdown(ctx); err != nil {

@@ -16,6 +16,7 @@ import (
 type Manager struct {
 	backend storage.Backend
 	log     *slog.Logger
+	aborted AbortedIndex // nil: aborts are known from the log's tail only
 
 	mu    sync.Mutex
 	parts map[storage.TopicPartition]*Partition
@@ -28,6 +29,10 @@ func NewManager(backend storage.Backend, log *slog.Logger) *Manager {
 	}
 	return &Manager{backend: backend, log: log, parts: make(map[storage.TopicPartition]*Partition)}
 }
+
+// SetAbortedIndex makes partitions record their aborted transactions in
+// idx and load them from it. Call it before any partition is opened.
+func (m *Manager) SetAbortedIndex(idx AbortedIndex) { m.aborted = idx }
 
 // Acquire returns the partition, opening its log when it is not open yet.
 // leaderEpoch is this broker's epoch as leader; cfg the topic's config.
@@ -210,6 +215,11 @@ type Partition struct {
 	mu        sync.Mutex
 	producers map[int64]*producerState
 	poisoned  atomic.Bool // an append in flight failed: settle first
+
+	// txnMu guards txn, which appends update (under mu) and fetches read
+	// without waiting for appends.
+	txnMu sync.Mutex
+	txn   txnState
 }
 
 func (p *Partition) open(ctx context.Context, epoch int32, cfg storage.TopicConfig) {
@@ -223,9 +233,22 @@ func (p *Partition) open(ctx context.Context, epoch int32, cfg storage.TopicConf
 	p.epoch.Store(epoch)
 	p.cfg.Store(&cfg)
 	p.producers = make(map[int64]*producerState)
+	p.txn = txnState{ongoing: make(map[int64]int64)}
+	if idx := p.m.aborted; idx != nil {
+		for _, a := range idx.AbortedTxns(p.tp) {
+			p.txn.addAbortedLocked(a)
+		}
+	}
 	if err := p.rebuildProducers(ctx); err != nil {
 		l.Close()
 		p.err = fmt.Errorf("rebuild producer state of %s-%d: %w", p.tp.Topic, p.tp.Partition, err)
+		return
+	}
+	// Aborts found in the tail that the index lacks (a crash between a
+	// marker and its record) are recorded now; a failure is retried with
+	// the next marker.
+	if err := p.syncAborted(ctx); err != nil {
+		p.m.log.Warn("recording aborted transactions found in the log", "topic", p.tp.Topic, "partition", p.tp.Partition, "err", err)
 	}
 }
 
@@ -233,9 +256,13 @@ func (p *Partition) open(ctx context.Context, epoch int32, cfg storage.TopicConf
 // idempotent producer state, enough for any producer still retrying.
 const rebuildTail = 50_000
 
-// rebuildProducers replays the tail of the log so duplicate detection and
-// sequence checks survive restarts and failovers.
+// rebuildProducers replays the tail of the log so duplicate detection,
+// sequence checks and the open transactions survive restarts and
+// failovers.
 func (p *Partition) rebuildProducers(ctx context.Context) error {
+	p.txnMu.Lock()
+	p.txn.ongoing = make(map[int64]int64)
+	p.txnMu.Unlock()
 	off := max(p.log.LogStartOffset(), p.log.LogEndOffset()-rebuildTail)
 	for off < p.log.LogEndOffset() {
 		res, err := p.log.Read(ctx, off, 1<<20)
@@ -255,14 +282,12 @@ func (p *Partition) rebuildProducers(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("at offset %d: %w", off, err)
 			}
-			if h.HasProducer() && !h.IsControl() {
-				ps := p.producers[h.ProducerID]
-				if ps == nil {
-					ps = &producerState{epoch: h.ProducerEpoch}
-					p.producers[h.ProducerID] = ps
-				}
-				ps.record(&h, nil)
+			if h.HasProducer() {
+				p.noteProducer(&h, nil)
 			}
+			p.txnMu.Lock()
+			p.txn.noteBatchLocked(&h, b[:h.Size()])
+			p.txnMu.Unlock()
 			off = h.NextOffset()
 			b = b[h.Size():]
 		}
@@ -320,7 +345,7 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 			}
 		}
 		var ps *producerState
-		if b.Header.HasProducer() {
+		if b.Header.HasProducer() && !b.Header.IsControl() {
 			ps = p.producers[b.Header.ProducerID]
 			dup, err := ps.check(&b.Header)
 			if err != nil {
@@ -367,19 +392,39 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 			}
 		}
 		if b.Header.HasProducer() {
-			if ps == nil {
-				ps = &producerState{epoch: b.Header.ProducerEpoch}
-				p.producers[b.Header.ProducerID] = ps
-			}
 			// The log rewrote the batch's base offset in place.
 			h, err := recordbatch.ParseHeader(batches[0].Raw)
 			if err != nil {
 				return failed(fmt.Errorf("batch after append: %w", err))
 			}
-			ps.record(&h, pend)
+			p.noteProducer(&h, pend)
+			p.txnMu.Lock()
+			p.txn.noteBatchLocked(&h, batches[0].Raw)
+			p.txnMu.Unlock()
 		}
 		return pend
 	}
+}
+
+// noteProducer records a batch of an idempotent or transactional producer
+// given its offsets. A transaction marker carries the producer's epoch
+// (bumped when the coordinator fenced it) but no sequence: it raises the
+// epoch, so the fenced producer's later batches are refused.
+func (p *Partition) noteProducer(h *recordbatch.Header, pend *Pending) {
+	ps := p.producers[h.ProducerID]
+	if h.IsControl() {
+		if ps == nil {
+			p.producers[h.ProducerID] = &producerState{epoch: h.ProducerEpoch}
+		} else if h.ProducerEpoch > ps.epoch {
+			ps.epoch, ps.batches = h.ProducerEpoch, ps.batches[:0]
+		}
+		return
+	}
+	if ps == nil {
+		ps = &producerState{epoch: h.ProducerEpoch}
+		p.producers[h.ProducerID] = ps
+	}
+	ps.record(h, pend)
 }
 
 // failed answers an append that the log refused; a log another writer

@@ -58,8 +58,12 @@ const (
 	cmdCommitOffsets commandType = 10
 	cmdDeleteOffsets commandType = 11
 	cmdExpireOffsets commandType = 12
-	// 32 and up: cluster membership.
+	// 32..47: cluster membership.
 	cmdFenceBroker commandType = 32
+	// 48..63: transactions.
+	cmdPutTxn          commandType = 48
+	cmdTxnOffsetCommit commandType = 49
+	cmdAbortedTxns     commandType = 50
 
 	// cmdIgnorable is the type byte's flag bit for commands that a node
 	// which does not know them may skip (see the top of this file). Every
@@ -106,6 +110,12 @@ func (t commandType) String() string {
 		return "ExpireOffsets"
 	case cmdFenceBroker:
 		return "FenceBroker"
+	case cmdPutTxn:
+		return "PutTxn"
+	case cmdTxnOffsetCommit:
+		return "TxnOffsetCommit"
+	case cmdAbortedTxns:
+		return "AbortedTxns"
 	case cmdSync:
 		return "Sync"
 	}
@@ -144,6 +154,12 @@ func newCommand(t commandType) command {
 		return &expireOffsetsCmd{}
 	case cmdFenceBroker:
 		return &fenceBrokerCmd{}
+	case cmdPutTxn:
+		return &putTxnCmd{}
+	case cmdTxnOffsetCommit:
+		return &txnOffsetCommitCmd{}
+	case cmdAbortedTxns:
+		return &abortedTxnsCmd{}
 	case cmdSync:
 		return &syncCmd{}
 	}

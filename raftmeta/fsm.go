@@ -24,6 +24,7 @@ type fsmState struct {
 	clusterID      string
 	groups         map[string]Group        // consumer group metadata by id
 	offsets        map[string]groupOffsets // committed offsets by group id
+	tx             txnState                // transactions (txns.go)
 }
 
 func newFSMState() *fsmState {
@@ -33,6 +34,7 @@ func newFSMState() *fsmState {
 		topicIDs: make(map[TopicID]string),
 		groups:   make(map[string]Group),
 		offsets:  make(map[string]groupOffsets),
+		tx:       newTxnState(),
 	}
 }
 
@@ -79,6 +81,14 @@ func (s *fsmState) apply(c command) (any, error) {
 		return s.deleteOffsets(c)
 	case *expireOffsetsCmd:
 		return s.expireOffsets(c), nil
+	case *putTxnCmd:
+		return s.putTxn(c)
+	case *txnOffsetCommitCmd:
+		s.txnOffsetCommit(c)
+		return nil, nil
+	case *abortedTxnsCmd:
+		s.abortedTxns(c)
+		return nil, nil
 	case *syncCmd:
 		return nil, nil
 	default:
@@ -134,6 +144,7 @@ func (s *fsmState) deleteTopic(c *deleteTopicCmd) error {
 	delete(s.topics, c.Name)
 	delete(s.topicIDs, t.ID)
 	s.removeTopicOffsets(c.Name)
+	s.removeTopicTxns(c.Name)
 	return nil
 }
 

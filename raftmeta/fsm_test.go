@@ -3,6 +3,7 @@ package raftmeta
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -310,7 +311,7 @@ func TestFSMSnapshotRestore(t *testing.T) {
 	h.mustApply(&setPartitionLeaderCmd{Topic: "t1", Partition: 2, Leader: 1})
 	h.mustApply(&allocateProducerIDsCmd{Count: 42})
 	data := h.snapshotBytes()
-	if !bytes.Contains(data, []byte(`"version": 2`)) || !bytes.Contains(data, []byte(testID(1).String())) {
+	if !bytes.Contains(data, []byte(fmt.Sprintf(`"version": %d`, snapshotVersion))) || !bytes.Contains(data, []byte(testID(1).String())) {
 		t.Fatalf("snapshot is not the readable JSON expected:\n%s", data)
 	}
 

@@ -487,7 +487,7 @@ func TestFSMSnapshotWithGroups(t *testing.T) {
 		{Group: "simple", Offsets: []OffsetCommit{commit("t", 0, 7, 4)}},
 	}})
 	data := h.snapshotBytes()
-	for _, want := range []string{`"version": 2`, `"groups": [`, `"id": "a-empty"`, `"group": "simple"`, `"memberId": "m1"`, `"topic": "a"`, `"metadata": "md"`} {
+	for _, want := range []string{fmt.Sprintf(`"version": %d`, snapshotVersion), `"groups": [`, `"id": "a-empty"`, `"group": "simple"`, `"memberId": "m1"`, `"topic": "a"`, `"metadata": "md"`} {
 		if !bytes.Contains(data, []byte(want)) {
 			t.Fatalf("snapshot lacks %s:\n%s", want, data)
 		}
@@ -549,7 +549,7 @@ func TestFSMRestoreRejectsBadGroups(t *testing.T) {
 		"bad topic":       off(`{"group":"g","offsets":[{"topic":"a/b","partition":0}]}`),
 		"bad offset":      off(`{"group":"g","offsets":[{"topic":"t","partition":0,"offset":-7}]}`),
 		"groups not list": `{"version":2,"groups":{}}`,
-		"version 3":       `{"version":3}`,
+		"version 4":       `{"version":4}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newFSMHarness(t)

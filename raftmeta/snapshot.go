@@ -19,7 +19,9 @@ import (
 //	1: brokers, topics, producer ids, cluster id.
 //	2: adds consumer groups and committed offsets (a version-1 node would
 //	   silently drop them, hence the bump).
-const snapshotVersion = 2
+//	3: adds transactions (txns: transactional ids, offsets committed in
+//	   transactions, aborted transactions by partition).
+const snapshotVersion = 3
 
 // snapshotDoc is the whole state as one JSON document (indented, so
 // `cat DataDir/raft/snapshots/*/state.bin` is readable). Lists are sorted
@@ -33,6 +35,8 @@ type snapshotDoc struct {
 	// Since version 2; absent from version 1.
 	Groups  []Group                `json:"groups"`  // sorted by id
 	Offsets []snapshotGroupOffsets `json:"offsets"` // sorted by group
+	// Since version 3.
+	Txns *snapshotTxns `json:"txns,omitempty"`
 }
 
 // snapshotGroupOffsets is one group's committed offsets, sorted by topic
@@ -51,6 +55,7 @@ func (s *fsmState) toDoc() snapshotDoc {
 		ClusterID:      s.clusterID,
 		Groups:         make([]Group, 0, len(s.groups)),
 		Offsets:        make([]snapshotGroupOffsets, 0, len(s.offsets)),
+		Txns:           s.tx.toDoc(),
 	}
 	// Shallow copies are enough: stored values are never mutated in place
 	// (every write replaces them), so the document stays valid while
@@ -139,6 +144,11 @@ func stateFromDoc(doc snapshotDoc) (*fsmState, error) {
 		}
 		s.offsets[gos.Group] = offs
 	}
+	tx, err := txnStateFromDoc(doc.Txns)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: transactions: %w", err)
+	}
+	s.tx = tx
 	return s, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kop-project/kop/conf"
 	"github.com/kop-project/kop/coordinator"
+	"github.com/kop-project/kop/coordinator/txn"
 	"github.com/kop-project/kop/node"
 	"github.com/kop-project/kop/raftmeta"
 )
@@ -61,6 +62,10 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 			MaxSessionTimeout: time.Duration(c.GroupMaxSessionTimeoutMs) * time.Millisecond,
 			MaxSize:           int(c.GroupMaxSize),
 			OffsetsRetention:  time.Duration(c.OffsetsRetentionMinutes) * time.Minute,
+		},
+		Txns: txn.Config{
+			MaxTimeout:      time.Duration(c.TransactionMaxTimeoutMs) * time.Millisecond,
+			CleanupInterval: time.Duration(c.TransactionAbortTimedOutTransactionCleanupIntervalMs) * time.Millisecond,
 		},
 		Logger: logger,
 	}

@@ -1,0 +1,205 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// txnBrokerConf makes timed-out transactions abort within a second of
+// their timeout instead of Kafka's ten.
+var txnBrokerConf = map[string]string{
+	"groupInitialRebalanceDelayMs":                         "0",
+	"transactionAbortTimedOutTransactionCleanupIntervalMs": "500",
+}
+
+// TestJavaTransactions runs the transactional demo of kafka-clients 2.0.0
+// and 3.9.1 (examples/kafka-examples TransactionalDemo): commit and abort
+// seen through read_committed and read_uncommitted readers, a
+// consume-transform-produce loop committing its offsets in its
+// transactions, fencing by a second producer of the same transactional
+// id, and a producer killed mid-transaction whose records stay invisible
+// to read_committed readers until its timeout aborts them. On the embedded
+// log and on Pulsar (2.0.0; both entry formats' storage is the same for
+// markers).
+func TestJavaTransactions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Run("embedded", func(t *testing.T) {
+		b := startStandalone(t, txnBrokerConf)
+		for _, v := range javaClientVersions {
+			t.Run(v, func(t *testing.T) { checkJavaTransactions(t, b.addr, v) })
+		}
+	})
+	t.Run("pulsar", func(t *testing.T) {
+		b, _, _ := startOnPulsar(t, txnBrokerConf)
+		checkJavaTransactions(t, b.addr, "2.0.0")
+	})
+}
+
+func checkJavaTransactions(t *testing.T, addr, version string) {
+	s := strings.ReplaceAll(version, ".", "-")
+	demo := func(want string, args ...string) {
+		t.Helper()
+		out := javaDemo(t, version, "transactional", append([]string{"--bootstrap", addr}, args...)...)
+		if !strings.Contains(out, want) {
+			t.Fatalf("transactional demo %v: want %q in\n%s", args, want, tail([]byte(out)))
+		}
+	}
+	demo("transactional done: committed=40 aborted=20",
+		"--mode", "commit-abort", "--topic", "ca-"+s, "--partitions", "3", "--count", "20", "--transactional-id", "ca-"+s)
+	demo("transactional done: fenced",
+		"--mode", "fence", "--topic", "fence-"+s, "--partitions", "2", "--count", "3", "--transactional-id", "fence-"+s)
+
+	// Consume-transform-produce over a non-transactional input.
+	ctx := testCtx(t, 2*time.Minute)
+	adm := newAdmin(t, addr)
+	in := "ctp-in-" + s
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, in); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, newClient(t, addr), in, 50)
+	demo("transactional done: transformed=50",
+		"--mode", "consume-transform-produce", "--input", in, "--output", "ctp-out-"+s, "--partitions", "2",
+		"--group", "ctp-g-"+s, "--transactional-id", "ctp-"+s, "--count", "50")
+
+	// A producer halted mid-transaction: its records stay invisible, and
+	// read_committed readers reach the end once its timeout aborted it.
+	demo("transactional done: committed=10 aborted=5",
+		"--mode", "commit-abort", "--topic", "hang-"+s, "--partitions", "3", "--count", "5", "--transactional-id", "pre-"+s)
+	demo("transactional hanging",
+		"--mode", "hang", "--topic", "hang-"+s, "--count", "7", "--transaction-timeout-ms", "5000", "--transactional-id", "hang-"+s)
+	demo("transactional done: visible=10",
+		"--mode", "check-aborted", "--topic", "hang-"+s, "--absent-prefix", "hung-", "--expect", "10")
+}
+
+// TestTransactionsKgo: franz-go's transactional producer and a
+// read_committed consumer: an aborted transaction's records are skipped,
+// a committed one's read, offsets committed in a transaction appear on
+// commit only, and a zombie producer is fenced. On both backends.
+func TestTransactionsKgo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Run("embedded", func(t *testing.T) { checkKgoTransactions(t, startStandalone(t, txnBrokerConf).addr) })
+	t.Run("pulsar", func(t *testing.T) {
+		b, _, _ := startOnPulsar(t, txnBrokerConf)
+		checkKgoTransactions(t, b.addr)
+	})
+	t.Run("pulsar-entryformat", func(t *testing.T) {
+		extra := map[string]string{"entryFormat": "pulsar"}
+		for k, v := range txnBrokerConf {
+			extra[k] = v
+		}
+		b, _, _ := startOnPulsar(t, extra)
+		checkKgoTransactions(t, b.addr)
+	})
+}
+
+func checkKgoTransactions(t *testing.T, addr string) {
+	ctx := testCtx(t, 2*time.Minute)
+	adm := newAdmin(t, addr)
+	const topic = "txn"
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	p := newClient(t, addr, kgo.TransactionalID("kgo-txn"), kgo.DefaultProduceTopic(topic), kgo.RecordDeliveryTimeout(time.Minute))
+	txn := func(commit bool, prefix string, n int) {
+		t.Helper()
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			if err := p.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("%s-%d", prefix, i))}).FirstErr(); err != nil {
+				t.Fatalf("produce in transaction: %v", err)
+			}
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end transaction (commit %v): %v", commit, err)
+		}
+	}
+	txn(true, "a", 10)
+	txn(false, "b", 10)
+	txn(true, "c", 10)
+
+	// The stable end is the log end once every transaction ended.
+	committed := readCommitted(t, addr, topic, 20)
+	for _, v := range committed {
+		if strings.HasPrefix(v, "b-") {
+			t.Fatalf("read_committed consumer read aborted record %q", v)
+		}
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	// 30 records and a marker per transaction and partition written.
+	if total < 30+3 {
+		t.Fatalf("end offsets add up to %d, want the 30 records and the markers", total)
+	}
+
+	// An open transaction holds read_committed readers back.
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte("open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCommitted(t, addr, topic, 20); len(got) != 20 {
+		t.Fatalf("read_committed while a transaction is open: %d records", len(got))
+	}
+	// A second producer with the same id fences the first and aborts its
+	// transaction.
+	p2 := newClient(t, addr, kgo.TransactionalID("kgo-txn"), kgo.DefaultProduceTopic(topic), kgo.RecordDeliveryTimeout(time.Minute))
+	if err := p2.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.ProduceSync(ctx, &kgo.Record{Value: []byte("second")}).FirstErr(); err != nil {
+		t.Fatalf("second producer: %v", err)
+	}
+	if err := p2.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	err = p.EndTransaction(ctx, kgo.TryCommit)
+	if !errors.Is(err, kerr.InvalidProducerEpoch) && !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("fenced producer's commit: %v", err)
+	}
+	got := strings.Join(readCommitted(t, addr, topic, 21), ",")
+	if !strings.Contains(got, "second") || strings.Contains(got, "open") {
+		t.Fatalf("after fencing, read_committed reads %v", got)
+	}
+}
+
+// readCommitted reads topic from the start with a read_committed consumer
+// until it reached the stable end of every partition, and checks it got
+// want values.
+func readCommitted(t *testing.T, addr, topic string, want int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer c.Close()
+	var out []string
+	for len(out) < want {
+		fs := c.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read_committed consumer got %d of %d records: %v (%v)", len(out), want, err, out)
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
+	}
+	if len(out) != want {
+		t.Fatalf("read_committed consumer got %d records, want %d: %v", len(out), want, out)
+	}
+	return out
+}

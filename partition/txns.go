@@ -1,0 +1,188 @@
+package partition
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/kop-project/kop/recordbatch"
+	"github.com/kop-project/kop/storage"
+)
+
+// AbortedTxn is one transaction aborted on a partition: its producer, its
+// first offset and the offset of its abort marker.
+type AbortedTxn struct {
+	ProducerID  int64
+	FirstOffset int64
+	LastOffset  int64
+}
+
+// AbortedIndex keeps each partition's aborted transactions durably, so
+// read_committed fetches skip aborted records however old (implemented
+// over raftmeta by the node). A partition records an abort there once its
+// marker is stored; on open it loads the index and adds the aborts it
+// finds in the log's tail, which covers a crash between the two.
+type AbortedIndex interface {
+	AbortedTxns(tp storage.TopicPartition) []AbortedTxn
+	// AddAbortedTxns records aborts (idempotently) and drops those whose
+	// marker is below pruneBefore.
+	AddAbortedTxns(ctx context.Context, tp storage.TopicPartition, add []AbortedTxn, pruneBefore int64) error
+}
+
+// txnState is a partition's view of the transactions writing to it.
+type txnState struct {
+	// ongoing maps each producer with an open transaction here to the
+	// transaction's first offset: the last stable offset is the smallest.
+	ongoing map[int64]int64
+	// aborted is sorted by LastOffset.
+	aborted []AbortedTxn
+	// unsynced are aborts not yet recorded in the index (a write failed).
+	unsynced []AbortedTxn
+}
+
+// control record types (the key of a control batch's one record).
+const (
+	controlAbort  = 0
+	controlCommit = 1
+)
+
+// controlType returns the type of a control batch's record, or -1.
+func controlType(raw []byte) int {
+	recs, err := recordbatch.DecodeRecords(raw, 1<<20)
+	if err != nil || len(recs) == 0 || len(recs[0].Key) < 4 {
+		return -1
+	}
+	return int(int16(binary.BigEndian.Uint16(recs[0].Key[2:4])))
+}
+
+// markerBatch is a control batch holding one commit or abort marker.
+func markerBatch(producerID int64, epoch int16, commit bool, coordinatorEpoch int32) []byte {
+	key := make([]byte, 4)
+	typ := uint16(controlAbort)
+	if commit {
+		typ = controlCommit
+	}
+	binary.BigEndian.PutUint16(key[2:], typ) // version 0, then the type
+	value := make([]byte, 6)
+	binary.BigEndian.PutUint32(value[2:], uint32(coordinatorEpoch)) // version 0, then the epoch
+	now := time.Now().UnixMilli()
+	return recordbatch.Encode(recordbatch.Fields{
+		Attributes:    recordbatch.AttrTransactional | recordbatch.AttrControl,
+		BaseTimestamp: now, MaxTimestamp: now,
+		ProducerID: producerID, ProducerEpoch: epoch, BaseSequence: -1,
+	}, []recordbatch.Record{{Key: key, Value: value}})
+}
+
+// noteBatchLocked updates the transaction state with a batch given its
+// offsets (h.BaseOffset set), in log order; callers hold txnMu.
+func (s *txnState) noteBatchLocked(h *recordbatch.Header, raw []byte) {
+	if !h.IsTransactional() {
+		return
+	}
+	if !h.IsControl() {
+		if _, open := s.ongoing[h.ProducerID]; !open {
+			s.ongoing[h.ProducerID] = h.BaseOffset
+		}
+		return
+	}
+	first, open := s.ongoing[h.ProducerID]
+	if !open {
+		return // a marker of nothing here, or repeated after a retry
+	}
+	delete(s.ongoing, h.ProducerID)
+	if controlType(raw) == controlAbort {
+		a := AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: h.BaseOffset}
+		if s.addAbortedLocked(a) {
+			s.unsynced = append(s.unsynced, a)
+		}
+	}
+}
+
+// addAbortedLocked adds a to the sorted list unless it is there already,
+// and says whether it added it.
+func (s *txnState) addAbortedLocked(a AbortedTxn) bool {
+	i, found := slices.BinarySearchFunc(s.aborted, a, func(x, y AbortedTxn) int {
+		if x.LastOffset != y.LastOffset {
+			return int(x.LastOffset - y.LastOffset)
+		}
+		return int(x.ProducerID - y.ProducerID)
+	})
+	if !found {
+		s.aborted = slices.Insert(s.aborted, i, a)
+	}
+	return !found
+}
+
+// LastStableOffset is the offset below which every transaction has ended:
+// the first offset of the oldest open transaction, or the log end.
+// read_committed consumers read below it. It never waits for an append.
+func (p *Partition) LastStableOffset() int64 {
+	end := p.log.LogEndOffset()
+	p.txnMu.Lock()
+	defer p.txnMu.Unlock()
+	for _, first := range p.txn.ongoing {
+		end = min(end, first)
+	}
+	return end
+}
+
+// AbortedTxns lists the aborted transactions with data in [from, to): what
+// a read_committed Fetch returning those offsets tells the client to skip.
+func (p *Partition) AbortedTxns(from, to int64) []AbortedTxn {
+	p.txnMu.Lock()
+	defer p.txnMu.Unlock()
+	i := sort.Search(len(p.txn.aborted), func(i int) bool { return p.txn.aborted[i].LastOffset >= from })
+	var out []AbortedTxn
+	for _, a := range p.txn.aborted[i:] {
+		if a.FirstOffset < to {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// WriteMarker appends a transaction marker of the producer and waits until
+// it is stored; an abort is then recorded in the aborted index.
+func (p *Partition) WriteMarker(ctx context.Context, producerID int64, epoch int16, commit bool, coordinatorEpoch int32) error {
+	raw := markerBatch(producerID, epoch, commit, coordinatorEpoch)
+	h, err := recordbatch.ParseHeader(raw)
+	if err != nil {
+		return fmt.Errorf("marker batch: %w", err)
+	}
+	if _, err := p.AppendAsync(ctx, storage.Batch{Header: h, Raw: raw}).Wait(ctx); err != nil {
+		return fmt.Errorf("append %s marker of producer %d to %s-%d: %w", markerName(commit), producerID, p.tp.Topic, p.tp.Partition, err)
+	}
+	return p.syncAborted(ctx)
+}
+
+func markerName(commit bool) string {
+	if commit {
+		return "commit"
+	}
+	return "abort"
+}
+
+// syncAborted records the aborts not yet in the index, and prunes the
+// ones below the log start.
+func (p *Partition) syncAborted(ctx context.Context) error {
+	idx := p.m.aborted
+	if idx == nil {
+		return nil
+	}
+	p.txnMu.Lock()
+	add := slices.Clone(p.txn.unsynced)
+	p.txnMu.Unlock()
+	if len(add) == 0 {
+		return nil
+	}
+	if err := idx.AddAbortedTxns(ctx, p.tp, add, p.log.LogStartOffset()); err != nil {
+		return fmt.Errorf("record aborted transactions of %s-%d: %w", p.tp.Topic, p.tp.Partition, err)
+	}
+	p.txnMu.Lock()
+	p.txn.unsynced = slices.DeleteFunc(p.txn.unsynced, func(a AbortedTxn) bool { return slices.Contains(add, a) })
+	p.txnMu.Unlock()
+	return nil
+}
