@@ -118,3 +118,66 @@ func TestKafkaPython(t *testing.T) {
 		t.Fatalf("kafka-python said %q", out)
 	}
 }
+
+// confluentTxnScript: confluent-kafka-python's transactional producer
+// commits one transaction and aborts one; a read_committed consumer reads
+// the committed records only, a read_uncommitted one both.
+const confluentTxnScript = `
+import sys, time
+from confluent_kafka import Producer, Consumer, TopicPartition, OFFSET_BEGINNING
+from confluent_kafka.admin import AdminClient, NewTopic
+
+addr, topic, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+admin = AdminClient({"bootstrap.servers": addr})
+admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(30)
+
+p = Producer({"bootstrap.servers": addr, "transactional.id": "py-txn", "transaction.timeout.ms": 60000})
+p.init_transactions(30)
+for outcome in ("committed", "aborted"):
+    p.begin_transaction()
+    for i in range(n):
+        p.produce(topic, key=b"k%d" % i, value=("%s-%d" % (outcome, i)).encode())
+    if p.flush(60) != 0:
+        raise SystemExit("flush left messages")
+    if outcome == "committed":
+        p.commit_transaction(30)
+    else:
+        p.abort_transaction(30)
+
+def read(isolation, want):
+    c = Consumer({"bootstrap.servers": addr, "group.id": "unused", "enable.auto.commit": False,
+                  "isolation.level": isolation})
+    c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING), TopicPartition(topic, 1, OFFSET_BEGINNING)])
+    got, deadline = [], time.time() + 60
+    while len(got) < want and time.time() < deadline:
+        m = c.poll(1.0)
+        if m is None:
+            continue
+        if m.error():
+            raise SystemExit("consume error: %s" % m.error())
+        got.append(m.value().decode())
+    # Nothing more arrives.
+    extra = c.poll(2.0)
+    if extra is not None and not extra.error():
+        got.append(extra.value().decode())
+    c.close()
+    return got
+
+committed = read("read_committed", n)
+if len(committed) != n or any(not v.startswith("committed-") for v in committed):
+    raise SystemExit("read_committed read %r" % committed)
+everything = read("read_uncommitted", 2 * n)
+if len(everything) != 2 * n:
+    raise SystemExit("read_uncommitted read %d records" % len(everything))
+print("ok", len(committed), len(everything))
+`
+
+func TestConfluentKafkaPythonTransactions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	b := startStandalone(t, nil)
+	if out := python(t, confluentTxnScript, b.addr, "py-txn", "50"); out != "ok 50 100" {
+		t.Fatalf("python client said %q", out)
+	}
+}

@@ -14,9 +14,11 @@ import (
 // TestKafkaStreamsWordCount runs a Kafka Streams stateful app (word count
 // with a RocksDB store whose changelog is a compacted topic Streams
 // creates) against KOP: Streams 2.0.0 and 3.9.1 on the embedded log, 2.0.0
-// on Pulsar (whose cleaner runs every 500 ms meanwhile). The counts are
-// exact, and a second run with a fresh state directory restores the store
-// from the changelog and goes on counting exactly.
+// on Pulsar (whose cleaner runs every 500 ms meanwhile), at_least_once;
+// and exactly_once (transactions, read_committed) with Streams 2.0.0 on
+// both backends. The counts are exact, and a second run with a fresh
+// state directory restores the store from the changelog and goes on
+// counting exactly.
 func TestKafkaStreamsWordCount(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -24,12 +26,14 @@ func TestKafkaStreamsWordCount(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
 		b := startStandalone(t, map[string]string{"groupInitialRebalanceDelayMs": "0", "logCleanerBackoffMs": "500"})
 		for _, v := range javaClientVersions {
-			t.Run(v, func(t *testing.T) { checkWordCount(t, b.addr, v) })
+			t.Run(v, func(t *testing.T) { checkWordCount(t, b.addr, v, "at_least_once") })
 		}
+		t.Run("2.0.0-exactly_once", func(t *testing.T) { checkWordCount(t, b.addr, "2.0.0", "exactly_once") })
 	})
 	t.Run("pulsar", func(t *testing.T) {
 		b, _, _ := startOnPulsar(t, map[string]string{"groupInitialRebalanceDelayMs": "0", "logCleanerBackoffMs": "500"})
-		checkWordCount(t, b.addr, "2.0.0")
+		checkWordCount(t, b.addr, "2.0.0", "at_least_once")
+		t.Run("exactly_once", func(t *testing.T) { checkWordCount(t, b.addr, "2.0.0", "exactly_once") })
 	})
 }
 
@@ -37,9 +41,9 @@ func TestKafkaStreamsWordCount(t *testing.T) {
 // is emitted.
 var wordCountVocabulary = []string{"kafka", "pulsar", "stream", "table", "state", "store", "changelog", "compact"}
 
-func checkWordCount(t *testing.T, addr, version string) {
+func checkWordCount(t *testing.T, addr, version, guarantee string) {
 	ctx := testCtx(t, 5*time.Minute)
-	suffix := strings.ReplaceAll(version, ".", "-")
+	suffix := strings.ReplaceAll(version, ".", "-") + "-" + strings.ReplaceAll(guarantee, "_", "-")
 	input, output, app := "wc-input-"+suffix, "wc-output-"+suffix, "kop-wordcount-"+suffix
 	adm := newAdmin(t, addr)
 	for _, tp := range []string{input, output} {
@@ -74,7 +78,8 @@ func checkWordCount(t *testing.T, addr, version string) {
 		began := time.Now()
 		defer func() { t.Logf("%s took %v", what, time.Since(began).Round(time.Millisecond)) }()
 		out := javaDemo(t, version, "wordcount", "--bootstrap", addr, "--input", input, "--output", output,
-			"--app-id", app, "--state-dir", t.TempDir(), "--expect", strconv.Itoa(total), "--timeout-s", "150")
+			"--app-id", app, "--state-dir", t.TempDir(), "--expect", strconv.Itoa(total), "--timeout-s", "150",
+			"--guarantee", guarantee)
 		if !strings.Contains(out, fmt.Sprintf("wordcount done: %d", total)) {
 			t.Fatalf("%s: the word count did not reach %d words:\n%s", what, total, tail([]byte(out)))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,32 @@ func checkKgoTransactions(t *testing.T, addr string) {
 	if got := readCommitted(t, addr, topic, 20); len(got) != 20 {
 		t.Fatalf("read_committed while a transaction is open: %d records", len(got))
 	}
+	// The admin APIs see it: DescribeTransactions, ListTransactions and
+	// DescribeProducers (its open transaction's first offset).
+	dt, err := adm.DescribeTransactions(ctx, "kgo-txn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := dt.On("kgo-txn", nil); err != nil || d.State != "Ongoing" || len(d.Topics[topic]) != 1 || d.StartTimestamp <= 0 {
+		t.Fatalf("DescribeTransactions: %+v, %v", d, err)
+	}
+	lt, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil || !slices.Contains(lt.TransactionalIDs(), "kgo-txn") {
+		t.Fatalf("ListTransactions(Ongoing): %v, %v", lt.TransactionalIDs(), err)
+	}
+	dp, err := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: {0: {}, 1: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := 0
+	dp.EachProducer(func(p kadm.DescribedProducer) {
+		if p.CurrentTxnStartOffset >= 0 {
+			open++
+		}
+	})
+	if open != 1 {
+		t.Fatalf("DescribeProducers: %d producers with an open transaction, want 1", open)
+	}
 	// A second producer with the same id fences the first and aborts its
 	// transaction.
 	p2 := newClient(t, addr, kgo.TransactionalID("kgo-txn"), kgo.DefaultProduceTopic(topic), kgo.RecordDeliveryTimeout(time.Minute))
@@ -202,4 +229,95 @@ func readCommitted(t *testing.T, addr, topic string, want int) []string {
 		t.Fatalf("read_committed consumer got %d records, want %d: %v", len(out), want, out)
 	}
 	return out
+}
+
+// TestTransactionCrash: kill -9 of KOP while a transaction is open, then a
+// restart: the open transaction's records never become visible to
+// read_committed readers (it is aborted once its timeout passes), while a
+// transaction committed before the crash stays committed, on the embedded
+// log and on Pulsar.
+func TestTransactionCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	t.Run("embedded", func(t *testing.T) { checkTransactionCrash(t, startStandalone(t, txnBrokerConf)) })
+	t.Run("pulsar", func(t *testing.T) {
+		b, _, _ := startOnPulsar(t, txnBrokerConf)
+		checkTransactionCrash(t, b)
+	})
+}
+
+func checkTransactionCrash(t *testing.T, b *broker) {
+	ctx := testCtx(t, 3*time.Minute)
+	const topic = "txn-crash"
+	if _, err := newAdmin(t, b.addr).CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	p := newClient(t, b.addr, kgo.TransactionalID("crash"), kgo.DefaultProduceTopic(topic),
+		kgo.TransactionTimeout(5*time.Second), kgo.RecordDeliveryTimeout(time.Minute))
+	produce := func(prefix string, n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if err := p.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("%s-%d", prefix, i))}).FirstErr(); err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+		}
+	}
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce("committed", 10)
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	produce("open", 10)
+	p.Close()
+
+	b.kill9()
+	b.start()
+
+	// read_committed readers reach the end only once the open transaction
+	// is aborted (its 5 s timeout, then the cleanup interval).
+	got := readCommitted(t, b.addr, topic, 10)
+	for _, v := range got {
+		if !strings.HasPrefix(v, "committed-") {
+			t.Fatalf("read_committed read %q after the crash", v)
+		}
+	}
+	adm := newAdmin(t, b.addr)
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The stable end (read_committed ListOffsets) reaches the log
+		// end once the transaction is aborted.
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := true
+		ends.Each(func(o kadm.ListedOffset) {
+			if s, _ := stable.Lookup(o.Topic, o.Partition); s.Offset != o.Offset {
+				done = false
+			}
+		})
+		if done {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the open transaction was never aborted: end offsets %v, stable %v", ends, stable)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	got = readCommitted(t, b.addr, topic, 10)
+	for _, v := range got {
+		if !strings.HasPrefix(v, "committed-") {
+			t.Fatalf("read_committed read %q after the abort", v)
+		}
+	}
 }

@@ -61,6 +61,9 @@ func (s *Server) registry() []api {
 		s.incrementalAlterConfigsAPI(), // 44
 		s.offsetDeleteAPI(),            // 47
 		s.describeClusterAPI(),         // 60
+		s.describeProducersAPI(),       // 61
+		s.describeTransactionsAPI(),    // 65
+		s.listTransactionsAPI(),        // 66
 	}
 }
 

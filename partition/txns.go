@@ -186,3 +186,34 @@ func (p *Partition) syncAborted(ctx context.Context) error {
 	p.txnMu.Unlock()
 	return nil
 }
+
+// ProducerInfo is what DescribeProducers reports of one producer writing
+// to a partition.
+type ProducerInfo struct {
+	ProducerID   int64
+	Epoch        int16
+	LastSequence int32
+	// TxnStartOffset is the first offset of its open transaction here,
+	// -1 when none is open.
+	TxnStartOffset int64
+}
+
+// Producers lists the idempotent and transactional producers the
+// partition keeps state for. It waits for the append lock.
+func (p *Partition) Producers() []ProducerInfo {
+	p.mu.Lock()
+	out := make([]ProducerInfo, 0, len(p.producers))
+	for id, ps := range p.producers {
+		out = append(out, ProducerInfo{ProducerID: id, Epoch: ps.epoch, LastSequence: ps.lastSeq(), TxnStartOffset: -1})
+	}
+	p.mu.Unlock()
+	p.txnMu.Lock()
+	for i := range out {
+		if first, open := p.txn.ongoing[out[i].ProducerID]; open {
+			out[i].TxnStartOffset = first
+		}
+	}
+	p.txnMu.Unlock()
+	slices.SortFunc(out, func(a, b ProducerInfo) int { return int(a.ProducerID - b.ProducerID) })
+	return out
+}

@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -261,4 +262,49 @@ func TestInitRefusesBadTimeout(t *testing.T) {
 	req := kmsg.NewPtrInitProducerIDRequest()
 	req.TransactionalID, req.TransactionTimeoutMillis = &id, int32((16 * time.Minute).Milliseconds())
 	wantCode(t, "timeout above the max", h.c.InitProducerID(context.Background(), req).ErrorCode, kerr.InvalidTransactionTimeout)
+}
+
+func TestDescribeAndListTransactions(t *testing.T) {
+	h := newHarness(t)
+	pid, e := h.init(t, "a", 60000)
+	h.init(t, "b", 60000)
+	wantCode(t, "add", h.addPartitions("a", pid, e, 0, 1), nil)
+	h.now = h.now.Add(3 * time.Second)
+
+	d := kmsg.NewPtrDescribeTransactionsRequest()
+	d.TransactionalIDs = []string{"a", "nope"}
+	resp := h.c.DescribeTransactions(d)
+	a, nope := resp.TransactionStates[0], resp.TransactionStates[1]
+	if a.ErrorCode != 0 || a.State != raftmeta.TxnOngoing || a.ProducerID != pid || len(a.Topics) != 1 || len(a.Topics[0].Partitions) != 2 || a.StartTimestamp <= 0 {
+		t.Fatalf("describe a: %+v", a)
+	}
+	wantCode(t, "describe an unknown id", nope.ErrorCode, kerr.TransactionalIDNotFound)
+
+	list := func(states []string, durationMs int64) []string {
+		req := kmsg.NewPtrListTransactionsRequest()
+		req.Version, req.StateFilters, req.DurationFilterMillis = 1, states, durationMs
+		var ids []string
+		for _, s := range h.c.ListTransactions(req).TransactionStates {
+			ids = append(ids, s.TransactionalID)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	if got := list(nil, -1); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("list all: %v", got)
+	}
+	if got := list([]string{"Ongoing"}, -1); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("list Ongoing: %v", got)
+	}
+	if got := list(nil, 2000); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("list running over 2 s: %v", got)
+	}
+	if got := list(nil, 5000); len(got) != 0 {
+		t.Fatalf("list running over 5 s: %v", got)
+	}
+	req := kmsg.NewPtrListTransactionsRequest()
+	req.StateFilters = []string{"Dead"}
+	if r := h.c.ListTransactions(req); len(r.TransactionStates) != 0 || !slices.Equal(r.UnknownStateFilters, []string{"Dead"}) {
+		t.Fatalf("unknown state filter: %+v", r)
+	}
 }
