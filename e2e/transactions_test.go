@@ -321,3 +321,59 @@ func checkTransactionCrash(t *testing.T, b *broker) {
 		}
 	}
 }
+
+// TestTransactionsClusterOnPulsar: in a three-broker cluster the
+// transaction coordinator (the Raft leader) writes the markers of
+// partitions other brokers lead through WriteTxnMarkers; committed and
+// aborted transactions over every partition read right.
+func TestTransactionsClusterOnPulsar(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	bs := startClusterOnPulsar(t, 3, txnBrokerConf)
+	ctx := testCtx(t, 3*time.Minute)
+	seeds := kgo.SeedBrokers(bs[0].addr, bs[1].addr, bs[2].addr)
+	const topic = "txn-cluster"
+	if res, err := newAdmin(t, bs[0].addr).CreateTopic(ctx, 6, 1, nil, topic); err != nil || res.Err != nil {
+		t.Fatalf("CreateTopic: %v %v", err, res.Err)
+	}
+	// Metadata reaches every broker a moment after the create.
+	leaders := map[int32]bool{}
+	for adm := newAdmin(t, bs[0].addr); len(leaders) == 0; {
+		md, err := adm.Metadata(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range md.Topics[topic].Partitions {
+			leaders[p.Leader] = true
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the new topic never appeared in Metadata")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if len(leaders) < 2 {
+		t.Fatalf("the partitions are led by %v: the test needs several leaders", leaders)
+	}
+	p := newClient(t, bs[0].addr, seeds, kgo.TransactionalID("cluster-txn"), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.RecordDeliveryTimeout(time.Minute))
+	for _, commit := range []bool{true, false, true} {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 12; i++ {
+			if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("%v-%d", commit, i))}).FirstErr(); err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end transaction (commit %v): %v", commit, err)
+		}
+	}
+	for _, v := range readCommitted(t, bs[1].addr, topic, 24) {
+		if !strings.HasPrefix(v, "true-") {
+			t.Fatalf("read_committed read %q", v)
+		}
+	}
+}

@@ -13,6 +13,14 @@
 // idempotent-producer state from what was stored before it takes the next
 // append, so a retried batch is neither lost nor stored twice.
 //
+// Transactions: a partition tracks the open transaction of each producer
+// (its first offset) as batches are appended and markers
+// (WriteMarker) close them; the smallest first offset is the last
+// stable offset that read_committed fetches stop at. Aborted
+// transactions are recorded in an AbortedIndex (Raft, through the node)
+// once their marker is stored, and loaded with the aborts found in the
+// log's tail when the partition opens.
+//
 // A partition's append lock is held while an append waits for room in
 // the log's in-flight window or while the log settles, so nothing but
 // appends takes it: the leader epoch and the topic config, which every

@@ -2,7 +2,6 @@ package partition
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -43,39 +42,6 @@ type txnState struct {
 	unsynced []AbortedTxn
 }
 
-// control record types (the key of a control batch's one record).
-const (
-	controlAbort  = 0
-	controlCommit = 1
-)
-
-// controlType returns the type of a control batch's record, or -1.
-func controlType(raw []byte) int {
-	recs, err := recordbatch.DecodeRecords(raw, 1<<20)
-	if err != nil || len(recs) == 0 || len(recs[0].Key) < 4 {
-		return -1
-	}
-	return int(int16(binary.BigEndian.Uint16(recs[0].Key[2:4])))
-}
-
-// markerBatch is a control batch holding one commit or abort marker.
-func markerBatch(producerID int64, epoch int16, commit bool, coordinatorEpoch int32) []byte {
-	key := make([]byte, 4)
-	typ := uint16(controlAbort)
-	if commit {
-		typ = controlCommit
-	}
-	binary.BigEndian.PutUint16(key[2:], typ) // version 0, then the type
-	value := make([]byte, 6)
-	binary.BigEndian.PutUint32(value[2:], uint32(coordinatorEpoch)) // version 0, then the epoch
-	now := time.Now().UnixMilli()
-	return recordbatch.Encode(recordbatch.Fields{
-		Attributes:    recordbatch.AttrTransactional | recordbatch.AttrControl,
-		BaseTimestamp: now, MaxTimestamp: now,
-		ProducerID: producerID, ProducerEpoch: epoch, BaseSequence: -1,
-	}, []recordbatch.Record{{Key: key, Value: value}})
-}
-
 // noteBatchLocked updates the transaction state with a batch given its
 // offsets (h.BaseOffset set), in log order; callers hold txnMu.
 func (s *txnState) noteBatchLocked(h *recordbatch.Header, raw []byte) {
@@ -93,7 +59,7 @@ func (s *txnState) noteBatchLocked(h *recordbatch.Header, raw []byte) {
 		return // a marker of nothing here, or repeated after a retry
 	}
 	delete(s.ongoing, h.ProducerID)
-	if controlType(raw) == controlAbort {
+	if typ, err := recordbatch.ControlType(raw); err == nil && typ == recordbatch.ControlAbort {
 		a := AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: h.BaseOffset}
 		if s.addAbortedLocked(a) {
 			s.unsynced = append(s.unsynced, a)
@@ -147,7 +113,7 @@ func (p *Partition) AbortedTxns(from, to int64) []AbortedTxn {
 // WriteMarker appends a transaction marker of the producer and waits until
 // it is stored; an abort is then recorded in the aborted index.
 func (p *Partition) WriteMarker(ctx context.Context, producerID int64, epoch int16, commit bool, coordinatorEpoch int32) error {
-	raw := markerBatch(producerID, epoch, commit, coordinatorEpoch)
+	raw := recordbatch.Marker(producerID, epoch, commit, coordinatorEpoch, time.Now().UnixMilli())
 	h, err := recordbatch.ParseHeader(raw)
 	if err != nil {
 		return fmt.Errorf("marker batch: %w", err)

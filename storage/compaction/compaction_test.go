@@ -153,3 +153,78 @@ func TestRetainKeepsProducerState(t *testing.T) {
 		t.Fatal("an emptied non-idempotent batch was kept")
 	}
 }
+
+// txnBatch is a batch of producer pid's transaction.
+func txnBatch(base int64, pid int64, recs ...recordbatch.Record) (recordbatch.Header, []byte) {
+	for i := range recs {
+		recs[i].OffsetDelta = int32(i)
+	}
+	raw := recordbatch.Encode(recordbatch.Fields{BaseOffset: base, Attributes: recordbatch.AttrTransactional, BaseTimestamp: 1, MaxTimestamp: 1, ProducerID: pid, BaseSequence: 0}, recs)
+	h, _ := recordbatch.ParseHeader(raw)
+	return h, raw
+}
+
+func markerAt(base, pid int64, commit bool) (recordbatch.Header, []byte) {
+	raw := recordbatch.Marker(pid, 0, commit, 0, 1)
+	recordbatch.SetBaseOffset(raw, base)
+	h, _ := recordbatch.ParseHeader(raw)
+	return h, raw
+}
+
+// TestTransactions: an aborted transaction's records never replace a
+// committed value and go whole; a committed one's replace older values;
+// an open one's keys are not mapped (its outcome is unknown) while
+// records later committed values replace still go.
+func TestTransactions(t *testing.T) {
+	type b struct {
+		h   recordbatch.Header
+		raw []byte
+	}
+	run := func(batches ...b) []int {
+		t.Helper()
+		m := NewOffsetMap(1 << 20)
+		for _, x := range batches {
+			if err := m.Add(&x.h, x.raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := &Pass{Map: m, NowMs: 2, Config: storage.TopicConfig{DeleteRetentionMs: math.MaxInt64}}
+		var kept []int
+		for _, x := range batches {
+			out, _, err := p.Retain(&x.h, x.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			if out != nil {
+				h, _ := recordbatch.ParseHeader(out)
+				n = int(h.RecordCount)
+			}
+			kept = append(kept, n)
+		}
+		return kept
+	}
+	mk := func(h recordbatch.Header, raw []byte) b { return b{h, raw} }
+	eq := func(what string, got, want []int) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: kept %v, want %v", what, got, want)
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("%s: kept %v records per batch, want %v", what, got, want)
+			}
+		}
+	}
+	// Committed a=1 at 0, then a transaction writes a=2 and aborts: a=1
+	// stays, the aborted batch goes (kept empty: its producer's last).
+	eq("aborted", run(mk(batch(0, 1, rec("a", "1"))), mk(txnBatch(1, 7, rec("a", "2"))), mk(markerAt(2, 7, false))), []int{1, 0, 1})
+	// The same transaction committed replaces a=1.
+	eq("committed", run(mk(batch(0, 1, rec("a", "1"))), mk(txnBatch(1, 7, rec("a", "2"))), mk(markerAt(2, 7, true))), []int{0, 1, 1})
+	// Still open where the dirty part ends: a=1 stays, and so does a=2.
+	eq("open", run(mk(batch(0, 1, rec("a", "1"))), mk(txnBatch(1, 7, rec("a", "2"), rec("b", "1")))), []int{1, 2})
+	// Open, but a later committed record replaces its a=2 either way.
+	eq("open, replaced", run(mk(txnBatch(0, 7, rec("a", "2"), rec("b", "1"))), mk(batch(2, 1, rec("a", "3")))), []int{1, 1})
+	// A committed transaction's key does not replace a later record.
+	eq("commit after a later write", run(mk(txnBatch(0, 7, rec("a", "2"))), mk(batch(1, 1, rec("a", "3"))), mk(markerAt(2, 7, true))), []int{0, 1, 1})
+}

@@ -232,6 +232,55 @@ func RunCompaction(t *testing.T, newBackend func(t *testing.T) storage.Backend) 
 		}
 	})
 
+	// An aborted transaction's record never replaces the committed value
+	// of its key, and goes; a committed one's replaces older values; the
+	// markers stay.
+	t.Run("transactions", func(t *testing.T) {
+		l := open("txn", CompactConfig())
+		defer l.Close()
+		ts := time.Now().UnixMilli()
+		appendRaw := func(raw []byte) int64 {
+			t.Helper()
+			res, err := l.Append(ctx, 0, []storage.Batch{batch(t, raw)})
+			if err != nil {
+				t.Fatalf("append: %v", err)
+			}
+			return res.BaseOffset
+		}
+		txn := func(pid int64, seq int32, k, v string) int64 {
+			return appendRaw(recordbatch.Encode(recordbatch.Fields{Attributes: recordbatch.AttrTransactional, BaseTimestamp: ts, MaxTimestamp: ts,
+				ProducerID: pid, BaseSequence: seq}, []recordbatch.Record{{Key: []byte(k), Value: []byte(v)}}))
+		}
+		kept := AppendKeyed(t, l, recordbatch.CompressionNone, ts, []KV{{"a", []byte("committed")}, {"b", []byte("old")}})
+		aborted := txn(7, 0, "a", "aborted")
+		abortMarker := appendRaw(recordbatch.Marker(7, 0, false, 0, ts))
+		newB := txn(8, 0, "b", "new")
+		commitMarker := appendRaw(recordbatch.Marker(8, 0, true, 0, ts))
+		for i := 0; i < 40; i++ { // seal the segments above
+			AppendKeyed(t, l, recordbatch.CompressionNone, ts, []KV{{fmt.Sprintf("filler-%d", i), []byte(fmt.Sprintf("%0300d", i))}})
+		}
+		Compact(t, l)
+		got := ReadRecords(t, l)
+		if r, ok := got[kept]; !ok || string(r.Value) != "committed" {
+			t.Fatalf("the committed a=committed at %d is gone (%v): an aborted record replaced it", kept, ok)
+		}
+		if _, ok := got[aborted]; ok {
+			t.Fatalf("the aborted record at %d survived cleaning", aborted)
+		}
+		if _, ok := got[kept+1]; ok {
+			t.Fatalf("b=old at %d survived its committed replacement", kept+1)
+		}
+		if r, ok := got[newB]; !ok || string(r.Value) != "new" {
+			t.Fatalf("the committed b=new at %d is gone", newB)
+		}
+		if _, ok := got[abortMarker]; !ok {
+			t.Fatalf("the abort marker at %d is gone", abortMarker)
+		}
+		if _, ok := got[commitMarker]; !ok {
+			t.Fatalf("the commit marker at %d is gone", commitMarker)
+		}
+	})
+
 	t.Run("not-compacted", func(t *testing.T) {
 		cfg := CompactConfig()
 		cfg.Compact = false
