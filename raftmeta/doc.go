@@ -9,7 +9,9 @@
 //     with their IDs, explicit configs and partitions; partition leader and
 //     leader epoch; the producer-id allocator; consumer-group metadata and
 //     committed offsets (groups.go, groupstore.go), which the coordinator
-//     package drives.
+//     package drives; transactional ids, offsets committed inside
+//     transactions and each partition's aborted transactions (txns.go),
+//     which coordinator/txn and the partitions drive.
 //   - The typed command set (commands.go), the one switch that applies it
 //     (fsm.go) and the versioned JSON snapshot of the whole state
 //     (snapshot.go).

@@ -1,6 +1,7 @@
 // Command kopbench measures KOP with franz-go: produce and consume
 // throughput (MB/s, records/s) and produce latency (p50/p99) for 1 KiB
-// records with acks=all, on 1 and 8 partitions, and offset commits per
+// records with acks=all, on 1 and 8 partitions, plain and transactional
+// (a transaction per 10,000 records, read back read_committed), and offset commits per
 // second with 1 and 100 concurrent committers, against a `kop standalone`
 // it starts on free loopback ports and stops by process id. `make bench`
 // runs it and prints the table.
@@ -47,9 +48,14 @@ func main() {
 	}
 }
 
+// txnRecords is how many records one transaction of the transactional
+// rows holds.
+const txnRecords = 10_000
+
 type result struct {
 	name              string
 	partitions        int
+	txn               bool
 	prodMBs, prodRecs float64
 	p50, p99          time.Duration
 	consMBs, consRecs float64
@@ -68,18 +74,24 @@ func run(bin string, n, size int) error {
 	defer stop()
 
 	var results []result
-	for _, parts := range []int{1, 8} {
-		r, err := benchOne(addr, fmt.Sprintf("bench-%d", parts), parts, n, size)
-		if err != nil {
-			return err
+	for _, perTxn := range []int{0, txnRecords} {
+		for _, parts := range []int{1, 8} {
+			r, err := benchOne(addr, fmt.Sprintf("bench-%d-%d", parts, perTxn), parts, n, size, perTxn)
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
 		}
-		results = append(results, r)
 	}
-	fmt.Printf("\nKOP standalone (embedded log, fsync per append), franz-go, %d uncompressed records of %d random bytes, acks=all\n\n", n, size)
+	fmt.Printf("\nKOP standalone (embedded log, fsync per append), franz-go, %d uncompressed records of %d random bytes, acks=all;\ntransactional: a transaction per %d records, consumed read_committed\n\n", n, size, txnRecords)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "partitions\tproduce MB/s\tproduce rec/s\tp50 latency\tp99 latency\tconsume MB/s\tconsume rec/s\t")
+	fmt.Fprintln(tw, "producer\tpartitions\tproduce MB/s\tproduce rec/s\tp50 latency\tp99 latency\tconsume MB/s\tconsume rec/s\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t%s\t%s\t%.1f\t%.0f\t\n", r.partitions, r.prodMBs, r.prodRecs,
+		kind := "plain"
+		if r.txn {
+			kind = "transactional"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%s\t%s\t%.1f\t%.0f\t\n", kind, r.partitions, r.prodMBs, r.prodRecs,
 			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.consMBs, r.consRecs)
 	}
 	if err := tw.Flush(); err != nil {
@@ -88,7 +100,7 @@ func run(bin string, n, size int) error {
 
 	var commits []commitResult
 	for _, c := range []int{1, 100} {
-		r, err := benchCommits(addr, "bench-8", c, 10*time.Second)
+		r, err := benchCommits(addr, "bench-8-0", c, 10*time.Second)
 		if err != nil {
 			return err
 		}
@@ -103,7 +115,10 @@ func run(bin string, n, size int) error {
 	return tw.Flush()
 }
 
-func benchOne(addr, topic string, parts, n, size int) (result, error) {
+// benchOne produces n records to a new topic and consumes them; with
+// perTxn > 0 the producer is transactional, committing every perTxn
+// records, and the consumer reads read_committed.
+func benchOne(addr, topic string, parts, n, size, perTxn int) (result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
@@ -115,14 +130,24 @@ func benchOne(addr, topic string, parts, n, size int) (result, error) {
 		return result{}, fmt.Errorf("create %s: %w", topic, err)
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchMaxBytes(1<<20),
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchMaxBytes(1 << 20),
 		// Uncompressed random values: the bytes measured are the bytes
 		// moved and stored.
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.MaxBufferedRecords(20_000))
+		kgo.MaxBufferedRecords(20_000)}
+	if perTxn > 0 {
+		opts = append(opts, kgo.TransactionalID("kopbench-"+topic))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return result{}, err
+	}
+	endTxn := func() error {
+		if err := cl.Flush(ctx); err != nil {
+			return err
+		}
+		return cl.EndTransaction(ctx, kgo.TryCommit)
 	}
 	value := make([]byte, size)
 	rand.Read(value)
@@ -132,6 +157,16 @@ func benchOne(addr, topic string, parts, n, size int) (result, error) {
 	var mu sync.Mutex
 	start := time.Now()
 	for i := 0; i < n; i++ {
+		if perTxn > 0 && i%perTxn == 0 {
+			if i > 0 {
+				if err := endTxn(); err != nil {
+					return result{}, fmt.Errorf("commit: %w", err)
+				}
+			}
+			if err := cl.BeginTransaction(); err != nil {
+				return result{}, fmt.Errorf("begin transaction: %w", err)
+			}
+		}
 		wg.Add(1)
 		sent := time.Now()
 		i := i
@@ -146,6 +181,11 @@ func benchOne(addr, topic string, parts, n, size int) (result, error) {
 		})
 	}
 	wg.Wait()
+	if perTxn > 0 {
+		if err := endTxn(); err != nil {
+			return result{}, fmt.Errorf("commit: %w", err)
+		}
+	}
 	prodDur := time.Since(start)
 	cl.Close()
 	if perr != nil {
@@ -153,8 +193,12 @@ func benchOne(addr, topic string, parts, n, size int) (result, error) {
 	}
 	slices.Sort(lat)
 
-	cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32<<20), kgo.FetchMaxPartitionBytes(8<<20))
+	copts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32 << 20), kgo.FetchMaxPartitionBytes(8 << 20)}
+	if perTxn > 0 {
+		copts = append(copts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cons, err := kgo.NewClient(copts...)
 	if err != nil {
 		return result{}, err
 	}
@@ -171,7 +215,7 @@ func benchOne(addr, topic string, parts, n, size int) (result, error) {
 	consDur := time.Since(start)
 	mb := float64(n*size) / (1 << 20)
 	return result{
-		name: topic, partitions: parts,
+		name: topic, partitions: parts, txn: perTxn > 0,
 		prodMBs: mb / prodDur.Seconds(), prodRecs: float64(n) / prodDur.Seconds(),
 		p50: lat[n/2], p99: lat[n*99/100],
 		consMBs: mb / consDur.Seconds(), consRecs: float64(n) / consDur.Seconds(),

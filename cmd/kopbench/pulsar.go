@@ -45,7 +45,7 @@ func runPulsar(bin string, n, size int) error {
 	// The JVM under Pulsar speeds up for a while as it compiles: both
 	// paths warm it up first, then run alternately, and the median round
 	// of each is reported.
-	if _, err := benchOne(addr, "kop-warmup", 1, n/2, size); err != nil {
+	if _, err := benchOne(addr, "kop-warmup", 1, n/2, size, 0); err != nil {
 		return fmt.Errorf("KOP on Pulsar (warm-up): %w", err)
 	}
 	if _, err := benchNative(p, "persistent://public/default/native-warmup", n/2, size); err != nil {
@@ -53,7 +53,7 @@ func runPulsar(bin string, n, size int) error {
 	}
 	var kops, natives []result
 	for round := range pulsarRounds {
-		r, err := benchOne(addr, fmt.Sprintf("kop-on-pulsar-%d", round), 1, n, size)
+		r, err := benchOne(addr, fmt.Sprintf("kop-on-pulsar-%d", round), 1, n, size, 0)
 		if err != nil {
 			return fmt.Errorf("KOP on Pulsar: %w", err)
 		}
