@@ -33,6 +33,9 @@ type Store interface {
 	Offsets(group string) map[raftmeta.OffsetKey]raftmeta.CommittedOffset
 	Offset(group string, k raftmeta.OffsetKey) (raftmeta.CommittedOffset, bool)
 	GroupIDs() []string
+	// PendingTxnOffsets: a transaction still to end committed an offset
+	// of k for group (OffsetFetch's require_stable).
+	PendingTxnOffsets(group string, k raftmeta.OffsetKey) bool
 
 	// Topic and TopicByID resolve the partitions offsets are committed
 	// for (Kafka refuses commits of unknown partitions).

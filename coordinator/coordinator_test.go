@@ -379,6 +379,24 @@ func TestOffsetFetch(t *testing.T) {
 	if r8.Groups[0].Topics[0].Partitions[0].Offset != 20 || r8.Groups[1].Topics[0].Partitions[0].Offset != -1 {
 		t.Fatalf("v10 multi-group: %+v", r8.Groups)
 	}
+	// require_stable: an offset a transaction still to end committed is
+	// UNSTABLE_OFFSET_COMMIT; without require_stable, the committed one.
+	s.mu.Lock()
+	s.pending = map[string]map[raftmeta.OffsetKey]bool{"g": {{Topic: "t", Partition: 2}: true}}
+	s.mu.Unlock()
+	req.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0, 2}}}
+	if p := c.OffsetFetch(req).Topics[0].Partitions; p[0].ErrorCode != 0 || p[1].ErrorCode != 0 || p[1].Offset != 20 {
+		t.Fatalf("pending transactional offset without require_stable: %+v", p)
+	}
+	req.RequireStable = true
+	if p := c.OffsetFetch(req).Topics[0].Partitions; p[0].ErrorCode != 0 || p[0].Offset != 10 || p[1].ErrorCode != kerr.UnstableOffsetCommit.Code {
+		t.Fatalf("pending transactional offset with require_stable: %+v", p)
+	}
+	req8.RequireStable = true
+	if p := c.OffsetFetch(req8).Groups[0].Topics[0].Partitions[0]; p.ErrorCode != kerr.UnstableOffsetCommit.Code {
+		t.Fatalf("v10 require_stable: %+v", p)
+	}
+	req.Topics, req.RequireStable = nil, false
 
 	// Not the coordinator: top-level error from v2, per partition before.
 	s.setLeader(false)

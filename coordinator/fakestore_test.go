@@ -26,6 +26,8 @@ type fakeStore struct {
 	groups  map[string]raftmeta.Group
 	offsets map[string]map[raftmeta.OffsetKey]raftmeta.CommittedOffset
 	topics  map[string]raftmeta.Topic
+	// pending are offsets a transaction still to end committed.
+	pending map[string]map[raftmeta.OffsetKey]bool
 }
 
 func newFakeStore() *fakeStore {
@@ -205,6 +207,12 @@ func (s *fakeStore) Offset(group string, k raftmeta.OffsetKey) (raftmeta.Committ
 	defer s.mu.Unlock()
 	o, ok := s.offsets[group][k]
 	return o, ok
+}
+
+func (s *fakeStore) PendingTxnOffsets(group string, k raftmeta.OffsetKey) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pending[group][k]
 }
 
 func (s *fakeStore) GroupIDs() []string {

@@ -148,6 +148,9 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 				}
 			}
 			res, e := c.fetchOffsets(rg.Group, topics, req.Version >= 10)
+			if req.RequireStable {
+				c.markUnstable(rg.Group, res)
+			}
 			sg.ErrorCode = code(e)
 			for _, ft := range res {
 				st := kmsg.NewOffsetFetchResponseGroupTopic()
@@ -171,6 +174,9 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 		}
 	}
 	res, e := c.fetchOffsets(req.Group, topics, false)
+	if req.Version >= 7 && req.RequireStable {
+		c.markUnstable(req.Group, res)
+	}
 	if e != nil && req.Version < 2 {
 		// v0–v1 have no top-level error: every partition carries it.
 		for i := range res {
@@ -191,6 +197,27 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// markUnstable answers UNSTABLE_OFFSET_COMMIT (retriable) for partitions
+// whose offset a transaction still to end has committed (KIP-447's
+// require_stable): a read_committed consumer then waits for the
+// transaction instead of starting from the offset before it.
+func (c *Coordinator) markUnstable(group string, res []fetchTopic) {
+	for i := range res {
+		name := res[i].name
+		if name == "" { // v10: named by id
+			t, _ := c.store.TopicByID(res[i].id)
+			name = t.Name
+		}
+		for j := range res[i].results {
+			fp := &res[i].results[j]
+			if fp.err == 0 && c.store.PendingTxnOffsets(group, raftmeta.OffsetKey{Topic: name, Partition: fp.partition}) {
+				fp.err = kerr.UnstableOffsetCommit.Code
+				fp.offset = -1
+			}
+		}
+	}
 }
 
 type fetchTopic struct {
