@@ -110,6 +110,7 @@ type Config struct {
 	OffsetsRetentionMinutes      int64
 
 	TransactionMaxTimeoutMs                              int32
+	TransactionalIdExpirationMs                          int64
 	TransactionAbortTimedOutTransactionCleanupIntervalMs int32
 
 	// Sources says where each known key's value came from.

@@ -314,6 +314,8 @@ var keys = []key{
 		setInt64(func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }, 1, math.MaxInt64/60000)),
 	both("transactionMaxTimeoutMs", "900000", "Largest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms).",
 		setInt32(func(c *Config) *int32 { return &c.TransactionMaxTimeoutMs }, 1, maxInt32)),
+	both("transactionalIdExpirationMs", "604800000", "A transactional id with no open transaction is forgotten after this long without use (Kafka's transactional.id.expiration.ms).",
+		setInt64(func(c *Config) *int64 { return &c.TransactionalIdExpirationMs }, 1, math.MaxInt64)),
 	both("transactionAbortTimedOutTransactionCleanupIntervalMs", "10000", "How often transactions open longer than their timeout are aborted (their producer fenced), and ended ones whose markers were not all written are finished.",
 		setInt32(func(c *Config) *int32 { return &c.TransactionAbortTimedOutTransactionCleanupIntervalMs }, 1, maxInt32)),
 }

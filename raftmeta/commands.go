@@ -64,6 +64,7 @@ const (
 	cmdPutTxn          commandType = 48
 	cmdTxnOffsetCommit commandType = 49
 	cmdAbortedTxns     commandType = 50
+	cmdDeleteTxn       commandType = 51
 
 	// cmdIgnorable is the type byte's flag bit for commands that a node
 	// which does not know them may skip (see the top of this file). Every
@@ -116,6 +117,8 @@ func (t commandType) String() string {
 		return "TxnOffsetCommit"
 	case cmdAbortedTxns:
 		return "AbortedTxns"
+	case cmdDeleteTxn:
+		return "DeleteTxn"
 	case cmdSync:
 		return "Sync"
 	}
@@ -160,6 +163,8 @@ func newCommand(t commandType) command {
 		return &txnOffsetCommitCmd{}
 	case cmdAbortedTxns:
 		return &abortedTxnsCmd{}
+	case cmdDeleteTxn:
+		return &deleteTxnCmd{}
 	case cmdSync:
 		return &syncCmd{}
 	}

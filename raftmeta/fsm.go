@@ -89,6 +89,8 @@ func (s *fsmState) apply(c command) (any, error) {
 	case *abortedTxnsCmd:
 		s.abortedTxns(c)
 		return nil, nil
+	case *deleteTxnCmd:
+		return nil, s.deleteTxn(c)
 	case *syncCmd:
 		return nil, nil
 	default:

@@ -93,6 +93,30 @@ type putTxnCmd struct {
 func (*putTxnCmd) commandType() commandType { return cmdPutTxn }
 func (c *putTxnCmd) validate() error        { return c.Txn.validate() }
 
+// deleteTxnCmd forgets a transactional id (transactional.id.expiration.ms).
+type deleteTxnCmd struct {
+	ID          string `json:"id"`
+	PrevVersion int64  `json:"prevVersion"`
+}
+
+func (*deleteTxnCmd) commandType() commandType { return cmdDeleteTxn }
+
+func (c *deleteTxnCmd) validate() error {
+	if c.ID == "" {
+		return fmt.Errorf("%w: empty transactional id", ErrInvalidCommand)
+	}
+	return nil
+}
+
+func (s *fsmState) deleteTxn(c *deleteTxnCmd) error {
+	cur, ok := s.tx.txns[c.ID]
+	if !ok || cur.Version != c.PrevVersion {
+		return fmt.Errorf("transaction %q at version %d, not %d: %w", c.ID, cur.Version, c.PrevVersion, ErrTxnConflict)
+	}
+	delete(s.tx.txns, c.ID)
+	return nil
+}
+
 type txnOffsetCommitCmd struct {
 	Group      string         `json:"group"`
 	ProducerID int64          `json:"producerId"`
@@ -255,6 +279,13 @@ func (s *Store) PutTxn(ctx context.Context, t Txn, prevVersion int64) (Txn, erro
 		return Txn{}, fmt.Errorf("raftmeta: PutTxn: unexpected response %T", resp)
 	}
 	return out, nil
+}
+
+// DeleteTxn forgets a transactional id if its stored version is
+// prevVersion. Errors: ErrTxnConflict.
+func (s *Store) DeleteTxn(ctx context.Context, id string, prevVersion int64) error {
+	_, err := s.propose(ctx, &deleteTxnCmd{ID: id, PrevVersion: prevVersion})
+	return err
 }
 
 // CommitTxnOffsets stores offsets a transaction's producer commits for a

@@ -97,3 +97,14 @@ func TestTxnSnapshotRoundTrip(t *testing.T) {
 		t.Fatal("Restore accepted a transaction in an unknown state")
 	}
 }
+
+func TestDeleteTxn(t *testing.T) {
+	h := newFSMHarness(t)
+	h.mustApply(&putTxnCmd{Txn: sampleTxn(TxnCompleteCommit)})
+	h.wantErr(&deleteTxnCmd{ID: "tx", PrevVersion: 7}, ErrTxnConflict)
+	h.wantErr(&deleteTxnCmd{ID: "nope", PrevVersion: 0}, ErrTxnConflict)
+	h.mustApply(&deleteTxnCmd{ID: "tx", PrevVersion: 1})
+	if _, ok := h.f.state.tx.txns["tx"]; ok {
+		t.Fatal("deleted transactional id still there")
+	}
+}

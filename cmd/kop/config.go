@@ -65,6 +65,7 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		},
 		Txns: txn.Config{
 			MaxTimeout:      time.Duration(c.TransactionMaxTimeoutMs) * time.Millisecond,
+			IDExpiration:    time.Duration(c.TransactionalIdExpirationMs) * time.Millisecond,
 			CleanupInterval: time.Duration(c.TransactionAbortTimedOutTransactionCleanupIntervalMs) * time.Millisecond,
 		},
 		Logger: logger,

@@ -23,6 +23,7 @@ type Store interface {
 	Txn(id string) (raftmeta.Txn, bool)
 	Txns() []raftmeta.Txn
 	PutTxn(ctx context.Context, t raftmeta.Txn, prevVersion int64) (raftmeta.Txn, error)
+	DeleteTxn(ctx context.Context, id string, prevVersion int64) error
 	CommitTxnOffsets(ctx context.Context, group string, producerID int64, commits []raftmeta.OffsetCommit) error
 	Topic(name string) (raftmeta.Topic, bool)
 }
@@ -40,6 +41,9 @@ type Markers interface {
 // settings).
 type Config struct {
 	MaxTimeout time.Duration // transaction.max.timeout.ms
+	// IDExpiration forgets a transactional id with no open transaction
+	// after this long without use (transactional.id.expiration.ms).
+	IDExpiration time.Duration
 	// CleanupInterval is how often timed-out transactions are aborted and
 	// ended transactions left in Prepare are finished
 	// (transaction.abort.timed.out.transaction.cleanup.interval.ms).
@@ -57,6 +61,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.MaxTimeout <= 0 {
 		c.MaxTimeout = 15 * time.Minute
+	}
+	if c.IDExpiration <= 0 {
+		c.IDExpiration = 7 * 24 * time.Hour
 	}
 	if c.CleanupInterval <= 0 {
 		c.CleanupInterval = 10 * time.Second
@@ -145,8 +152,9 @@ func (c *Coordinator) setReady(v bool) {
 }
 
 // cleanup aborts transactions open longer than their timeout, fencing
-// their producer with a new epoch as Kafka does, and finishes ended
-// transactions whose markers were not all written.
+// their producer with a new epoch as Kafka does, finishes ended
+// transactions whose markers were not all written, and forgets ids
+// unused for IDExpiration.
 func (c *Coordinator) cleanup() {
 	now := c.cfg.Now().UnixMilli()
 	for _, t := range c.store.Txns() {
@@ -164,6 +172,12 @@ func (c *Coordinator) cleanup() {
 				c.log.Info("aborting a timed-out transaction", "transactionalId", t.ID, "producerId", t.ProducerID, "epoch", t.Epoch, "timeoutMs", t.TimeoutMs)
 				_, err := c.end(ctx, t, false, true)
 				return err
+			})
+		case (t.State == raftmeta.TxnEmpty || t.State == raftmeta.TxnCompleteCommit || t.State == raftmeta.TxnCompleteAbort) &&
+			now-t.UpdatedMs > c.cfg.IDExpiration.Milliseconds():
+			err = c.withTxn(c.ctx, t.ID, func(ctx context.Context) error {
+				c.log.Info("forgetting an expired transactional id", "transactionalId", t.ID, "producerId", t.ProducerID)
+				return c.store.DeleteTxn(ctx, t.ID, t.Version) // a conflict: it was used meanwhile
 			})
 		case t.State == raftmeta.TxnPrepareCommit || t.State == raftmeta.TxnPrepareAbort:
 			err = c.withTxn(c.ctx, t.ID, func(ctx context.Context) error {

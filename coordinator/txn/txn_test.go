@@ -54,6 +54,16 @@ func (s *fakeStore) PutTxn(ctx context.Context, t raftmeta.Txn, prev int64) (raf
 	s.txns[t.ID] = t
 	return t, nil
 }
+func (s *fakeStore) DeleteTxn(ctx context.Context, id string, prev int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.txns[id]; !ok || cur.Version != prev {
+		return raftmeta.ErrTxnConflict
+	}
+	delete(s.txns, id)
+	return nil
+}
+
 func (s *fakeStore) CommitTxnOffsets(ctx context.Context, group string, pid int64, commits []raftmeta.OffsetCommit) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -306,5 +316,26 @@ func TestDescribeAndListTransactions(t *testing.T) {
 	req.StateFilters = []string{"Dead"}
 	if r := h.c.ListTransactions(req); len(r.TransactionStates) != 0 || !slices.Equal(r.UnknownStateFilters, []string{"Dead"}) {
 		t.Fatalf("unknown state filter: %+v", r)
+	}
+}
+
+func TestIDExpiration(t *testing.T) {
+	h := newHarness(t)
+	h.c.cfg.IDExpiration = time.Hour
+	h.init(t, "idle", 60000)
+	pid, epoch := h.init(t, "open", 900_000)
+	wantCode(t, "add", h.addPartitions("open", pid, epoch, 0), nil)
+	h.now = h.now.Add(2 * time.Hour)
+	h.c.cfg.MaxTimeout = 3 * time.Hour // no timeout abort in this test
+	if tx, _ := h.s.Txn("open"); true {
+		tx.TimeoutMs = int32((3 * time.Hour).Milliseconds())
+		h.s.PutTxn(context.Background(), tx, tx.Version)
+	}
+	h.c.cleanup()
+	if _, ok := h.s.Txn("idle"); ok {
+		t.Fatal("an id unused for longer than the expiration was kept")
+	}
+	if tx, ok := h.s.Txn("open"); !ok || tx.State != raftmeta.TxnOngoing {
+		t.Fatalf("an id with an open transaction was forgotten or changed: %+v %v", tx, ok)
 	}
 }
