@@ -285,9 +285,11 @@ func (p *Partition) rebuildProducers(ctx context.Context) error {
 			if h.HasProducer() {
 				p.noteProducer(&h, nil)
 			}
-			p.txnMu.Lock()
-			p.txn.noteBatchLocked(&h, b[:h.Size()])
-			p.txnMu.Unlock()
+			if h.IsTransactional() {
+				p.txnMu.Lock()
+				p.txn.noteBatchLocked(&h, b[:h.Size()])
+				p.txnMu.Unlock()
+			}
 			off = h.NextOffset()
 			b = b[h.Size():]
 		}
@@ -398,9 +400,11 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 				return failed(fmt.Errorf("batch after append: %w", err))
 			}
 			p.noteProducer(&h, pend)
-			p.txnMu.Lock()
-			p.txn.noteBatchLocked(&h, batches[0].Raw)
-			p.txnMu.Unlock()
+			if h.IsTransactional() {
+				p.txnMu.Lock()
+				p.txn.noteBatchLocked(&h, batches[0].Raw)
+				p.txnMu.Unlock()
+			}
 		}
 		return pend
 	}
