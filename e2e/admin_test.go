@@ -249,11 +249,19 @@ func TestIdempotentProduce(t *testing.T) {
 	if ip2.ProducerID == ipr.ProducerID {
 		t.Fatal("two InitProducerId calls got the same id")
 	}
+	// A transactional id keeps its producer id and bumps its epoch; a
+	// timeout of 0 is refused, as Kafka refuses it.
 	txn := kmsg.NewPtrInitProducerIDRequest()
 	txn.Version = 4
 	txn.TransactionalID = ptr("tx")
-	if r := c.request(txn, 3).(*kmsg.InitProducerIDResponse); r.ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
-		t.Fatalf("transactional id: %+v", r)
+	if r := c.request(txn, 3).(*kmsg.InitProducerIDResponse); r.ErrorCode != kerr.InvalidTransactionTimeout.Code {
+		t.Fatalf("transactional id, timeout 0: %+v", r)
+	}
+	txn.TransactionTimeoutMillis = 60000
+	r1 := c.request(txn, 4).(*kmsg.InitProducerIDResponse)
+	r2 := c.request(txn, 5).(*kmsg.InitProducerIDResponse)
+	if r1.ErrorCode != 0 || r2.ErrorCode != 0 || r1.ProducerID != r2.ProducerID || r2.ProducerEpoch != r1.ProducerEpoch+1 {
+		t.Fatalf("transactional id twice: %+v then %+v", r1, r2)
 	}
 	produce := func(corr int32, batch []byte) kmsg.ProduceResponseTopicPartition {
 		return c.request(produceReq("idem", 8, -1, batch), corr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]

@@ -43,7 +43,7 @@ func TestErrorPaths(t *testing.T) {
 	two := append(makeBatch(1, 10, -1, 0), makeBatch(1, 10, -1, 0)...)
 	expect("two batches for one partition", produce(-1, two), kerr.InvalidRecord)
 	txn, _ := batchtest.Build(batchtest.Spec{ProducerID: 1, BaseTimestamp: 1, Attributes: recordbatch.AttrTransactional, Records: batchtest.Records(1, 10)})
-	expect("transactional batch", produce(-1, txn), kerr.InvalidRecord)
+	expect("transactional batch without a transactional id", produce(-1, txn), kerr.TransactionalIDAuthorizationFailed)
 	magic1 := makeBatch(1, 10, -1, 0)
 	magic1[16] = 1
 	expect("magic 1 batch", produce(-1, magic1), kerr.InvalidRecord)
@@ -131,7 +131,36 @@ func TestErrorPaths(t *testing.T) {
 	fc := kmsg.NewPtrFindCoordinatorRequest()
 	fc.Version = 4
 	fc.CoordinatorType = 1
-	fc.CoordinatorKeys = []string{"txn"}
-	expect("transaction coordinator", req(fc).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode, kerr.CoordinatorNotAvailable)
+	fc.CoordinatorKeys = []string{""}
+	expect("empty transactional id", req(fc).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode, kerr.InvalidRequest)
+	fc.CoordinatorType = 7
+	fc.CoordinatorKeys = []string{"x"}
+	expect("unknown coordinator type", req(fc).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode, kerr.InvalidRequest)
+	// Transactions: EndTxn of an unknown id, AddPartitionsToTxn with the
+	// wrong producer id, TxnOffsetCommit before AddOffsetsToTxn.
+	et := kmsg.NewPtrEndTxnRequest()
+	et.TransactionalID, et.ProducerID = "never-initialised", 5
+	expect("EndTxn of an unknown transactional id", req(et).(*kmsg.EndTxnResponse).ErrorCode, kerr.InvalidProducerIDMapping)
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.TransactionalID, ip.TransactionTimeoutMillis = ptr("err-txn"), 60000
+	ipr := req(ip).(*kmsg.InitProducerIDResponse)
+	if ipr.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(ipr.ErrorCode))
+	}
+	ap := kmsg.NewPtrAddPartitionsToTxnRequest()
+	ap.TransactionalID, ap.ProducerID, ap.ProducerEpoch = "err-txn", ipr.ProducerID+1, ipr.ProducerEpoch
+	apt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	apt.Topic, apt.Partitions = "e", []int32{0}
+	ap.Topics = append(ap.Topics, apt)
+	expect("AddPartitionsToTxn with another producer id", req(ap).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode, kerr.InvalidProducerIDMapping)
+	ap.ProducerID, ap.Topics[0].Partitions = ipr.ProducerID, []int32{9}
+	expect("AddPartitionsToTxn of an unknown partition", req(ap).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode, kerr.UnknownTopicOrPartition)
+	tc := kmsg.NewPtrTxnOffsetCommitRequest()
+	tc.TransactionalID, tc.Group, tc.ProducerID, tc.ProducerEpoch = "err-txn", "g", ipr.ProducerID, ipr.ProducerEpoch
+	tct := kmsg.NewTxnOffsetCommitRequestTopic()
+	tct.Topic = "e"
+	tct.Partitions = append(tct.Partitions, kmsg.NewTxnOffsetCommitRequestTopicPartition())
+	tc.Topics = append(tc.Topics, tct)
+	expect("TxnOffsetCommit before AddOffsetsToTxn", req(tc).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode, kerr.InvalidTxnState)
 	stillServes(t, b.addr)
 }

@@ -76,7 +76,7 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if pend := s.producePartition(ctx, t, rp, sp); pend != nil {
+					if pend := s.producePartition(ctx, t, rp, sp, req.TransactionID != nil); pend != nil {
 						mu.Lock()
 						inFlight = append(inFlight, appending{pend, sp, t.Name})
 						mu.Unlock()
@@ -129,7 +129,9 @@ func (s *Server) finishProduce(ctx context.Context, a appending) {
 
 // producePartition validates one partition's records and starts their
 // append; nil when it failed (sp says why).
-func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition) *partition.Pending {
+// transactional says whether the request names a transactional id, which
+// transactional batches need (as Kafka, which authorizes them by it).
+func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg.ProduceRequestTopicPartition, sp *kmsg.ProduceResponseTopicPartition, transactional bool) *partition.Pending {
 	p, code := s.partitionFor(ctx, t, rp.Partition)
 	if code != 0 {
 		sp.ErrorCode = code
@@ -177,6 +179,10 @@ func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg
 	}
 	if len(b.Raw) > int(cfg.MaxMessageBytes) {
 		fail(kerrWith(kerr.MessageTooLarge, fmt.Errorf("record batch of %d bytes exceeds max.message.bytes %d", len(b.Raw), cfg.MaxMessageBytes)))
+		return nil
+	}
+	if b.Header.IsTransactional() && !transactional {
+		fail(kerrWith(kerr.TransactionalIDAuthorizationFailed, fmt.Errorf("transactional batch in a produce request without a transactional id")))
 		return nil
 	}
 	if b.Header.IsTransactional() && !b.Header.HasProducer() {
