@@ -92,6 +92,14 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 	return resp
 }
 
+// CheckMember is commitCheck for offsets committed inside a transaction
+// (TxnOffsetCommit v3+, KIP-447): the committing consumer must be a
+// current member of the group's current generation, which fences zombie
+// consumers of an exactly-once pipeline.
+func (c *Coordinator) CheckMember(groupID string, generation int32, memberID, instance string) *kerr.Error {
+	return c.commitCheck(groupID, generation, memberID, instance)
+}
+
 // commitCheck is Kafka's check of an offset commit against the group:
 // simple commits (generation < 0) only to groups with no members,
 // otherwise a current member of the current generation.

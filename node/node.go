@@ -145,6 +145,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	tcfg := cfg.Txns
 	tcfg.Logger = cfg.Logger.With("component", "txn")
 	tcfg.ProducerID = func(ctx context.Context) (int64, error) { return n.kafka.NextProducerID(ctx) }
+	tcfg.GroupMember = n.groups.CheckMember
 	n.txns = txn.New(n.meta, markerWriter{n}, tcfg)
 
 	n.kafka = kafkaapi.NewServer(kafkaapi.Config{

@@ -249,10 +249,24 @@ func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCo
 		}
 	}
 	code := int16(0)
+	// Kafka checks the member only when the client names it (v3+ with
+	// the consumer's group metadata).
+	checkMember := c.cfg.GroupMember != nil && req.Version >= 3 && (req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil)
 	if e := c.check(); e != nil {
 		code = e.Code
 	} else if req.Group == "" {
 		code = kerr.InvalidGroupID.Code
+	} else if e := func() *kerr.Error {
+		if !checkMember {
+			return nil
+		}
+		instance := ""
+		if req.InstanceID != nil {
+			instance = *req.InstanceID
+		}
+		return c.cfg.GroupMember(req.Group, req.Generation, req.MemberID, instance)
+	}(); e != nil {
+		code = e.Code
 	} else {
 		err := c.withTxn(ctx, req.TransactionalID, func(ctx context.Context) error {
 			t, found := c.store.Txn(req.TransactionalID)

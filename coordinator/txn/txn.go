@@ -53,7 +53,11 @@ type Config struct {
 	// ProducerID hands out a new producer id (shared with idempotent
 	// producers, so an id is never given twice).
 	ProducerID func(ctx context.Context) (int64, error)
-	Logger     *slog.Logger
+	// GroupMember checks a consumer's group membership and generation
+	// for TxnOffsetCommit v3+ (the group coordinator's check); nil
+	// checks nothing.
+	GroupMember func(group string, generation int32, memberID, instanceID string) *kerr.Error
+	Logger      *slog.Logger
 	// Now is the clock (tests set it); nil is time.Now.
 	Now func() time.Time
 }

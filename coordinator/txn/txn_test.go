@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -337,5 +338,38 @@ func TestIDExpiration(t *testing.T) {
 	}
 	if tx, ok := h.s.Txn("open"); !ok || tx.State != raftmeta.TxnOngoing {
 		t.Fatalf("an id with an open transaction was forgotten or changed: %+v %v", tx, ok)
+	}
+}
+
+func TestTxnOffsetCommitChecksMember(t *testing.T) {
+	h := newHarness(t)
+	var asked []string
+	h.c.cfg.GroupMember = func(group string, generation int32, member, instance string) *kerr.Error {
+		asked = append(asked, fmt.Sprintf("%s/%d/%s", group, generation, member))
+		if generation != 3 {
+			return kerr.IllegalGeneration
+		}
+		return nil
+	}
+	pid, e := h.init(t, "a", 60000)
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = "a", pid, e, "g"
+	wantCode(t, "AddOffsetsToTxn", h.c.AddOffsetsToTxn(context.Background(), add).ErrorCode, nil)
+	commit := func(version int16, generation int32, member string) int16 {
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.Version, req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = version, "a", "g", pid, e
+		req.Generation, req.MemberID = generation, member
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = "t"
+		rt.Partitions = append(rt.Partitions, kmsg.NewTxnOffsetCommitRequestTopicPartition())
+		req.Topics = append(req.Topics, rt)
+		return h.c.TxnOffsetCommit(context.Background(), req).Topics[0].Partitions[0].ErrorCode
+	}
+	wantCode(t, "v3, a stale generation", commit(3, 2, "m"), kerr.IllegalGeneration)
+	wantCode(t, "v3, the current generation", commit(3, 3, "m"), nil)
+	wantCode(t, "v3 without member metadata", commit(3, -1, ""), nil)
+	wantCode(t, "v2", commit(2, 2, "m"), nil)
+	if len(asked) != 2 {
+		t.Fatalf("member checks %v, want the two v3 commits naming a member", asked)
 	}
 }
