@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/kop-project/kop/partition"
 	"github.com/kop-project/kop/raftmeta"
@@ -29,6 +30,20 @@ func (a abortedIndex) AbortedTxns(tp storage.TopicPartition) []partition.Aborted
 	var out []partition.AbortedTxn
 	for _, t := range a.n.meta.AbortedTxns(raftmeta.OffsetKey{Topic: tp.Topic, Partition: tp.Partition}) {
 		out = append(out, partition.AbortedTxn{ProducerID: t.ProducerID, FirstOffset: t.FirstOffset, LastOffset: t.LastOffset})
+	}
+	return out
+}
+
+func (a abortedIndex) OpenTxnStarts(tp storage.TopicPartition) []int64 {
+	k := raftmeta.OffsetKey{Topic: tp.Topic, Partition: tp.Partition}
+	var out []int64
+	for _, t := range a.n.meta.Txns() {
+		switch t.State {
+		case raftmeta.TxnOngoing, raftmeta.TxnPrepareCommit, raftmeta.TxnPrepareAbort:
+			if slices.Contains(t.Partitions, k) {
+				out = append(out, t.StartMs)
+			}
+		}
 	}
 	return out
 }

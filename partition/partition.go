@@ -17,6 +17,9 @@ type Manager struct {
 	backend storage.Backend
 	log     *slog.Logger
 	aborted AbortedIndex // nil: aborts are known from the log's tail only
+	// rebuildTail is how many offsets from the end are replayed on open
+	// (defaultRebuildTail; tests make it small).
+	rebuildTail int64
 
 	mu    sync.Mutex
 	parts map[storage.TopicPartition]*Partition
@@ -27,7 +30,7 @@ func NewManager(backend storage.Backend, log *slog.Logger) *Manager {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Manager{backend: backend, log: log, parts: make(map[storage.TopicPartition]*Partition)}
+	return &Manager{backend: backend, log: log, parts: make(map[storage.TopicPartition]*Partition), rebuildTail: defaultRebuildTail}
 }
 
 // SetAbortedIndex makes partitions record their aborted transactions in
@@ -252,9 +255,10 @@ func (p *Partition) open(ctx context.Context, epoch int32, cfg storage.TopicConf
 	}
 }
 
-// rebuildTail is how many offsets from the end are read on open to rebuild
-// idempotent producer state, enough for any producer still retrying.
-const rebuildTail = 50_000
+// defaultRebuildTail is how many offsets from the end are read on open to
+// rebuild idempotent producer state, enough for any producer still
+// retrying.
+const defaultRebuildTail = 50_000
 
 // rebuildProducers replays the tail of the log so duplicate detection,
 // sequence checks and the open transactions survive restarts and
@@ -263,7 +267,7 @@ func (p *Partition) rebuildProducers(ctx context.Context) error {
 	p.txnMu.Lock()
 	p.txn.ongoing = make(map[int64]int64)
 	p.txnMu.Unlock()
-	off := max(p.log.LogStartOffset(), p.log.LogEndOffset()-rebuildTail)
+	off := max(p.log.LogStartOffset(), min(p.log.LogEndOffset()-p.m.rebuildTail, p.openTxnsStart(ctx)))
 	for off < p.log.LogEndOffset() {
 		res, err := p.log.Read(ctx, off, 1<<20)
 		if errors.Is(err, storage.ErrOffsetOutOfRange) {

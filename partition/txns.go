@@ -3,6 +3,7 @@ package partition
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -29,6 +30,36 @@ type AbortedIndex interface {
 	// AddAbortedTxns records aborts (idempotently) and drops those whose
 	// marker is below pruneBefore.
 	AddAbortedTxns(ctx context.Context, tp storage.TopicPartition, add []AbortedTxn, pruneBefore int64) error
+	// OpenTxnStarts lists when each transaction not yet ended that
+	// includes the partition began (Unix ms).
+	OpenTxnStarts(tp storage.TopicPartition) []int64
+}
+
+// clockSkew is how far before a transaction's start (the coordinator's
+// clock) its first record's timestamp (the producer's) may be.
+const clockSkew = time.Minute
+
+// openTxnsStart is where the replay on open must start so it sees the
+// first batch of every transaction still open on the partition: the first
+// batch stamped after the oldest one began (less clockSkew). Beyond the
+// tail that replay reads anyway, this costs a read of what was written
+// while that transaction was open, which its timeout bounds.
+func (p *Partition) openTxnsStart(ctx context.Context) int64 {
+	start := int64(math.MaxInt64)
+	if p.m.aborted == nil {
+		return start
+	}
+	for _, ms := range p.m.aborted.OpenTxnStarts(p.tp) {
+		off, _, err := p.log.OffsetForTimestamp(ctx, ms-clockSkew.Milliseconds())
+		if err != nil {
+			p.m.log.Warn("finding the start of an open transaction", "topic", p.tp.Topic, "partition", p.tp.Partition, "err", err)
+			continue
+		}
+		if off >= 0 {
+			start = min(start, off)
+		}
+	}
+	return start
 }
 
 // txnState is a partition's view of the transactions writing to it.

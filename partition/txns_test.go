@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kop-project/kop/recordbatch"
 	"github.com/kop-project/kop/storage"
@@ -17,6 +18,7 @@ import (
 type fakeIndex struct {
 	mu   sync.Mutex
 	txns []AbortedTxn
+	open []int64 // start times of open transactions
 	fail error
 }
 
@@ -24,6 +26,12 @@ func (f *fakeIndex) AbortedTxns(storage.TopicPartition) []AbortedTxn {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.txns)
+}
+
+func (f *fakeIndex) OpenTxnStarts(storage.TopicPartition) []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.open)
 }
 
 func (f *fakeIndex) AddAbortedTxns(_ context.Context, _ storage.TopicPartition, add []AbortedTxn, _ int64) error {
@@ -46,7 +54,9 @@ func txnData(t *testing.T, pid int64, epoch int16, seq int32, n int) storage.Bat
 	for i := range recs {
 		recs[i] = recordbatch.Record{OffsetDelta: int32(i), Value: []byte("v")}
 	}
-	raw := recordbatch.Encode(recordbatch.Fields{Attributes: recordbatch.AttrTransactional, ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, recs)
+	now := time.Now().UnixMilli()
+	raw := recordbatch.Encode(recordbatch.Fields{Attributes: recordbatch.AttrTransactional, BaseTimestamp: now, MaxTimestamp: now,
+		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: seq}, recs)
 	h, err := recordbatch.ParseHeader(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -149,6 +159,25 @@ func TestTransactionState(t *testing.T) {
 	}
 	if ps := p.Producers(); len(ps) == 0 {
 		t.Fatal("reopened: no producers")
+	}
+
+	// An open transaction whose first batch is older than the tail the
+	// replay reads is found from its start time.
+	m.rebuildTail = 2
+	idx.open = []int64{time.Now().Add(-time.Second).UnixMilli()}
+	for i := 0; i < 5; i++ {
+		raw := storagetest.MakeBatch(t, 1, 4, time.Now().UnixMilli())
+		h, _ := recordbatch.ParseHeader(raw)
+		appendOK(storage.Batch{Header: h, Raw: raw})
+	}
+	if err := m.Release(tp); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = m.Acquire(ctx, tp, 2, storagetest.Config()); err != nil {
+		t.Fatal(err)
+	}
+	if lso := p.LastStableOffset(); lso != first12 {
+		t.Fatalf("reopened with a short tail: last stable offset %d, want %d", lso, first12)
 	}
 	m.Close()
 }
