@@ -49,7 +49,7 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, r *request, req *kms
 			c := kmsg.NewDescribeConfigsResponseResourceConfig()
 			c.Name, c.Value, c.ReadOnly, c.IsDefault, c.Source, c.IsSensitive = e.Name, e.Value, e.ReadOnly, e.IsDefault, e.Source, e.IsSensitive
 			c.ConfigSynonyms = e.Synonyms
-			c.ConfigType = kmsg.ConfigType(e.Type)
+			c.ConfigType = wireConfigType(e.Type)
 			if e.Doc != "" {
 				d := e.Doc
 				c.Documentation = &d

@@ -93,3 +93,24 @@ func (s *Server) brokerConfigEntries(names []string, docs bool) []configEntry {
 	}
 	return out
 }
+
+// wireConfigType is DescribeConfigs' code (v3+) of a config value type.
+func wireConfigType(t storage.ConfigType) kmsg.ConfigType {
+	switch t {
+	case storage.TypeBoolean:
+		return kmsg.ConfigTypeBoolean
+	case storage.TypeString:
+		return kmsg.ConfigTypeString
+	case storage.TypeInt:
+		return kmsg.ConfigTypeInt
+	case storage.TypeShort:
+		return kmsg.ConfigTypeShort
+	case storage.TypeLong:
+		return kmsg.ConfigTypeLong
+	case storage.TypeDouble:
+		return kmsg.ConfigTypeDouble
+	case storage.TypeList:
+		return kmsg.ConfigTypeList
+	}
+	return kmsg.ConfigTypeUnknown
+}

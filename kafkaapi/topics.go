@@ -3,12 +3,11 @@ package kafkaapi
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/kop-project/kop/partition"
+	"github.com/kop-project/kop/placement"
 	"github.com/kop-project/kop/raftmeta"
 	"github.com/kop-project/kop/storage"
 )
@@ -36,20 +35,7 @@ func (s *Server) leaderPicker(topic string) func(int32) int32 {
 	if len(ids) == 0 {
 		ids = []int32{s.deps.NodeID}
 	}
-	return SpreadLeaders(topic, ids)
-}
-
-// SpreadLeaders is KOP's placement of a topic's partitions over brokers
-// (at least one): round robin over the sorted ids, starting at a broker
-// chosen by the topic's name, so topics do not all start on the same one.
-// New topics are placed with it, and partitions moved off a lost broker
-// (node's failover) too.
-func SpreadLeaders(topic string, brokers []int32) func(partition int32) int32 {
-	ids := slices.Sorted(slices.Values(brokers))
-	h := fnv.New32a()
-	h.Write([]byte(topic))
-	start := int(h.Sum32() % uint32(len(ids)))
-	return func(p int32) int32 { return ids[(start+int(p))%len(ids)] }
+	return placement.Spread(topic, ids)
 }
 
 // topicConfig is the typed config of a topic over the broker defaults.

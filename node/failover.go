@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/kop-project/kop/kafkaapi"
+	"github.com/kop-project/kop/placement"
 	"github.com/kop-project/kop/raftmeta"
 )
 
@@ -23,7 +23,7 @@ import (
 //     forces its Pulsar producer off (pulsarbridge), so it can never write
 //     again.
 //   - rebalance: with AutoLeaderRebalance, a partition goes back to its
-//     preferred leader (kafkaapi.SpreadLeaders over every registered broker)
+//     preferred leader (placement.Spread over every registered broker)
 //     once that broker has been reachable for BrokerSessionTimeout.
 //   - handover: a broker shutting down gracefully gives its partitions to
 //     the others first (handOver), so clients move without waiting for a
@@ -172,12 +172,12 @@ func (n *Node) fence(ctx context.Context, id int32) error {
 }
 
 // moveLeaders gives each partition that move selects a new leader among
-// to (kafkaapi.SpreadLeaders' placement), with a new epoch; it reports
+// to (placement.Spread' placement), with a new epoch; it reports
 // how many moved.
 func (n *Node) moveLeaders(ctx context.Context, to []int32, move func(raftmeta.Partition) bool, why string) int {
 	moved := 0
 	for _, t := range n.meta.Topics() {
-		place := kafkaapi.SpreadLeaders(t.Name, to)
+		place := placement.Spread(t.Name, to)
 		for _, p := range t.Partitions {
 			if !move(p) {
 				continue
@@ -203,7 +203,7 @@ func (n *Node) moveLeader(ctx context.Context, topic string, p raftmeta.Partitio
 }
 
 // rebalance gives partitions back to their preferred leaders: the
-// placement of kafkaapi.SpreadLeaders over every registered broker, which
+// placement of placement.Spread over every registered broker, which
 // is where a topic created with all brokers up puts them. A preferred
 // leader gets its partitions back once it has been reachable (registered,
 // unfenced, heartbeats answered) for settle, so a broker that flaps does
@@ -230,7 +230,7 @@ func (n *Node) rebalance(ctx context.Context, reachableSince map[int32]time.Time
 	}
 	moved := 0
 	for _, t := range n.meta.Topics() {
-		preferred := kafkaapi.SpreadLeaders(t.Name, all)
+		preferred := placement.Spread(t.Name, all)
 		for _, p := range t.Partitions {
 			want := preferred(p.Index)
 			if p.Leader == want || !ready[want] {

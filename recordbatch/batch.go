@@ -3,6 +3,7 @@ package recordbatch
 import (
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"hash/crc32"
 )
 
@@ -112,6 +113,13 @@ func batchSize(b []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// CRCStart is where the bytes a batch's CRC covers begin (its attributes).
+const CRCStart = crcStart
+
+// NewCRC returns a CRC-32C hash for computing a batch's CRC while
+// streaming it: write the batch from CRCStart to its end.
+func NewCRC() hash.Hash32 { return crc32.New(castagnoli) }
 
 // ComputeCRC returns the CRC-32C of the batch at the start of b as it should
 // be stored in its header.

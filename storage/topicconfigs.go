@@ -13,18 +13,19 @@ import (
 // (Kafka's INVALID_CONFIG).
 var ErrInvalidConfig = errors.New("invalid topic config")
 
-// ConfigType is a topic config's Kafka type, as DescribeConfigs v3+ reports.
-type ConfigType int8
+// ConfigType is the type of a topic config's value (the protocol layer
+// maps it to its wire code).
+type ConfigType uint8
 
-// Kafka's config type codes.
+// The value types of topic configs.
 const (
-	TypeBoolean ConfigType = 1
-	TypeString  ConfigType = 2
-	TypeInt     ConfigType = 3
-	TypeShort   ConfigType = 4
-	TypeLong    ConfigType = 5
-	TypeDouble  ConfigType = 6
-	TypeList    ConfigType = 7
+	TypeBoolean ConfigType = iota + 1
+	TypeString
+	TypeInt
+	TypeShort
+	TypeLong
+	TypeDouble
+	TypeList
 )
 
 // ConfigDef describes one topic config KOP knows.

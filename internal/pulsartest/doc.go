@@ -1,4 +1,5 @@
 package pulsartest
 
-// This package owns starting and stopping test Pulsars; it must not be
-// imported by non-test code.
+// This package owns starting and stopping the Pulsars that tests and the
+// benchmark (cmd/kopbench, which compares KOP on Pulsar with Pulsar's own
+// client) run against; the broker must not import it.

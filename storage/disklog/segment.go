@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,8 +24,6 @@ const (
 	offsetEntrySize = 8  // relative offset uint32 | position uint32
 	timeEntrySize   = 12 // maxTimestamp int64 | relative offset uint32
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // errTorn marks a batch that is cut short or fails validation while
 // scanning a segment: the valid data ends before it.
@@ -241,8 +238,8 @@ func (sc *scanner) next() (recordbatch.Header, int64, error) {
 	}
 	body := int64(h.Size()) - recordbatch.HeaderSize
 	if sc.verify {
-		c := crc32.New(castagnoli)
-		c.Write(sc.hdr[21:])
+		c := recordbatch.NewCRC()
+		c.Write(sc.hdr[recordbatch.CRCStart:])
 		if _, err := io.CopyN(c, sc.r, body); err != nil {
 			return h, sc.pos, fmt.Errorf("disklog: read batch at %d: %w", sc.pos, err)
 		}
