@@ -27,8 +27,10 @@ var testPulsar *pulsartest.Pulsar
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
-		os.Exit(m.Run()) // fuzzing a decoder needs no Pulsar
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" || testing.Short() {
+		// Fuzzing a decoder, or -short (make unit): no Pulsar; the
+		// tests that need one skip (newBackendWith).
+		os.Exit(m.Run())
 	}
 	p, err := pulsartest.Start()
 	if err != nil {
@@ -48,6 +50,9 @@ func newBackend(t testing.TB) *Backend { return newBackendWith(t, nil) }
 // newBackendWith is newBackend with its options changed by set.
 func newBackendWith(t testing.TB, set func(*Options)) *Backend {
 	t.Helper()
+	if testPulsar == nil {
+		t.Skip("-short: no Pulsar started")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	opts := Options{
