@@ -79,7 +79,8 @@ func TestFetchLimitsAndLongPoll(t *testing.T) {
 	// MaxWait the answer carries the new record well within the test's
 	// 20-second read deadline only if the append wakes it.
 	c.write(frame(1, 11, 5, false, fetchReq("f", 5, 60_000, 1, 1<<20, 1<<20).AppendTo(nil)))
-	time.Sleep(200 * time.Millisecond)
+	// The append must come once the fetch is parked: /metrics says when.
+	waitMetric(t, b, "kop_kafka_fetches_waiting", 1)
 	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("wake")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -350,4 +353,39 @@ func testCtx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// metric reads one unlabelled value from the broker's /metrics.
+func metric(t testing.TB, b *broker, name string) (int64, error) {
+	t.Helper()
+	resp, err := http.Get("http://" + b.httpAddr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, err
+	}
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (-?\d+)$`).FindSubmatch(body)
+	if m == nil {
+		return 0, fmt.Errorf("/metrics has no %s", name)
+	}
+	return strconv.ParseInt(string(m[1]), 10, 64)
+}
+
+// waitMetric waits, up to a minute, until the metric reaches at least min.
+func waitMetric(t testing.TB, b *broker, name string, min int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		v, err := metric(t, b, name)
+		if err == nil && v >= min {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never reached %d (last %d, %v)", name, min, v, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -102,7 +102,10 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 		if failed || total >= int(req.MinBytes) || !time.Now().Before(deadline) || len(parts) == 0 {
 			return resp, nil
 		}
-		if !waitAny(ctx, changed, deadline) {
+		s.metrics.fetchWaits.Add(1)
+		woke := waitAny(ctx, changed, deadline)
+		s.metrics.fetchWaits.Add(-1)
+		if !woke {
 			// Deadline or connection gone: answer with what we have (the
 			// reads above found nothing new worth the wait).
 			s.readParts(ctx, r, parts, maxBytes, req.IsolationLevel == readCommitted)

@@ -18,6 +18,7 @@ type metrics struct {
 	accepted    atomic.Int64
 	rejected    atomic.Int64 // connections closed for bad input
 	refused     atomic.Int64 // connections closed at accept: over a connection cap
+	fetchWaits  atomic.Int64 // fetches parked in their long poll now
 }
 
 // WriteMetrics writes the counters in Prometheus text exposition format.
@@ -40,6 +41,7 @@ func (s *Server) WriteMetrics(w io.Writer) {
 		{"kop_kafka_connections_accepted_total", "Kafka client connections accepted.", "counter", m.accepted.Load()},
 		{"kop_kafka_connections_rejected_total", "Connections closed for malformed or unsupported requests.", "counter", m.rejected.Load()},
 		{"kop_kafka_connections_refused_total", "Connections closed at once for exceeding maxConnections or maxConnectionsPerIp.", "counter", m.refused.Load()},
+		{"kop_kafka_fetches_waiting", "Fetches parked in their long poll, waiting for data.", "gauge", m.fetchWaits.Load()},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", c.name, c.help, c.name, c.typ, c.name, c.v)
 	}
