@@ -362,13 +362,19 @@ func TestStaticMemberRestart(t *testing.T) {
 	waitSplit(t, 4, a)
 	c := static("b", "instance-b")
 	waitSplit(t, 4, a, c)
-	// cooperative-sticky settles in two rebalances: wait for the last.
-	_, gen := a.cl.GroupMetadata()
-	for settled := false; !settled; {
-		time.Sleep(time.Second)
-		_, g := a.cl.GroupMetadata()
-		settled, gen = g == gen, g
-	}
+	// cooperative-sticky settles in two rebalances: the second ends
+	// with the coordinator Stable and both members on its generation.
+	var gen int32
+	waitFor(t, time.Minute, "the group to settle (Stable, both members on its generation)", func() bool {
+		d, err := adm.DescribeGroups(testCtx(t, 30*time.Second), group)
+		if err != nil || d[group].State != "Stable" {
+			return false
+		}
+		_, ga := a.cl.GroupMetadata()
+		_, gc := c.cl.GroupMetadata()
+		gen = ga
+		return ga == gc && ga > 0 && len(a.ownedPartitions())+len(c.ownedPartitions()) == 4
+	})
 	owned := c.ownedPartitions()
 	a.mu.Lock()
 	aAssigns, aRevokes := a.assigns, a.revokes
