@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
@@ -74,10 +73,7 @@ func (l *partitionLog) AppendAsync(ctx context.Context, leaderEpoch int32, batch
 	defer l.appendMu.Unlock()
 	l.mu.Lock()
 	closed, fenced, broken, cfg, start := l.closed, l.fenced, l.broken, l.cfg, l.start
-	latest := int32(-1)
-	if n := len(l.epochs); n > 0 {
-		latest = l.epochs[n-1].Epoch
-	}
+	latest := l.epochs.Latest()
 	l.mu.Unlock()
 	if closed {
 		return storage.ErrClosed
@@ -114,7 +110,7 @@ func (l *partitionLog) AppendAsync(ctx context.Context, leaderEpoch int32, batch
 	if leaderEpoch > latest && leaderEpoch >= 0 {
 		// The new epoch is stored before any entry that carries it.
 		l.mu.Lock()
-		epochs := append(slices.Clone(l.epochs), epochEntry{Epoch: leaderEpoch, Start: first})
+		epochs := l.epochs.With(leaderEpoch, first)
 		l.mu.Unlock()
 		if err := l.saveProperties(ctx, start, epochs); err != nil {
 			return err

@@ -44,11 +44,6 @@ const readTimeout = 15 * time.Second
 // maxCursors bounds the cached readers of one partition.
 const maxCursors = 8
 
-type epochEntry struct {
-	Epoch int32 `json:"epoch"`
-	Start int64 `json:"start"`
-}
-
 // indexPoint says the entry holding baseOffset base is at id.
 type indexPoint struct {
 	base int64
@@ -97,7 +92,7 @@ type partitionLog struct {
 	mu          sync.Mutex
 	cfg         storage.TopicConfig
 	start, end  int64
-	epochs      []epochEntry
+	epochs      storage.Epochs
 	index       []indexPoint // sorted by base; dense (every indexInterval) from indexedFrom
 	indexedFrom int64
 	sinceIndex  int
@@ -320,7 +315,7 @@ func (l *partitionLog) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var epochs []epochEntry
+	var epochs storage.Epochs
 	if v, ok := props[propEpochs]; ok && v != "" {
 		if err := json.Unmarshal([]byte(v), &epochs); err != nil {
 			return fmt.Errorf("pulsarbridge: %s: bad %s %q: %w", l.topic, propEpochs, v, err)
@@ -365,11 +360,9 @@ func (l *partitionLog) recover(ctx context.Context) error {
 	if last.batchStart() {
 		l.indexedFrom = last.base
 	}
-	if n := len(l.epochs); (n == 0 || l.epochs[n-1].Epoch < last.epoch) && last.epoch >= 0 {
-		// Only logs written without epoch properties get here: a new
-		// epoch is stored before any entry carrying it.
-		l.epochs = append(l.epochs, epochEntry{Epoch: last.epoch, Start: last.batchBase})
-	}
+	// Only logs written without epoch properties add an epoch here: a
+	// new epoch is stored before any entry carrying it.
+	l.epochs = l.epochs.With(last.epoch, last.batchBase)
 	return nil
 }
 
@@ -483,7 +476,7 @@ func (l *partitionLog) notifyLocked() {
 	l.changed = make(chan struct{})
 }
 
-func (l *partitionLog) saveProperties(ctx context.Context, start int64, epochs []epochEntry) error {
+func (l *partitionLog) saveProperties(ctx context.Context, start int64, epochs storage.Epochs) error {
 	ej, err := json.Marshal(epochs)
 	if err != nil {
 		return err
@@ -823,15 +816,7 @@ func (l *partitionLog) offsetForTimestamp(ctx context.Context, ts int64) (int64,
 func (l *partitionLog) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i := len(l.epochs) - 1; i >= 0; i-- {
-		if l.epochs[i].Epoch <= epoch {
-			if i == len(l.epochs)-1 {
-				return l.epochs[i].Epoch, l.end
-			}
-			return l.epochs[i].Epoch, l.epochs[i+1].Start
-		}
-	}
-	return -1, -1
+	return l.epochs.EndOffset(epoch, l.end)
 }
 
 // DeleteRecords implements storage.PartitionLog: the new log start is

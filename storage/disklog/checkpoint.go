@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/kop-project/kop/storage"
 )
 
 const (
@@ -67,13 +69,6 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// epochEntry says that leader epoch Epoch wrote its first batch at
-// StartOffset.
-type epochEntry struct {
-	Epoch       int32
-	StartOffset int64
-}
-
 // Checkpoint files use Kafka's text format: a version line, a count line,
 // then one line per entry with space-separated fields.
 
@@ -112,20 +107,20 @@ func readCheckpoint(dir, name string) ([]string, error) {
 	return lines[2:], nil
 }
 
-func writeEpochs(dir string, epochs []epochEntry) error {
+func writeEpochs(dir string, epochs storage.Epochs) error {
 	lines := make([]string, len(epochs))
 	for i, e := range epochs {
-		lines[i] = fmt.Sprintf("%d %d", e.Epoch, e.StartOffset)
+		lines[i] = fmt.Sprintf("%d %d", e.Epoch, e.Start)
 	}
 	return writeFileAtomic(dir, epochCheckpointFile, encodeCheckpoint(lines))
 }
 
-func readEpochs(dir string) ([]epochEntry, error) {
+func readEpochs(dir string) (storage.Epochs, error) {
 	lines, err := readCheckpoint(dir, epochCheckpointFile)
 	if err != nil {
 		return nil, err
 	}
-	epochs := make([]epochEntry, 0, len(lines))
+	epochs := make(storage.Epochs, 0, len(lines))
 	for _, l := range lines {
 		f := strings.Fields(l)
 		if len(f) != 2 {
@@ -136,10 +131,10 @@ func readEpochs(dir string) ([]epochEntry, error) {
 		if err1 != nil || err2 != nil || e < 0 || o < 0 {
 			return nil, fmt.Errorf("disklog: %s: bad line %q", epochCheckpointFile, l)
 		}
-		if n := len(epochs); n > 0 && (int32(e) <= epochs[n-1].Epoch || o < epochs[n-1].StartOffset) {
+		if n := len(epochs); n > 0 && (int32(e) <= epochs[n-1].Epoch || o < epochs[n-1].Start) {
 			return nil, fmt.Errorf("disklog: %s: entries out of order at %q", epochCheckpointFile, l)
 		}
-		epochs = append(epochs, epochEntry{Epoch: int32(e), StartOffset: o})
+		epochs = append(epochs, storage.EpochStart{Epoch: int32(e), Start: o})
 	}
 	return epochs, nil
 }

@@ -73,7 +73,7 @@ type Log struct {
 	segs     []*segment // by base offset; the last one is active
 	logStart int64
 	logEnd   int64
-	epochs   []epochEntry
+	epochs   storage.Epochs
 	// cleanedTo: offsets below it were cleaned (compacted topics).
 	cleanedTo int64
 	changed   chan struct{}
@@ -391,9 +391,7 @@ func (l *Log) noteEpoch(epoch int32, start int64) {
 	if epoch < 0 {
 		return
 	}
-	if n := len(l.epochs); n == 0 || epoch > l.epochs[n-1].Epoch {
-		l.epochs = append(l.epochs, epochEntry{Epoch: epoch, StartOffset: start})
-	}
+	l.epochs = l.epochs.With(epoch, start)
 }
 
 // fixOffsets reconciles the log start offset, the segments and the epoch
@@ -432,7 +430,7 @@ func (l *Log) fixOffsets() error {
 	l.segs = l.segs[k:]
 	// Epochs that started at or after the end lost their data.
 	before := len(l.epochs)
-	l.epochs = slices.DeleteFunc(l.epochs, func(e epochEntry) bool { return e.StartOffset >= l.logEnd })
+	l.epochs = l.epochs.Before(l.logEnd)
 	changed := len(l.epochs) != before
 	if l.truncateEpochsFromStart() {
 		changed = true
@@ -452,12 +450,12 @@ func fileExists(path string) bool {
 // and moves the first remaining one's start up to it, as Kafka does.
 func (l *Log) truncateEpochsFromStart() bool {
 	changed := false
-	for len(l.epochs) > 1 && l.epochs[1].StartOffset <= l.logStart {
+	for len(l.epochs) > 1 && l.epochs[1].Start <= l.logStart {
 		l.epochs = l.epochs[1:]
 		changed = true
 	}
-	if len(l.epochs) > 0 && l.epochs[0].StartOffset < l.logStart {
-		l.epochs[0].StartOffset = l.logStart
+	if len(l.epochs) > 0 && l.epochs[0].Start < l.logStart {
+		l.epochs[0].Start = l.logStart
 		changed = true
 	}
 	return changed
@@ -510,7 +508,7 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 	if leaderEpoch > latest && leaderEpoch >= 0 {
 		// Persist the new epoch before data that carries it.
 		l.mu.RLock()
-		epochs := append(slices.Clone(l.epochs), epochEntry{Epoch: leaderEpoch, StartOffset: leo})
+		epochs := l.epochs.With(leaderEpoch, leo)
 		l.mu.RUnlock()
 		if err := writeEpochs(l.dir, epochs); err != nil {
 			return res, err
@@ -838,14 +836,7 @@ func scanForTime(s *segment, from, size, ts, lso int64) (int64, int64, error) {
 func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	i := sort.Search(len(l.epochs), func(i int) bool { return l.epochs[i].Epoch > epoch }) - 1
-	if i < 0 {
-		return -1, -1
-	}
-	if i == len(l.epochs)-1 {
-		return l.epochs[i].Epoch, l.logEnd
-	}
-	return l.epochs[i].Epoch, l.epochs[i+1].StartOffset
+	return l.epochs.EndOffset(epoch, l.logEnd)
 }
 
 // DeleteRecords implements storage.PartitionLog. The new start offset is
