@@ -6,6 +6,7 @@ import (
 
 	"github.com/kop-project/kop/coordinator"
 	"github.com/kop-project/kop/coordinator/txn"
+	"github.com/kop-project/kop/kafkaapi"
 	"github.com/kop-project/kop/raftmeta"
 )
 
@@ -39,7 +40,7 @@ type Config struct {
 	TopicDefaults map[string]string
 	// BrokerSettings are the broker's effective settings, reported by
 	// DescribeConfigs on the broker resource.
-	BrokerSettings []Setting
+	BrokerSettings []kafkaapi.ConfigEntry
 
 	MaxRequestBytes int32
 	// RequestReadTimeout bounds reading one request once its size arrived.
@@ -77,11 +78,4 @@ type Config struct {
 	KafkaNamespace   string
 
 	Logger *slog.Logger
-}
-
-// Setting is one broker setting as DescribeConfigs shows it.
-type Setting struct {
-	Name, Value, Doc string
-	Default          bool
-	Sensitive        bool
 }

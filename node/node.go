@@ -245,11 +245,7 @@ func (n *Node) brokerConfig() kafkaapi.BrokerConfig {
 		AllowAutoTopicCreation: n.cfg.AllowAutoTopicCreation,
 		DefaultNumPartitions:   n.cfg.DefaultNumPartitions,
 		TopicDefaults:          n.cfg.TopicDefaults,
-	}
-	for _, s := range n.cfg.BrokerSettings {
-		bc.BrokerEntries = append(bc.BrokerEntries, kafkaapi.ConfigEntry{
-			Name: s.Name, Value: s.Value, Default: s.Default, Sensitive: s.Sensitive, Doc: s.Doc,
-		})
+		BrokerEntries:          n.cfg.BrokerSettings,
 	}
 	return bc
 }

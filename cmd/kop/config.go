@@ -11,6 +11,7 @@ import (
 	"github.com/kop-project/kop/conf"
 	"github.com/kop-project/kop/coordinator"
 	"github.com/kop-project/kop/coordinator/txn"
+	"github.com/kop-project/kop/kafkaapi"
 	"github.com/kop-project/kop/node"
 	"github.com/kop-project/kop/raftmeta"
 )
@@ -82,7 +83,7 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		if topicKey, ok := topicDefaultKeys[e.Name]; ok {
 			nc.TopicDefaults[topicKey] = e.Value
 		}
-		nc.BrokerSettings = append(nc.BrokerSettings, node.Setting{
+		nc.BrokerSettings = append(nc.BrokerSettings, kafkaapi.ConfigEntry{
 			Name: e.Name, Value: e.Value, Doc: e.Doc, Default: e.Source == conf.SourceDefault, Sensitive: e.Sensitive,
 		})
 	}
