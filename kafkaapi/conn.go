@@ -1,0 +1,385 @@
+package kafkaapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// conn is one client connection. A reader goroutine reads frames ahead
+// (bounded by MaxInFlight); a worker executes them strictly in order, as
+// Kafka does: the side effects of pipelined requests (appends, commits)
+// start in the order the client sent them, which idempotent producers with
+// several requests in flight rely on. A Produce request's appends are
+// started by the worker and complete later, so the worker goes on with the
+// next Produce while they are stored; a writer goroutine writes the
+// responses in request order as they complete. A request of any other API
+// waits until the Produce requests before it completed.
+type conn struct {
+	s          *Server
+	nc         net.Conn
+	listener   string
+	ctx        context.Context
+	cancel     context.CancelFunc
+	frames     chan []byte
+	queued     atomic.Int64  // bytes of frames read but not yet executed
+	drained    chan struct{} // signalled by the worker as it takes frames
+	stopping   atomic.Bool
+	clientID   string
+	out        chan outgoing  // responses in request order, to the writer
+	unfinished sync.WaitGroup // responses whose finish has not returned
+}
+
+// outgoing is one response on its way to the writer: a frame, or a finish
+// that completes the response and returns its frame.
+type outgoing struct {
+	frame  []byte
+	finish func() []byte
+}
+
+func newConn(s *Server, nc net.Conn, listener string) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{s: s, nc: nc, listener: listener, ctx: ctx, cancel: cancel,
+		frames: make(chan []byte, s.cfg.MaxInFlight), drained: make(chan struct{}, 1),
+		out: make(chan outgoing, s.cfg.MaxInFlight)}
+}
+
+func (c *conn) stopReading() {
+	c.stopping.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	defer c.cancel()
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		c.work()
+	}()
+	c.readLoop()
+	close(c.frames)
+	<-workerDone
+	c.nc.Close()
+}
+
+func (c *conn) readLoop() {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		if c.stopping.Load() {
+			return
+		}
+		// Read ahead only while little is queued: a connection holds at
+		// most readAheadBytes of waiting frames beside the one executing
+		// and the one being read.
+		for c.queued.Load() > readAheadBytes {
+			select {
+			case <-c.drained:
+			case <-c.ctx.Done():
+				return
+			}
+		}
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+			c.debugClose("read size", err)
+			return
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 8 || size > c.s.cfg.MaxRequestBytes {
+			c.s.log.Warn("closing connection: bad request size", "remote", c.nc.RemoteAddr(), "size", size, "max", c.s.cfg.MaxRequestBytes)
+			c.s.metrics.rejected.Add(1)
+			return
+		}
+		if br.Buffered() < int(size) {
+			// The body is still on its way: it must arrive in time.
+			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestReadTimeout))
+		}
+		body, err := readN(br, int(size))
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !c.stopping.Load() {
+				c.s.log.Warn("closing connection: a request's bytes did not arrive within requestReadTimeoutMs",
+					"remote", c.nc.RemoteAddr(), "size", size, "timeout", c.s.cfg.RequestReadTimeout)
+				c.s.metrics.rejected.Add(1)
+				return
+			}
+			c.debugClose("read body", err)
+			return
+		}
+		c.s.metrics.bytesIn.Add(int64(size) + 4)
+		c.queued.Add(int64(len(body)))
+		select {
+		case c.frames <- body:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// readAheadBytes bounds the frames a connection reads ahead of the one it
+// executes.
+const readAheadBytes = 1 << 20
+
+// minBodyBuffer is what a request body's buffer starts at, unless more
+// has already arrived.
+const minBodyBuffer = 4 << 10
+
+// readN reads exactly n bytes into a buffer that grows with the bytes
+// that have arrived, so a peer announcing a large frame and sending
+// little costs little memory: at most four times what it sent, or
+// minBodyBuffer. (Growing fourfold rather than twofold halves the copying
+// of large bodies.)
+func readN(r io.Reader, n int) ([]byte, error) {
+	start := minBodyBuffer
+	if br, ok := r.(interface{ Buffered() int }); ok {
+		start = max(start, br.Buffered())
+	}
+	buf := make([]byte, 0, min(n, start))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			nb := make([]byte, len(buf), min(n, 4*cap(buf)))
+			copy(nb, buf)
+			buf = nb
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err != nil && len(buf) < n {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+func (c *conn) debugClose(what string, err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || c.stopping.Load() {
+		return
+	}
+	c.s.log.Debug("closing connection", "remote", c.nc.RemoteAddr(), "during", what, "err", err)
+}
+
+// work executes the frames in order and hands their responses to the
+// writer. A frame that must close the connection stops it after the
+// responses before it went out.
+func (c *conn) work() {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.write()
+	}()
+	for body := range c.frames {
+		c.queued.Add(-int64(len(body)))
+		select {
+		case c.drained <- struct{}{}:
+		default:
+		}
+		o, ok := c.execute(body)
+		if !ok {
+			c.s.metrics.rejected.Add(1)
+			c.stopReading()
+			c.cancel()
+			break
+		}
+		if o.frame == nil && o.finish == nil {
+			continue
+		}
+		c.out <- o
+	}
+	close(c.out)
+	// Drain what the reader still hands over so it never blocks.
+	for range c.frames {
+	}
+	<-writerDone
+}
+
+// write writes the responses in order, completing deferred ones first, and
+// flushes when no further response is waiting so pipelined responses share
+// a syscall.
+func (c *conn) write() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	defer bw.Flush()
+	broken := false
+	for o := range c.out {
+		frame := o.frame
+		if o.finish != nil {
+			if !broken {
+				if frame = c.finish(o.finish); frame == nil {
+					// A handler bug: close, as for a panic in execute.
+					broken = true
+					c.stopReading()
+					c.cancel()
+				}
+			}
+			c.unfinished.Done()
+		}
+		if broken {
+			continue // the connection is closing: drain
+		}
+		c.s.metrics.bytesOut.Add(int64(len(frame)))
+		_, err := bw.Write(frame)
+		c.s.bufs.Put(frame) // bufio copies what it keeps
+		if err != nil {
+			broken = true
+		} else if len(c.out) == 0 {
+			if err := bw.Flush(); err != nil {
+				broken = true
+			}
+		}
+		if broken {
+			c.stopReading()
+			c.cancel()
+		}
+	}
+}
+
+// finish runs a deferred response's finish; nil when it panicked.
+func (c *conn) finish(f func() []byte) (frame []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.log.Error("handler panic while finishing a response", "panic", v)
+			frame = nil
+		}
+	}()
+	return f()
+}
+
+// execute decodes and handles one request and returns its response frame
+// (nil when there is none, as for acks=0 produce). It reports false when
+// the connection must close instead: an undecodable header or body, an
+// unknown key, an unsupported version — as Kafka does.
+func (c *conn) execute(body []byte) (outgoing, bool) {
+	h, rest, err := parseHeader(body)
+	if err != nil {
+		c.s.log.Warn("closing connection: bad request header", "remote", c.nc.RemoteAddr(), "err", err)
+		return outgoing{}, false
+	}
+	if h.clientID != nil {
+		c.clientID = *h.clientID
+	}
+	a := c.s.lookup(h.key)
+	if h.key == kmsg.ApiVersions.Int16() && (a == nil || h.version > a.max) {
+		// KIP-511: answer a newer ApiVersions than we know with a v0 body
+		// carrying UNSUPPORTED_VERSION and our ranges, so the client retries
+		// with a version we speak.
+		return outgoing{frame: c.frame(h, c.s.apiVersionsFallback(), false)}, true
+	}
+	if a == nil || h.version < a.min || h.version > a.max {
+		c.s.log.Warn("closing connection: unsupported request", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "key", h.key, "version", h.version)
+		return outgoing{}, false
+	}
+	if !a.pipelined {
+		c.unfinished.Wait()
+	}
+	c.s.metrics.requests[h.key].Add(1)
+	req := kmsg.RequestForKey(h.key)
+	req.SetVersion(h.version)
+	if req.IsFlexible() { // request header v2
+		if rest, err = skipTags(rest); err != nil {
+			c.s.log.Warn("closing connection: bad request header tags", "remote", c.nc.RemoteAddr(), "err", err)
+			return outgoing{}, false
+		}
+	}
+	if err := req.ReadFrom(rest); err != nil {
+		c.s.log.Warn("closing connection: undecodable request", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "version", h.version, "err", err)
+		return outgoing{}, false
+	}
+	r := &request{conn: c, header: h}
+	resp, err := c.s.handle(c.ctx, a, r, req)
+	if err != nil {
+		c.s.log.Warn("closing connection: handler failed", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "err", err)
+		return outgoing{}, false
+	}
+	if resp == nil {
+		return outgoing{}, true
+	}
+	flexible := resp.IsFlexible() && h.key != kmsg.ApiVersions.Int16()
+	if r.finish != nil {
+		c.unfinished.Add(1)
+		return outgoing{finish: func() []byte {
+			r.finish()
+			defer r.encoded()
+			return c.frame(h, resp, flexible)
+		}}, true
+	}
+	defer r.encoded()
+	return outgoing{frame: c.frame(h, resp, flexible)}, true
+}
+
+func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Request) (resp kmsg.Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			// A handler bug must not take the broker down; the connection is
+			// closed and the bug logged loudly.
+			s.log.Error("handler panic", "api", kmsg.NameForKey(a.key), "panic", v)
+			resp, err = nil, fmt.Errorf("handler panic: %v", v)
+		}
+	}()
+	if !a.blocking {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		defer cancel()
+	}
+	return a.handle(ctx, r, req)
+}
+
+// frame encodes a response with its header: size, correlation id, and an
+// empty tag buffer for flexible (header v1) responses.
+func (c *conn) frame(h header, resp kmsg.Response, flexibleHeader bool) []byte {
+	out := c.s.bufs.Get(sizeHint(resp))[:8]
+	binary.BigEndian.PutUint32(out[4:], uint32(h.correlationID))
+	if flexibleHeader {
+		out = append(out, 0)
+	}
+	out = resp.AppendTo(out)
+	binary.BigEndian.PutUint32(out, uint32(len(out)-4))
+	return out
+}
+
+// sizeHint is the buffer to encode resp into: Fetch responses carry
+// megabytes of records, which would otherwise be copied as the buffer grows.
+func sizeHint(resp kmsg.Response) int {
+	f, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 256
+	}
+	n := 256
+	for i := range f.Topics {
+		n += 64 + len(f.Topics[i].Topic)
+		for j := range f.Topics[i].Partitions {
+			n += 64 + len(f.Topics[i].Partitions[j].RecordBatches)
+		}
+	}
+	return n
+}
+
+// request is what a handler knows of the request besides its body.
+type request struct {
+	conn   *conn
+	header header
+	// finish, set by a pipelined API's handler, completes the returned
+	// response outside the connection's worker; the response is written
+	// once it returns.
+	finish func()
+	// release gives back buffers the response points into (records read
+	// for a fetch) once it is encoded.
+	release []func()
+}
+
+// encoded runs the request's releases: its response is in a frame now.
+func (r *request) encoded() {
+	for _, f := range r.release {
+		f()
+	}
+	r.release = nil
+}
