@@ -1,0 +1,161 @@
+package disklog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+
+	"github.com/kop-project/kop/recordbatch"
+	"github.com/kop-project/kop/storage"
+)
+
+// Read implements storage.PartitionLog.
+func (l *Log) Read(ctx context.Context, offset int64, maxBytes int) (storage.ReadResult, error) {
+	var res storage.ReadResult
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return res, storage.ErrClosed
+	}
+	res.LogStartOffset, res.HighWatermark = l.logStart, l.logEnd
+	if offset < l.logStart || offset > l.logEnd {
+		l.mu.RUnlock()
+		return res, fmt.Errorf("%w: offset %d, log is [%d, %d]", storage.ErrOffsetOutOfRange, offset, res.LogStartOffset, res.HighWatermark)
+	}
+	if offset == l.logEnd {
+		l.mu.RUnlock()
+		return res, nil
+	}
+	i := max(sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset })-1, 0)
+	v := segView{s: l.segs[i], size: l.segs[i].size, index: l.segs[i].index}
+	l.mu.RUnlock()
+	for {
+		recs, found, err := v.read(offset, maxBytes)
+		if err != nil {
+			return res, l.readErr(err)
+		}
+		if found {
+			res.Records = recs
+			return res, nil
+		}
+		// offset falls past the last batch of its segment (or compaction
+		// emptied the segment): the next one holds the next batch.
+		l.mu.RLock()
+		base := v.s.base
+		j := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > base })
+		if l.closed || j >= len(l.segs) {
+			l.mu.RUnlock()
+			return res, nil
+		}
+		v = segView{s: l.segs[j], size: l.segs[j].size, index: l.segs[j].index}
+		l.mu.RUnlock()
+	}
+}
+
+// segView is a reader's snapshot of a segment's published state.
+type segView struct {
+	s     *segment
+	size  int64
+	index []offsetEntry
+}
+
+// read returns the whole batches from the one containing offset, up to
+// maxBytes but at least that one batch, read with a single ReadAt. found
+// is false when the segment holds no batch at or after offset.
+func (v segView) read(offset int64, maxBytes int) ([]byte, bool, error) {
+	if !v.s.acquire() {
+		return nil, false, errSegmentGone
+	}
+	defer v.s.release()
+	pos, h, found, err := v.s.findBatch(v.index, v.size, offset)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	n := max(int64(h.Size()), min(int64(maxBytes), v.size-pos))
+	buf := make([]byte, n)
+	if _, err := v.s.f.ReadAt(buf, pos); err != nil {
+		return nil, false, fmt.Errorf("disklog: read %s at %d: %w", filepath.Base(v.s.path), pos, err)
+	}
+	return buf[:recordbatch.WholeBatches(buf)], true, nil
+}
+
+// errSegmentGone: retention or Close released a segment between a
+// reader's snapshot and its read.
+var errSegmentGone = errors.New("disklog: segment deleted")
+
+func (l *Log) readErr(err error) error {
+	if !errors.Is(err, errSegmentGone) {
+		return err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return storage.ErrClosed
+	}
+	return fmt.Errorf("%w: data deleted by retention during the read", storage.ErrOffsetOutOfRange)
+}
+
+// OffsetForTimestamp implements storage.PartitionLog: the first segment
+// whose largest timestamp reaches ts, its time index, then a scan of batch
+// headers.
+func (l *Log) OffsetForTimestamp(ctx context.Context, ts int64) (int64, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return -1, -1, err
+	}
+	type tview struct {
+		segView
+		maxTs  int64
+		tindex []timeEntry
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return -1, -1, storage.ErrClosed
+	}
+	lso := l.logStart
+	var views []tview
+	for _, s := range l.segs {
+		if s.size > 0 && s.maxTs >= ts {
+			views = append(views, tview{segView{s, s.size, s.index}, s.maxTs, s.timeIndex})
+		}
+	}
+	l.mu.RUnlock()
+
+	for _, v := range views {
+		if !v.s.acquire() {
+			continue // deleted by retention meanwhile
+		}
+		from := lookupPos(v.s.base, v.index, max(lookupTime(v.s.base, v.tindex, ts), lso))
+		off, bts, err := scanForTime(v.s, from, v.size, ts, lso)
+		v.s.release()
+		if err != nil {
+			return -1, -1, err
+		}
+		if off >= 0 {
+			return off, bts, nil
+		}
+	}
+	return -1, -1, nil
+}
+
+func scanForTime(s *segment, from, size, ts, lso int64) (int64, int64, error) {
+	sc := newScanner(s.f, from, size, false)
+	for {
+		h, _, err := sc.next()
+		if err == io.EOF {
+			return -1, -1, nil
+		}
+		if err != nil {
+			return -1, -1, err
+		}
+		if h.MaxTimestamp >= ts && h.NextOffset() > lso {
+			return max(h.BaseOffset, lso), h.MaxTimestamp, nil
+		}
+	}
+}
