@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -133,15 +134,43 @@ func (m *groupMember) commit(ctx context.Context) {
 	}
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+// checkFor polls cond every 50 ms until it returns nil; when timeout
+// passes first the test fails with cond's last error, which says how far
+// from the goal things were.
+func checkFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitFor is checkFor for a condition that has nothing more to say.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	checkFor(t, timeout, what, func() error {
+		if cond() {
+			return nil
+		}
+		return errors.New("the condition still does not hold")
+	})
+}
+
+// consumedAtLeast is a checkFor condition: the members together consumed
+// at least n records.
+func consumedAtLeast(n int, ms ...*groupMember) func() error {
+	return func() error {
+		if got := totalConsumed(ms...); got < n {
+			return fmt.Errorf("%d of %d records consumed", got, n)
+		}
+		return nil
 	}
 }
 
@@ -149,21 +178,24 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 // together cover 0..partitions-1, each member owning at least one.
 func waitSplit(t testing.TB, partitions int, ms ...*groupMember) {
 	t.Helper()
-	waitFor(t, 30*time.Second, "the group to split the partitions", func() bool {
-		seen := map[int32]bool{}
+	checkFor(t, 30*time.Second, "the group to split the partitions", func() error {
+		seen := map[int32]string{}
 		for _, m := range ms {
 			owned := m.ownedPartitions()
 			if len(owned) == 0 {
-				return false
+				return fmt.Errorf("%s owns nothing", m.name)
 			}
 			for _, p := range owned {
-				if seen[p] {
-					return false
+				if other, dup := seen[p]; dup {
+					return fmt.Errorf("%s and %s both own partition %d", other, m.name, p)
 				}
-				seen[p] = true
+				seen[p] = m.name
 			}
 		}
-		return len(seen) == partitions
+		if len(seen) != partitions {
+			return fmt.Errorf("%d of %d partitions owned: %v", len(seen), partitions, seen)
+		}
+		return nil
 	})
 }
 
@@ -242,7 +274,7 @@ func TestGroupSplitCommitResume(t *testing.T) {
 		// Records committed before this round must not be read again.
 		produceN(t, newClient(t, b.addr), topic, 2000)
 		produced += 2000
-		waitFor(t, time.Minute, "2000 records", func() bool { return totalConsumed(a, c) >= 2000 })
+		checkFor(t, time.Minute, "2000 records", consumedAtLeast(2000, a, c))
 		time.Sleep(200 * time.Millisecond) // a duplicate would show up here
 		exactlyOnce(t, 2000, a, c)
 		a.commit(ctx)
@@ -257,7 +289,7 @@ func TestGroupSplitCommitResume(t *testing.T) {
 		produceN(t, newClient(t, b.addr), topic, 500)
 		produced += 500
 		n := joinGroup(t, b.addr, group, topic, label+"-new")
-		waitFor(t, time.Minute, "the new member to read 500 records", func() bool { return totalConsumed(n) >= 500 })
+		checkFor(t, time.Minute, "the new member to read 500 records", consumedAtLeast(500, n))
 		time.Sleep(200 * time.Millisecond)
 		exactlyOnce(t, 500, n) // reading from the start would give 2500
 		n.commit(ctx)
@@ -304,7 +336,7 @@ func TestGroupBalancers(t *testing.T) {
 			c := joinGroup(t, b.addr, group, topic, "b", kgo.Balancers(tc.balancer))
 			waitSplit(t, 6, a, c)
 			produceN(t, newClient(t, b.addr), topic, 600)
-			waitFor(t, time.Minute, "600 records", func() bool { return totalConsumed(a, c) >= 600 })
+			checkFor(t, time.Minute, "600 records", consumedAtLeast(600, a, c))
 			exactlyOnce(t, 600, a, c)
 			ctx := testCtx(t, time.Minute)
 			a.commit(ctx)
@@ -322,7 +354,7 @@ func TestGroupBalancers(t *testing.T) {
 			c.close() // leaves the group
 			waitSplit(t, 6, a)
 			produceN(t, newClient(t, b.addr), topic, 60)
-			waitFor(t, time.Minute, "the remaining member to read on", func() bool { return totalConsumed(a, c) >= 660 })
+			checkFor(t, time.Minute, "the remaining member to read on", consumedAtLeast(660, a, c))
 			// a read c's partitions from c's commits: nothing twice.
 			seen := map[recordID]bool{}
 			for _, m := range []*groupMember{a, c} {
@@ -365,15 +397,24 @@ func TestStaticMemberRestart(t *testing.T) {
 	// cooperative-sticky settles in two rebalances: the second ends
 	// with the coordinator Stable and both members on its generation.
 	var gen int32
-	waitFor(t, time.Minute, "the group to settle (Stable, both members on its generation)", func() bool {
+	checkFor(t, time.Minute, "the group to settle (Stable, both members on its generation)", func() error {
 		d, err := adm.DescribeGroups(testCtx(t, 30*time.Second), group)
-		if err != nil || d[group].State != "Stable" {
-			return false
+		if err != nil {
+			return err
+		}
+		if s := d[group].State; s != "Stable" {
+			return fmt.Errorf("the group is %s", s)
 		}
 		_, ga := a.cl.GroupMetadata()
 		_, gc := c.cl.GroupMetadata()
 		gen = ga
-		return ga == gc && ga > 0 && len(a.ownedPartitions())+len(c.ownedPartitions()) == 4
+		if ga != gc || ga <= 0 {
+			return fmt.Errorf("the members are on generations %d and %d", ga, gc)
+		}
+		if n := len(a.ownedPartitions()) + len(c.ownedPartitions()); n != 4 {
+			return fmt.Errorf("the members own %d of 4 partitions", n)
+		}
+		return nil
 	})
 	owned := c.ownedPartitions()
 	a.mu.Lock()
@@ -405,7 +446,7 @@ func TestStaticMemberRestart(t *testing.T) {
 	}
 	// The restarted member consumes its partitions.
 	produceN(t, newClient(t, b.addr), topic, 400)
-	waitFor(t, time.Minute, "400 records", func() bool { return totalConsumed(a, c2) >= 400 })
+	checkFor(t, time.Minute, "400 records", consumedAtLeast(400, a, c2))
 	exactlyOnce(t, 400, a, c2)
 
 	// A second client with the same instance id fences the first.
