@@ -55,6 +55,8 @@ type Config struct {
 	// StoreTimeout bounds Raft writes started by timers rather than requests.
 	StoreTimeout time.Duration
 	Logger       *slog.Logger
+	// Clock is the time source; nil is the system clock.
+	Clock Clock
 }
 
 func (c *Config) defaults() {
@@ -81,6 +83,9 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
 	}
 }
 
@@ -288,7 +293,7 @@ func (c *Coordinator) ExpireOffsets(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.StoreTimeout)
 	defer cancel()
-	n, err := c.store.ExpireOffsets(ctx, time.Now().UnixMilli(), c.cfg.OffsetsRetention.Milliseconds())
+	n, err := c.store.ExpireOffsets(ctx, c.cfg.Clock.Now().UnixMilli(), c.cfg.OffsetsRetention.Milliseconds())
 	if err != nil {
 		c.log.Warn("expiring offsets", "err", err)
 		return
@@ -347,8 +352,8 @@ func (c *Coordinator) checkLocked() *kerr.Error {
 
 // after runs f under g's lock after d, unless leadership changed since or
 // g was removed.
-func (c *Coordinator) after(g *group, d time.Duration, f func()) *time.Timer {
-	return time.AfterFunc(d, func() {
+func (c *Coordinator) after(g *group, d time.Duration, f func()) Timer {
+	return c.cfg.Clock.AfterFunc(d, func() {
 		g.mu.Lock()
 		defer c.unlock(g)
 		if g.state == Dead || !c.current(g) {
@@ -447,7 +452,7 @@ func (c *Coordinator) queueWriteLocked(g *group, del bool) *groupWrite {
 	if del {
 		w.rec.ID = g.id
 	} else {
-		w.rec = g.record(time.Now().UnixMilli())
+		w.rec = g.record(c.cfg.Clock.Now().UnixMilli())
 	}
 	g.lastWrite = w.done
 	g.queued = append(g.queued, w)

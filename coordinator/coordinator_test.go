@@ -146,7 +146,14 @@ func commitCode(c *Coordinator, r *kmsg.OffsetCommitRequest) int16 {
 // generation.
 func stableGroup(t *testing.T, c *Coordinator, group string) (string, int32) {
 	t.Helper()
-	jr := join(t, c, joinReq(group, "", 5000))
+	return stableGroupWithSession(t, c, group, 5000)
+}
+
+// stableGroupWithSession makes group Stable with one member whose session
+// timeout is sessionMs, and returns its id and generation.
+func stableGroupWithSession(t *testing.T, c *Coordinator, group string, sessionMs int32) (string, int32) {
+	t.Helper()
+	jr := join(t, c, joinReq(group, "", sessionMs))
 	wantCode(t, "join", jr.ErrorCode, nil)
 	sr := c.SyncGroup(context.Background(), syncReq(group, jr.MemberID, jr.Generation, map[string][]byte{jr.MemberID: []byte("a")}))
 	wantCode(t, "sync", sr.ErrorCode, nil)

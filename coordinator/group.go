@@ -48,7 +48,7 @@ type member struct {
 	joinVersion int16
 	sync        chan *kmsg.SyncGroupResponse // parked SyncGroup, nil when none
 	syncVersion int16
-	session     *time.Timer
+	session     Timer
 }
 
 func (m *member) metadataFor(protocol string) []byte {
@@ -86,11 +86,11 @@ type group struct {
 	generation   int32
 	leader       string
 	members      map[string]*member
-	static       map[string]string      // group.instance.id → member id
-	pending      map[string]*time.Timer // member ids handed out with MEMBER_ID_REQUIRED
+	static       map[string]string // group.instance.id → member id
+	pending      map[string]Timer  // member ids handed out with MEMBER_ID_REQUIRED
 
-	rebalance      *time.Timer // join or sync phase deadline
-	initialDelay   bool        // in the initial rebalance delay
+	rebalance      Timer // join or sync phase deadline
+	initialDelay   bool  // in the initial rebalance delay
 	newMemberAdded bool
 
 	// Durable writes (see Coordinator): lastWrite is closed when the
@@ -108,7 +108,7 @@ type group struct {
 }
 
 func newGroup(id string, epoch uint64) *group {
-	return &group{id: id, epoch: epoch, members: map[string]*member{}, static: map[string]string{}, pending: map[string]*time.Timer{}}
+	return &group{id: id, epoch: epoch, members: map[string]*member{}, static: map[string]string{}, pending: map[string]Timer{}}
 }
 
 // writing reports whether a durable write of g is still under way.

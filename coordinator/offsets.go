@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"slices"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,7 +26,7 @@ func (c *Coordinator) OffsetCommit(ctx context.Context, req *kmsg.OffsetCommitRe
 		commits []raftmeta.OffsetCommit
 		slots   []slot
 	)
-	now := time.Now().UnixMilli()
+	now := c.cfg.Clock.Now().UnixMilli()
 	for ti, rt := range req.Topics {
 		st := kmsg.NewOffsetCommitResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
