@@ -96,6 +96,7 @@ type Config struct {
 	LogCleanerBackoffMs         int64
 	MaxConnections              int32
 	RequestReadTimeoutMs        int64
+	MaxDecompressedBatchBytes   int64
 	MaxConnectionsPerIp         int32
 	LogCleanerDedupeBufferSize  int64
 	RequestTimeoutMs            int64

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -11,8 +13,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kop-project/kop/recordbatch"
 	"github.com/kop-project/kop/recordbatch/batchtest"
 )
 
@@ -364,5 +368,52 @@ func (c *rawConn) readFrameBody(n uint32) {
 	c.t.Helper()
 	if _, err := io.ReadFull(c.nc, make([]byte, n)); err != nil {
 		c.t.Fatalf("reading response: %v", err)
+	}
+}
+
+// TestCompressionBombRefused: a 100 KiB gzip batch whose records inflate
+// to 100 MiB (over maxDecompressedBatchBytes, 64 MiB by default) is
+// refused with MESSAGE_TOO_LARGE before anything is stored, and the broker
+// goes on serving; a sound gzip batch from a real client is taken.
+func TestCompressionBombRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	b := startStandalone(t, nil)
+	ctx := testCtx(t, time.Minute)
+	if _, err := newAdmin(t, b.addr).CreateTopic(ctx, 1, 1, nil, "bomb"); err != nil {
+		t.Fatal(err)
+	}
+	const inflated = 100 << 20
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(binary.AppendVarint(nil, inflated)) // one record claiming it all
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < inflated>>20; i++ {
+		zw.Write(zeros)
+	}
+	zw.Close()
+	raw := recordbatch.Encode(recordbatch.Fields{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, []recordbatch.Record{{Value: []byte("x")}})
+	raw = append(raw[:recordbatch.HeaderSize:recordbatch.HeaderSize], zipped.Bytes()...)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	binary.BigEndian.PutUint16(raw[21:], uint16(recordbatch.CompressionGzip))
+	if err := recordbatch.UpdateCRC(raw); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("bomb: %d bytes compressed, %d inflated", len(raw), inflated)
+
+	c := dialRaw(t, b.addr)
+	p := c.request(produceReq("bomb", 7, -1, raw), 1).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	if p.ErrorCode != kerr.MessageTooLarge.Code {
+		t.Fatalf("compression bomb: error %v, want MESSAGE_TOO_LARGE", kerr.ErrorForCode(p.ErrorCode))
+	}
+	stillServesOn(t, c)
+	cl := newClient(t, b.addr, kgo.ProducerBatchCompression(kgo.GzipCompression()), kgo.RecordDeliveryTimeout(30*time.Second))
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "bomb", Value: bytes.Repeat([]byte("a"), 10000)}).FirstErr(); err != nil {
+		t.Fatalf("a sound gzip batch: %v", err)
+	}
+	ends, err := newAdmin(t, b.addr).ListEndOffsets(ctx, "bomb")
+	if o, _ := ends.Lookup("bomb", 0); err != nil || o.Offset != 1 {
+		t.Fatalf("end offset %+v (%v): the bomb was stored, or the sound batch was not", o, err)
 	}
 }

@@ -156,11 +156,17 @@ func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg
 		return nil
 	}
 	b := batches[0]
+	// A compressed batch's records are walked as they inflate, within
+	// maxDecompressedBatchBytes, before anything else is done with it.
+	if err := recordbatch.CheckRecords(b.Raw, s.cfg.MaxDecompressedBatchBytes); err != nil {
+		fail(err)
+		return nil
+	}
 	cfg := p.Config()
 	if codec, ok := recordbatch.CodecNamed(cfg.Compression); ok && codec != b.Header.Compression() {
 		// compression.type names a codec: the batch is stored in it (and
 		// its stored size is what max.message.bytes bounds, as in Kafka).
-		raw, err := recordbatch.Recompress(b.Raw, codec, recordbatch.MaxDecompressedBytes)
+		raw, err := recordbatch.Recompress(b.Raw, codec, s.cfg.MaxDecompressedBatchBytes)
 		if err != nil {
 			fail(err)
 			return nil
@@ -172,7 +178,7 @@ func (s *Server) producePartition(ctx context.Context, t raftmeta.Topic, rp kmsg
 		b.Raw = raw
 	}
 	if cfg.Compact && !b.Header.IsControl() {
-		if err := recordbatch.CheckKeys(b.Raw, recordbatch.MaxDecompressedBytes); err != nil {
+		if err := recordbatch.CheckKeys(b.Raw, s.cfg.MaxDecompressedBatchBytes); err != nil {
 			fail(fmt.Errorf("compacted topic %s partition %d: %w", t.Name, rp.Partition, err))
 			return nil
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kop-project/kop/internal/bufpool"
+	"github.com/kop-project/kop/recordbatch"
 )
 
 // Config holds the protocol-level settings of a Server.
@@ -35,6 +36,10 @@ type Config struct {
 	// 0 means no cap.
 	MaxConnections      int
 	MaxConnectionsPerIP int
+	// MaxDecompressedBatchBytes bounds the records of one produced batch
+	// once decompressed; a compressed batch inflating to more is refused
+	// (a compression bomb). 0: recordbatch.MaxDecompressedBytes.
+	MaxDecompressedBatchBytes int
 }
 
 // Server serves the Kafka protocol on one or more listeners.
@@ -64,6 +69,9 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 10 * time.Minute
+	}
+	if cfg.MaxDecompressedBatchBytes <= 0 {
+		cfg.MaxDecompressedBatchBytes = recordbatch.MaxDecompressedBytes
 	}
 	if cfg.RequestReadTimeout <= 0 {
 		cfg.RequestReadTimeout = time.Minute

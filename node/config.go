@@ -45,6 +45,9 @@ type Config struct {
 	MaxRequestBytes int32
 	// RequestReadTimeout bounds reading one request once its size arrived.
 	RequestReadTimeout time.Duration
+	// MaxDecompressedBatchBytes bounds a produced batch's decompressed
+	// records.
+	MaxDecompressedBatchBytes int
 	// MaxConnections and MaxConnectionsPerIP cap client connections (0: no cap).
 	MaxConnections      int
 	MaxConnectionsPerIP int

@@ -149,12 +149,13 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	n.txns = txn.New(n.meta, markerWriter{n}, tcfg)
 
 	n.kafka = kafkaapi.NewServer(kafkaapi.Config{
-		MaxRequestBytes:     cfg.MaxRequestBytes,
-		RequestReadTimeout:  cfg.RequestReadTimeout,
-		MaxConnections:      cfg.MaxConnections,
-		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
-		IdleTimeout:         cfg.IdleTimeout,
-		RequestTimeout:      cfg.RequestTimeout,
+		MaxRequestBytes:           cfg.MaxRequestBytes,
+		RequestReadTimeout:        cfg.RequestReadTimeout,
+		MaxDecompressedBatchBytes: cfg.MaxDecompressedBatchBytes,
+		MaxConnections:            cfg.MaxConnections,
+		MaxConnectionsPerIP:       cfg.MaxConnectionsPerIP,
+		IdleTimeout:               cfg.IdleTimeout,
+		RequestTimeout:            cfg.RequestTimeout,
 	}, kafkaapi.Deps{
 		NodeID:     cfg.NodeID,
 		Meta:       n.meta,

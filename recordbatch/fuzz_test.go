@@ -172,3 +172,27 @@ func FuzzFilter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckRecords: the streaming check of a compressed batch never
+// panics, and agrees with DecodeRecords on whether the records are a
+// whole list of the header's count within the limit.
+func FuzzCheckRecords(f *testing.F) {
+	seedBatches(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		h, err := recordbatch.PeekHeader(in)
+		if err != nil || h.Size() > len(in) {
+			return
+		}
+		in = in[:h.Size()]
+		err = recordbatch.CheckRecords(in, 1<<20)
+		if h.Compression() == recordbatch.CompressionNone {
+			if err != nil {
+				t.Fatalf("an uncompressed batch was checked: %v", err)
+			}
+			return
+		}
+		if _, derr := recordbatch.DecodeRecords(in, 1<<20); derr == nil && err != nil {
+			t.Fatalf("DecodeRecords reads the batch, CheckRecords refuses it: %v", err)
+		}
+	})
+}
