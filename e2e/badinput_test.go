@@ -8,7 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -415,5 +419,80 @@ func TestCompressionBombRefused(t *testing.T) {
 	ends, err := newAdmin(t, b.addr).ListEndOffsets(ctx, "bomb")
 	if o, _ := ends.Lookup("bomb", 0); err != nil || o.Offset != 1 {
 		t.Fatalf("end offset %+v (%v): the bomb was stored, or the sound batch was not", o, err)
+	}
+}
+
+// TestDiskFullStorageError: with its data directory on a full file
+// system, produce answers KAFKA_STORAGE_ERROR with a message naming the
+// partition and the cause; the broker keeps serving, and takes produce
+// again by itself once there is room. The data directory is a small
+// tmpfs, which needs root (skipped, saying so, without).
+func TestDiskFullStorageError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("mounting a tmpfs for the data directory needs root: %v: %s", err, out)
+	}
+	// Registered first, so it runs after the broker has stopped.
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	b := startStandalone(t, map[string]string{"dataDir": filepath.Join(dir, "data")})
+	ctx := testCtx(t, time.Minute)
+	if _, err := newAdmin(t, b.addr).CreateTopic(ctx, 1, 1, nil, "full"); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, b.addr)
+	corr := int32(0)
+	produce := func() kmsg.ProduceResponseTopicPartition {
+		corr++
+		return c.request(produceReq("full", 9, -1, makeBatch(10, 10_000, -1, 0)), corr).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	}
+	if p := produce(); p.ErrorCode != 0 {
+		t.Fatalf("produce with room: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	// Fill the file system.
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	for small := make([]byte, 4096); ; {
+		if _, err := f.Write(small); err != nil {
+			break
+		}
+	}
+	f.Close()
+
+	p := produce()
+	if p.ErrorCode != kerr.KafkaStorageError.Code || p.ErrorMessage == nil ||
+		!strings.Contains(*p.ErrorMessage, "full-0") || !strings.Contains(*p.ErrorMessage, "no space") {
+		msg := "<nil>"
+		if p.ErrorMessage != nil {
+			msg = *p.ErrorMessage
+		}
+		t.Fatalf("produce on a full disk: %v %q, want KAFKA_STORAGE_ERROR naming the partition and the cause", kerr.ErrorForCode(p.ErrorCode), msg)
+	}
+	stillServesOn(t, c)
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if p := produce(); p.ErrorCode != 0 {
+		t.Fatalf("produce once there is room again: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	ends, err := newAdmin(t, b.addr).ListEndOffsets(ctx, "full")
+	if o, _ := ends.Lookup("full", 0); err != nil || o.Offset != 20 {
+		t.Fatalf("end offset %+v (%v), want the two acknowledged batches' 20 records", o, err)
 	}
 }

@@ -23,6 +23,10 @@ var (
 	// ErrMessageTooLarge: a batch is larger than the topic's
 	// max.message.bytes (MESSAGE_TOO_LARGE).
 	ErrMessageTooLarge = errors.New("storage: batch larger than max.message.bytes")
+	// ErrIO: the log's files could not be written or read (disk full,
+	// read-only file system, a failing disk); KAFKA_STORAGE_ERROR, which
+	// clients retry. The error names the partition and the cause.
+	ErrIO = errors.New("storage: I/O error")
 )
 
 // TopicPartition names one partition of a Kafka topic.

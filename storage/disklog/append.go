@@ -36,7 +36,7 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 		return res, storage.ErrClosed
 	}
 	if l.failed != nil {
-		return res, fmt.Errorf("disklog: log failed earlier: %w", l.failed)
+		return res, l.ioError("an earlier failure stops appends until the log is reopened", l.failed)
 	}
 	if leaderEpoch < latest {
 		return res, fmt.Errorf("%w: append with leader epoch %d, log is at epoch %d", storage.ErrFenced, leaderEpoch, latest)
@@ -61,7 +61,7 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 		epochs := l.epochs.With(leaderEpoch, leo)
 		l.mu.RUnlock()
 		if err := writeEpochs(l.dir, epochs); err != nil {
-			return res, err
+			return res, l.ioError("write the leader-epoch checkpoint", err)
 		}
 		l.mu.Lock()
 		l.epochs = epochs
@@ -82,7 +82,7 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 		if l.shouldRoll(l.active, size, last, now, cfg) {
 			if err := l.roll(next); err != nil {
 				l.undo(startActive, startSegs)
-				return res, err
+				return res, l.ioError("roll a new segment", err)
 			}
 		}
 		s := l.active
@@ -98,7 +98,7 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 		b.Header = h
 		if _, err := s.f.WriteAt(b.Raw, s.w.size); err != nil {
 			l.undo(startActive, startSegs)
-			return res, fmt.Errorf("disklog: write segment %s: %w", filepath.Base(s.path), err)
+			return res, l.ioError("write segment "+filepath.Base(s.path), err)
 		}
 		if s.w.size == 0 {
 			s.w.firstAppend = now
@@ -116,7 +116,7 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 			// refuse further writes, as Kafka takes the log offline.
 			l.failed = err
 			l.undo(startActive, startSegs)
-			return res, fmt.Errorf("disklog: fsync %s: %w", filepath.Base(l.active.path), err)
+			return res, l.ioError("fsync "+filepath.Base(l.active.path), err)
 		}
 		l.syncs.Add(1)
 		synced = true

@@ -249,3 +249,10 @@ func (l *Log) Close() error {
 	}
 	return nil
 }
+
+// ioError marks a failure of the log's files as storage.ErrIO
+// (KAFKA_STORAGE_ERROR), naming the partition, what failed and why (disk
+// full, read-only, I/O error).
+func (l *Log) ioError(what string, err error) error {
+	return fmt.Errorf("%w: partition %s: %s: %w", storage.ErrIO, partitionDir(l.tp), what, err)
+}

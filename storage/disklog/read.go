@@ -80,7 +80,7 @@ func (v segView) read(offset int64, maxBytes int) ([]byte, bool, error) {
 	n := max(int64(h.Size()), min(int64(maxBytes), v.size-pos))
 	buf := make([]byte, n)
 	if _, err := v.s.f.ReadAt(buf, pos); err != nil {
-		return nil, false, fmt.Errorf("disklog: read %s at %d: %w", filepath.Base(v.s.path), pos, err)
+		return nil, false, fmt.Errorf("%w: read %s at %d: %w", storage.ErrIO, filepath.Base(v.s.path), pos, err)
 	}
 	return buf[:recordbatch.WholeBatches(buf)], true, nil
 }
@@ -90,6 +90,9 @@ func (v segView) read(offset int64, maxBytes int) ([]byte, bool, error) {
 var errSegmentGone = errors.New("disklog: segment deleted")
 
 func (l *Log) readErr(err error) error {
+	if errors.Is(err, storage.ErrIO) {
+		return fmt.Errorf("partition %s: %w", partitionDir(l.tp), err)
+	}
 	if !errors.Is(err, errSegmentGone) {
 		return err
 	}
