@@ -208,6 +208,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"--httpAddress=127.0.0.1:9092", "httpAddress", "kafkaListeners"},
 		{"--raftBindAddress=0.0.0.0:9092", "raftBindAddress", "port 9092"},
 		{"--socketRequestMaxBytes=-5", "socketRequestMaxBytes", ">= 1024"},
+		{"--queuedMaxRequestBytes=2097152", "queuedMaxRequestBytes", "at least socketRequestMaxBytes"},
+		{"--maxDecompressedBatchBytes=5", "maxDecompressedBatchBytes", ">= 1048576"},
 		{"--logRetentionMs=-2", "logRetentionMs", ">= -1"},
 		{"--groupMinSessionTimeoutMs=90000000", "groupMinSessionTimeoutMs", "groupMaxSessionTimeoutMs"},
 		{"--dataDir=", "dataDir", "empty"},

@@ -97,6 +97,7 @@ type Config struct {
 	MaxConnections              int32
 	RequestReadTimeoutMs        int64
 	MaxDecompressedBatchBytes   int64
+	QueuedMaxRequestBytes       int64
 	MaxConnectionsPerIp         int32
 	LogCleanerDedupeBufferSize  int64
 	RequestTimeoutMs            int64

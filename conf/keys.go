@@ -268,6 +268,8 @@ var keys = []key{
 		setEnum(func(c *Config) *string { return &c.EntryFormat }, "kafka", "pulsar")),
 	both("socketRequestMaxBytes", "104857600", "Largest Kafka request accepted; a larger frame closes the connection.",
 		setInt32(func(c *Config) *int32 { return &c.SocketRequestMaxBytes }, 1024, maxInt32)),
+	both("queuedMaxRequestBytes", "536870912", "Bytes of requests being read or waiting to be answered, over all connections (Kafka's queued.max.request.bytes); when they are spent, sockets are not read until some are answered. At least socketRequestMaxBytes.",
+		setInt64(func(c *Config) *int64 { return &c.QueuedMaxRequestBytes }, 1<<20, math.MaxInt64)),
 	both("maxDecompressedBatchBytes", "67108864", "A produced compressed batch whose records inflate to more than this is refused (MESSAGE_TOO_LARGE), checked as it inflates: a compression bomb costs nothing.",
 		setInt64(func(c *Config) *int64 { return &c.MaxDecompressedBatchBytes }, 1<<20, 1<<31-1)),
 	both("requestReadTimeoutMs", "60000", "Close a connection whose request, once its size arrived, is not all received within this long (a slow or stalled sender).",

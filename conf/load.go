@@ -275,6 +275,11 @@ func (c *Config) finish(logger *slog.Logger) error {
 		}
 	}
 
+	if c.QueuedMaxRequestBytes < int64(c.SocketRequestMaxBytes) {
+		return keyError("queuedMaxRequestBytes", strconv.FormatInt(c.QueuedMaxRequestBytes, 10),
+			fmt.Sprintf("must be at least socketRequestMaxBytes (%d): a request that size could never be read", c.SocketRequestMaxBytes))
+	}
+
 	// Raft addresses and peers.
 	bindHost, bindPort, _ := splitHostPort(c.RaftBindAddress, true)
 	if c.RaftAdvertisedAddress != "" {

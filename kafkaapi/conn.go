@@ -40,10 +40,12 @@ type conn struct {
 }
 
 // outgoing is one response on its way to the writer: a frame, or a finish
-// that completes the response and returns its frame.
+// that completes the response and returns its frame; reserved is the
+// request budget its body holds until then.
 type outgoing struct {
-	frame  []byte
-	finish func() []byte
+	frame    []byte
+	finish   func() []byte
+	reserved int
 }
 
 func newConn(s *Server, nc net.Conn, listener string) *conn {
@@ -103,8 +105,13 @@ func (c *conn) readLoop() {
 			// The body is still on its way: it must arrive in time.
 			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestReadTimeout))
 		}
-		body, err := readN(br, int(size))
+		// The body's buffer takes its bytes from the broker-wide budget
+		// as it grows with what arrives (waiting, the socket unread,
+		// while there is no room), and holds them until the request is
+		// answered.
+		body, reserved, err := readN(br, int(size), func(n int) error { return c.s.reserve(c.ctx, n) })
 		if err != nil {
+			c.s.unreserve(reserved)
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && !c.stopping.Load() {
 				c.s.log.Warn("closing connection: a request's bytes did not arrive within requestReadTimeoutMs",
@@ -120,6 +127,7 @@ func (c *conn) readLoop() {
 		select {
 		case c.frames <- body:
 		case <-c.ctx.Done():
+			c.s.unreserve(len(body))
 			return
 		}
 	}
@@ -137,18 +145,33 @@ const minBodyBuffer = 4 << 10
 // that have arrived, so a peer announcing a large frame and sending
 // little costs little memory: at most four times what it sent, or
 // minBodyBuffer. (Growing fourfold rather than twofold halves the copying
-// of large bodies.)
-func readN(r io.Reader, n int) ([]byte, error) {
+// of large bodies.) grow, when set, is asked for every byte of capacity
+// before it is allocated; reserved is what it granted (n on success).
+func readN(r io.Reader, n int, grow func(int) error) (buf []byte, reserved int, err error) {
+	alloc := func(size int) error {
+		if grow != nil {
+			if err := grow(size - cap(buf)); err != nil {
+				return err
+			}
+		}
+		reserved += size - cap(buf)
+		nb := make([]byte, len(buf), size)
+		copy(nb, buf)
+		buf = nb
+		return nil
+	}
 	start := minBodyBuffer
 	if br, ok := r.(interface{ Buffered() int }); ok {
 		start = max(start, br.Buffered())
 	}
-	buf := make([]byte, 0, min(n, start))
+	if err := alloc(min(n, start)); err != nil {
+		return nil, reserved, err
+	}
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
-			nb := make([]byte, len(buf), min(n, 4*cap(buf)))
-			copy(nb, buf)
-			buf = nb
+			if err := alloc(min(n, 4*cap(buf))); err != nil {
+				return nil, reserved, err
+			}
 		}
 		m, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+m]
@@ -156,10 +179,10 @@ func readN(r io.Reader, n int) ([]byte, error) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, err
+			return nil, reserved, err
 		}
 	}
-	return buf, nil
+	return buf, reserved, nil
 }
 
 func (c *conn) debugClose(what string, err error) {
@@ -186,10 +209,18 @@ func (c *conn) work() {
 		}
 		o, ok := c.execute(body)
 		if !ok {
+			c.s.unreserve(len(body))
 			c.s.metrics.rejected.Add(1)
 			c.stopReading()
 			c.cancel()
 			break
+		}
+		if o.finish == nil {
+			// Answered: the decoded request (which may alias the
+			// body) is done with.
+			c.s.unreserve(len(body))
+		} else {
+			o.reserved = len(body) // a produce's batches wait for its appends
 		}
 		if o.frame == nil && o.finish == nil {
 			continue
@@ -198,7 +229,8 @@ func (c *conn) work() {
 	}
 	close(c.out)
 	// Drain what the reader still hands over so it never blocks.
-	for range c.frames {
+	for body := range c.frames {
+		c.s.unreserve(len(body))
 	}
 	<-writerDone
 }
@@ -222,6 +254,7 @@ func (c *conn) write() {
 				}
 			}
 			c.unfinished.Done()
+			c.s.unreserve(o.reserved)
 		}
 		if broken {
 			continue // the connection is closing: drain

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -134,5 +135,50 @@ func TestSlowSenderDisconnected(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no log of the slow sender:\n%s", logs.String())
 		}
+	}
+}
+
+// TestRequestBudgetBackPressure: with the broker-wide request budget
+// (QueuedMaxRequestBytes) spent by one connection's half-sent request,
+// another connection's request is not read until the budget frees up —
+// here when the first connection goes away — and is then answered.
+func TestRequestBudgetBackPressure(t *testing.T) {
+	s := NewServer(Config{MaxRequestBytes: 64 << 10, QueuedMaxRequestBytes: 64 << 10, RequestReadTimeout: time.Minute}, Deps{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	hog := serve(t, s)
+	// A 64 KiB request of which 60 KiB come: its buffer grows to the
+	// whole budget.
+	if _, err := hog.Write(append([]byte{0, 1, 0, 0}, make([]byte, 60<<10)...)); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the hog holds the whole budget: nothing else fits.
+	for deadline := time.Now().Add(30 * time.Second); s.queued.TryAcquire(1); {
+		s.queued.Release(1)
+		if time.Now().After(deadline) {
+			t.Fatal("the half-sent request never took the budget")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	other := dial(t, hog.RemoteAddr().String())
+	answered := make(chan error, 1)
+	go func() { answered <- apiVersionsWorks(t, other, 1) }()
+	for deadline := time.Now().Add(30 * time.Second); s.metrics.budgetWaits.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second request never waited for the budget")
+		}
+	}
+	select {
+	case err := <-answered:
+		t.Fatalf("answered while the budget was spent: %v", err)
+	default:
+	}
+	hog.Close() // its bytes go back
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatalf("after the budget freed up: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("not answered within 30 s of the budget freeing up")
 	}
 }

@@ -19,6 +19,7 @@ type metrics struct {
 	rejected    atomic.Int64 // connections closed for bad input
 	refused     atomic.Int64 // connections closed at accept: over a connection cap
 	fetchWaits  atomic.Int64 // fetches parked in their long poll now
+	budgetWaits atomic.Int64 // request bodies that waited for queuedMaxRequestBytes
 }
 
 // WriteMetrics writes the counters in Prometheus text exposition format.
@@ -42,6 +43,7 @@ func (s *Server) WriteMetrics(w io.Writer) {
 		{"kop_kafka_connections_rejected_total", "Connections closed for malformed or unsupported requests.", "counter", m.rejected.Load()},
 		{"kop_kafka_connections_refused_total", "Connections closed at once for exceeding maxConnections or maxConnectionsPerIp.", "counter", m.refused.Load()},
 		{"kop_kafka_fetches_waiting", "Fetches parked in their long poll, waiting for data.", "gauge", m.fetchWaits.Load()},
+		{"kop_kafka_request_budget_waits_total", "Requests whose body waited for room in queuedMaxRequestBytes (sockets not read meanwhile).", "counter", m.budgetWaits.Load()},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", c.name, c.help, c.name, c.typ, c.name, c.v)
 	}

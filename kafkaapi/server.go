@@ -12,6 +12,7 @@ import (
 
 	"github.com/kop-project/kop/internal/bufpool"
 	"github.com/kop-project/kop/recordbatch"
+	"golang.org/x/sync/semaphore"
 )
 
 // Config holds the protocol-level settings of a Server.
@@ -40,15 +41,24 @@ type Config struct {
 	// once decompressed; a compressed batch inflating to more is refused
 	// (a compression bomb). 0: recordbatch.MaxDecompressedBytes.
 	MaxDecompressedBatchBytes int
+	// QueuedMaxRequestBytes bounds, broker-wide, the bytes of requests
+	// being read or waiting to be handled (Kafka's
+	// queued.max.request.bytes): a request's buffer takes budget as it
+	// grows with the bytes that arrive and holds it until the request is
+	// answered; when it is spent, sockets are not read (back-pressure).
+	// 0: no bound.
+	QueuedMaxRequestBytes int64
 }
 
 // Server serves the Kafka protocol on one or more listeners.
 type Server struct {
-	cfg     Config
-	deps    Deps
-	log     *slog.Logger
-	apis    [maxKey + 1]*api
-	pids    producerIDs
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	apis [maxKey + 1]*api
+	pids producerIDs
+	// queued is the QueuedMaxRequestBytes budget; nil without one.
+	queued  *semaphore.Weighted
 	peers   peers // clients to the other brokers (transaction markers)
 	metrics metrics
 	// bufs recycles response frames once written (Fetch's are megabytes).
@@ -93,11 +103,36 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 		conns:     make(map[*conn]struct{}),
 		perIP:     make(map[string]int),
 	}
+	if cfg.QueuedMaxRequestBytes > 0 {
+		// A request larger than the budget could never be read.
+		s.cfg.QueuedMaxRequestBytes = max(cfg.QueuedMaxRequestBytes, int64(cfg.MaxRequestBytes))
+		s.queued = semaphore.NewWeighted(s.cfg.QueuedMaxRequestBytes)
+	}
 	for _, a := range s.registry() {
 		a := a
 		s.apis[a.key] = &a
 	}
 	return s
+}
+
+// reserve takes n bytes of the broker-wide request budget, waiting (the
+// connection not reading meanwhile) until they are free or ctx ends.
+func (s *Server) reserve(ctx context.Context, n int) error {
+	if s.queued == nil {
+		return nil
+	}
+	if !s.queued.TryAcquire(int64(n)) {
+		s.metrics.budgetWaits.Add(1)
+		return s.queued.Acquire(ctx, int64(n))
+	}
+	return nil
+}
+
+// unreserve gives back n bytes reserve took.
+func (s *Server) unreserve(n int) {
+	if s.queued != nil && n > 0 {
+		s.queued.Release(int64(n))
+	}
 }
 
 // Serve accepts connections on ln until ln is closed or Shutdown is called.

@@ -48,6 +48,9 @@ type Config struct {
 	// MaxDecompressedBatchBytes bounds a produced batch's decompressed
 	// records.
 	MaxDecompressedBatchBytes int
+	// QueuedMaxRequestBytes bounds the bytes of requests being read or
+	// waiting, broker-wide.
+	QueuedMaxRequestBytes int64
 	// MaxConnections and MaxConnectionsPerIP cap client connections (0: no cap).
 	MaxConnections      int
 	MaxConnectionsPerIP int

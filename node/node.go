@@ -152,6 +152,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		MaxRequestBytes:           cfg.MaxRequestBytes,
 		RequestReadTimeout:        cfg.RequestReadTimeout,
 		MaxDecompressedBatchBytes: cfg.MaxDecompressedBatchBytes,
+		QueuedMaxRequestBytes:     cfg.QueuedMaxRequestBytes,
 		MaxConnections:            cfg.MaxConnections,
 		MaxConnectionsPerIP:       cfg.MaxConnectionsPerIP,
 		IdleTimeout:               cfg.IdleTimeout,

@@ -43,6 +43,7 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		MaxRequestBytes:           c.SocketRequestMaxBytes,
 		RequestReadTimeout:        time.Duration(c.RequestReadTimeoutMs) * time.Millisecond,
 		MaxDecompressedBatchBytes: int(c.MaxDecompressedBatchBytes),
+		QueuedMaxRequestBytes:     c.QueuedMaxRequestBytes,
 		MaxConnections:            int(c.MaxConnections),
 		MaxConnectionsPerIP:       int(c.MaxConnectionsPerIp),
 		IdleTimeout:               time.Duration(c.ConnectionsMaxIdleMs) * time.Millisecond,
