@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -495,4 +497,59 @@ func TestDiskFullStorageError(t *testing.T) {
 	if o, _ := ends.Lookup("full", 0); err != nil || o.Offset != 20 {
 		t.Fatalf("end offset %+v (%v), want the two acknowledged batches' 20 records", o, err)
 	}
+}
+
+// TestLargeFrameClaimsCostLittle: 2,000 connections each announcing a
+// 100 MB request and sending 12 bytes of it cost the broker little memory
+// (its resident set stays under 256 MiB, read from /proc): a request's
+// buffer grows with the bytes that arrive, not with the size it claims.
+// The broker serves other clients meanwhile.
+func TestLargeFrameClaimsCostLittle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	b := startStandalone(t, nil)
+	const conns = 2000
+	var open []net.Conn
+	defer func() {
+		for _, c := range open {
+			c.Close()
+		}
+	}()
+	frame := binary.BigEndian.AppendUint32(nil, 100_000_000)
+	frame = append(frame, make([]byte, 12)...)
+	for i := 0; i < conns; i++ {
+		c, err := net.DialTimeout("tcp", b.addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		open = append(open, c)
+		if _, err := c.Write(frame); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	stillServes(t, b.addr)
+	// Every connection is being read (its request under way) before
+	// the broker's memory is measured.
+	waitMetric(t, b, "kop_kafka_connections", conns)
+	rss := residentBytes(t, b.cmd.Process.Pid)
+	t.Logf("%d connections announcing 100 MB each: broker RSS %d MiB", conns, rss>>20)
+	if rss > 256<<20 {
+		t.Fatalf("broker RSS %d MiB with %d half-sent 100 MB requests, want under 256 MiB", rss>>20, conns)
+	}
+}
+
+// residentBytes reads a process's resident set size from /proc.
+func residentBytes(t *testing.T, pid int) int64 {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB$`).FindSubmatch(status)
+	if m == nil {
+		t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb << 10
 }
