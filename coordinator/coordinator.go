@@ -517,7 +517,7 @@ func storeErr(err error) *kerr.Error {
 		return nil
 	case errors.Is(err, raftmeta.ErrNotLeader):
 		return kerr.NotCoordinator
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.Is(err, raftmeta.ErrClosed):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.Is(err, raftmeta.ErrClosed), errors.Is(err, raftmeta.ErrStorage):
 		// As Kafka maps a failed write to its offsets log: retriable,
 		// and the client looks the coordinator up again.
 		return kerr.CoordinatorNotAvailable

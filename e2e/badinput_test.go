@@ -486,12 +486,26 @@ func TestDiskFullStorageError(t *testing.T) {
 		t.Fatalf("produce on a full disk: %v %q, want KAFKA_STORAGE_ERROR naming the partition and the cause", kerr.ErrorForCode(p.ErrorCode), msg)
 	}
 	stillServesOn(t, c)
+	// A metadata (Raft) write on the full disk fails retriably.
+	ct := kmsg.NewPtrCreateTopicsRequest()
+	ct.Version, ct.TimeoutMillis = 5, 10_000
+	ctt := kmsg.NewCreateTopicsRequestTopic()
+	ctt.Topic, ctt.NumPartitions, ctt.ReplicationFactor = "while-full", 1, 1
+	ct.Topics = append(ct.Topics, ctt)
+	corr++
+	if got := c.request(ct, corr).(*kmsg.CreateTopicsResponse).Topics[0]; got.ErrorCode != kerr.KafkaStorageError.Code {
+		t.Fatalf("CreateTopics on a full disk: %v (%v), want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(got.ErrorCode), deref(got.ErrorMessage))
+	}
+	stillServesOn(t, c)
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	if p := produce(); p.ErrorCode != 0 {
 		t.Fatalf("produce once there is room again: %v", kerr.ErrorForCode(p.ErrorCode))
+	}
+	if res, err := newAdmin(t, b.addr).CreateTopic(ctx, 1, 1, nil, "after-full"); err != nil || res.Err != nil {
+		t.Fatalf("CreateTopic once there is room again: %v %v", err, res.Err)
 	}
 	ends, err := newAdmin(t, b.addr).ListEndOffsets(ctx, "full")
 	if o, _ := ends.Lookup("full", 0); err != nil || o.Offset != 20 {
@@ -552,4 +566,11 @@ func residentBytes(t *testing.T, pid int) int64 {
 	}
 	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
 	return kb << 10
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }

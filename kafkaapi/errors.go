@@ -26,7 +26,7 @@ func errorCode(err error) int16 {
 		return kerr.OffsetOutOfRange.Code
 	case errors.Is(err, storage.ErrClosed), errors.Is(err, storage.ErrFenced), errors.Is(err, raftmeta.ErrNotLeader):
 		return kerr.NotLeaderForPartition.Code
-	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrIO), errors.Is(err, raftmeta.ErrPrepareFailed):
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrIO), errors.Is(err, raftmeta.ErrPrepareFailed), errors.Is(err, raftmeta.ErrStorage):
 		return kerr.KafkaStorageError.Code
 	case errors.Is(err, storage.ErrInvalidConfig):
 		return kerr.InvalidConfig.Code

@@ -32,6 +32,10 @@ var (
 	ErrProducerIDsExhausted = errors.New("raftmeta: producer ids exhausted")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("raftmeta: store closed")
+	// ErrStorage: the Raft log could not be written to disk (disk full,
+	// read-only, I/O error). The write did not happen; this node steps
+	// down and leads again once it can write, so a retry may succeed.
+	ErrStorage = errors.New("raftmeta: the metadata log could not be written")
 	// ErrHalted: this node's state machine met a log entry it cannot
 	// interpret (a command type of a newer version) and applies nothing
 	// more; the error is a *HaltError naming the entry. Not retriable on

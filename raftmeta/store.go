@@ -9,8 +9,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -613,6 +615,10 @@ func (s *Store) raftError(op string, err error) error {
 		return s.notLeader(err)
 	case errors.Is(err, raft.ErrRaftShutdown):
 		return fmt.Errorf("raftmeta: %s: %w", op, ErrClosed)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EIO),
+		// hashicorp/raft reports a failed log write as text only.
+		strings.Contains(err.Error(), "unable to store logs"):
+		return fmt.Errorf("raftmeta: %s: %w: %w", op, ErrStorage, err)
 	}
 	return fmt.Errorf("raftmeta: %s: %w", op, err)
 }

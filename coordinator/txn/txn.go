@@ -315,7 +315,7 @@ func codeOf(err error) int16 {
 		return ke.Code
 	case errors.Is(err, errBusy), errors.Is(err, raftmeta.ErrTxnConflict):
 		return kerr.ConcurrentTransactions.Code
-	case errors.Is(err, raftmeta.ErrNotLeader), errors.Is(err, raftmeta.ErrClosed):
+	case errors.Is(err, raftmeta.ErrNotLeader), errors.Is(err, raftmeta.ErrClosed), errors.Is(err, raftmeta.ErrStorage):
 		return kerr.NotCoordinator.Code
 	default:
 		// Raft or a partition leader did not answer in time: the
