@@ -86,6 +86,22 @@ func TestClusterConcurrentCreation(t *testing.T) {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		for topic, n := range map[string]int32{created: 6, grown: 6} {
+			// Every broker's metadata has the final shape before a
+			// client that asks any of them is given a partition of it
+			// (kgo's manual partitioner does not wait for a refresh).
+			for i, b := range bs {
+				adm := newAdmin(t, b.addr)
+				checkFor(t, time.Minute, fmt.Sprintf("broker %d to know %s with %d partitions", i+1, topic, n), func() error {
+					md, err := adm.Metadata(ctx, topic)
+					if err != nil {
+						return err
+					}
+					if got := len(md.Topics[topic].Partitions); got != int(n) {
+						return fmt.Errorf("%d partitions (%v)", got, md.Topics[topic].Err)
+					}
+					return nil
+				})
+			}
 			var recs []*kgo.Record
 			for p := range n {
 				recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte("x")})
