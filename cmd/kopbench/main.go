@@ -3,8 +3,9 @@
 // records with acks=all, on 1 and 8 partitions, plain and transactional
 // (a transaction per 10,000 records, read back read_committed), and offset commits per
 // second with 1 and 100 concurrent committers, against a `kop standalone`
-// it starts on free loopback ports and stops by process id. `make bench`
-// runs it and prints the table.
+// it starts on free loopback ports and stops by process id; then KOP's
+// peak resident memory over the run (/proc VmHWM). `make bench` runs it
+// and prints the tables.
 package main
 
 import (
@@ -17,7 +18,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -67,7 +70,7 @@ func run(bin string, n, size int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr, stop, err := startKop(bin, dir)
+	addr, stop, pid, err := startKop(bin, dir)
 	if err != nil {
 		return err
 	}
@@ -112,7 +115,11 @@ func run(bin string, n, size int) error {
 	for _, r := range commits {
 		fmt.Fprintf(tw, "%d\t%.0f\t%s\t%s\t\n", r.committers, r.commitsPerS, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("\nKOP's peak resident memory over the run (VmHWM): %d MiB\n", peakRSS(pid))
+	return nil
 }
 
 // benchOne produces n records to a new topic and consumes them; with
@@ -224,12 +231,13 @@ func benchOne(addr, topic string, parts, n, size, perTxn int) (result, error) {
 
 // startKop runs `kop standalone` on free loopback ports and returns its
 // Kafka address and a function stopping it by process id.
-func startKop(bin, dir string, extra ...string) (string, func(), error) {
+// startKop also returns the process id, for its memory figures.
+func startKop(bin, dir string, extra ...string) (string, func(), int, error) {
 	var ports [3]int
 	for i := range ports {
 		p, err := freeport.Take()
 		if err != nil {
-			return "", nil, err
+			return "", nil, 0, err
 		}
 		ports[i] = p
 	}
@@ -237,7 +245,7 @@ func startKop(bin, dir string, extra ...string) (string, func(), error) {
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
 	logf, err := os.Create(filepath.Join(dir, "kop.log"))
 	if err != nil {
-		return "", nil, err
+		return "", nil, 0, err
 	}
 	args := append([]string{"standalone",
 		"--kafkaListeners=PLAINTEXT://" + addr,
@@ -248,7 +256,7 @@ func startKop(bin, dir string, extra ...string) (string, func(), error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start %s: %w", bin, err)
+		return "", nil, 0, fmt.Errorf("start %s: %w", bin, err)
 	}
 	stop := func() {
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -267,10 +275,25 @@ func startKop(bin, dir string, extra ...string) (string, func(), error) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return addr, stop, nil
+				return addr, stop, cmd.Process.Pid, nil
 			}
 		}
 	}
 	stop()
-	return "", nil, fmt.Errorf("kop did not become ready; see its log")
+	return "", nil, 0, fmt.Errorf("kop did not become ready; see its log")
+}
+
+// peakRSS is a process's peak resident set (VmHWM) in MiB, -1 when
+// /proc cannot tell.
+func peakRSS(pid int) int64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	m := regexp.MustCompile(`(?m)^VmHWM:\s+(\d+) kB$`).FindSubmatch(status)
+	if m == nil {
+		return -1
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb >> 10
 }

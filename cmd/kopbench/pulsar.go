@@ -36,7 +36,7 @@ func runPulsar(bin string, n, size int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr, stop, err := startKop(bin, dir, "--brokerServiceUrl="+p.ServiceURL, "--webServiceUrl="+p.WebURL)
+	addr, stop, pid, err := startKop(bin, dir, "--brokerServiceUrl="+p.ServiceURL, "--webServiceUrl="+p.WebURL)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,11 @@ func runPulsar(bin string, n, size int) error {
 		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%.1f\t\n", r.name, r.prodMBs, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.consMBs)
 	}
 	fmt.Fprintf(tw, "KOP / native\t%.2f\t\t\t%.2f\t\n", kop.prodMBs/native.prodMBs, kop.consMBs/native.consMBs)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("\nKOP's peak resident memory over the Pulsar rounds (VmHWM): %d MiB\n", peakRSS(pid))
+	return nil
 }
 
 // pulsarRounds is how many times each path is measured.
