@@ -551,6 +551,41 @@ func TestLargeFrameClaimsCostLittle(t *testing.T) {
 	if rss > 256<<20 {
 		t.Fatalf("broker RSS %d MiB with %d half-sent 100 MB requests, want under 256 MiB", rss>>20, conns)
 	}
+	for _, c := range open {
+		c.Close()
+	}
+	open = nil
+
+	// 200 connections claiming 100 MB, sending 12 bytes and closing, ten
+	// times: the broker's memory stays within the same bound (without
+	// growing by the claims: ten rounds claim 200 GB).
+	round := func() {
+		var cs []net.Conn
+		for i := 0; i < 200; i++ {
+			c, err := net.DialTimeout("tcp", b.addr, 5*time.Second)
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			cs = append(cs, c)
+			if _, err := c.Write(frame); err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+		}
+		stillServes(t, b.addr)
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+	round()
+	before := residentBytes(t, b.cmd.Process.Pid)
+	for i := 0; i < 9; i++ {
+		round()
+	}
+	after := residentBytes(t, b.cmd.Process.Pid)
+	t.Logf("RSS after the first claim-and-close round %d MiB, after ten %d MiB", before>>20, after>>20)
+	if after > 256<<20 {
+		t.Fatalf("RSS grew from %d to %d MiB over nine claim-and-close rounds, want under 256 MiB", before>>20, after>>20)
+	}
 }
 
 // residentBytes reads a process's resident set size from /proc.
