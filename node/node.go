@@ -102,7 +102,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}
 	n.parts = partition.NewManager(n.backend, cfg.Logger.With("component", "partition"))
-	n.parts.SetAbortedIndex(abortedIndex{n})
+	n.parts.SetTxnIndex(txnIndex{n})
 	peers := cfg.RaftPeers
 	if len(peers) == 0 {
 		peers = []raftmeta.Peer{{ID: cfg.NodeID, Address: cfg.RaftAdvertised}}

@@ -21,12 +21,12 @@ func (m markerWriter) WriteMarkers(ctx context.Context, producerID int64, epoch 
 	return m.n.kafka.WriteMarkers(ctx, producerID, epoch, commit, parts)
 }
 
-// abortedIndex keeps the partitions' aborted transactions in Raft: the
+// txnIndex keeps the partitions' aborted transactions in Raft: the
 // transaction state is there already, both storage backends share it, and
 // it moves with the partition to its next leader.
-type abortedIndex struct{ n *Node }
+type txnIndex struct{ n *Node }
 
-func (a abortedIndex) AbortedTxns(tp storage.TopicPartition) []partition.AbortedTxn {
+func (a txnIndex) AbortedTxns(tp storage.TopicPartition) []partition.AbortedTxn {
 	var out []partition.AbortedTxn
 	for _, t := range a.n.meta.AbortedTxns(raftmeta.OffsetKey{Topic: tp.Topic, Partition: tp.Partition}) {
 		out = append(out, partition.AbortedTxn{ProducerID: t.ProducerID, FirstOffset: t.FirstOffset, LastOffset: t.LastOffset})
@@ -34,7 +34,7 @@ func (a abortedIndex) AbortedTxns(tp storage.TopicPartition) []partition.Aborted
 	return out
 }
 
-func (a abortedIndex) OpenTxnStarts(tp storage.TopicPartition) []int64 {
+func (a txnIndex) OpenTxnStarts(tp storage.TopicPartition) []int64 {
 	k := raftmeta.OffsetKey{Topic: tp.Topic, Partition: tp.Partition}
 	var out []int64
 	for _, t := range a.n.meta.Txns() {
@@ -48,7 +48,7 @@ func (a abortedIndex) OpenTxnStarts(tp storage.TopicPartition) []int64 {
 	return out
 }
 
-func (a abortedIndex) AddAbortedTxns(ctx context.Context, tp storage.TopicPartition, add []partition.AbortedTxn, pruneBefore int64) error {
+func (a txnIndex) AddAbortedTxns(ctx context.Context, tp storage.TopicPartition, add []partition.AbortedTxn, pruneBefore int64) error {
 	txns := make([]raftmeta.AbortedTxn, len(add))
 	for i, t := range add {
 		txns[i] = raftmeta.AbortedTxn{ProducerID: t.ProducerID, FirstOffset: t.FirstOffset, LastOffset: t.LastOffset}

@@ -17,7 +17,7 @@
 // (its first offset) as batches are appended and markers
 // (WriteMarker) close them; the smallest first offset is the last
 // stable offset that read_committed fetches stop at. Aborted
-// transactions are recorded in an AbortedIndex (Raft, through the node)
+// transactions are recorded in an TxnIndex (Raft, through the node)
 // once their marker is stored, and loaded with the aborts found in the
 // log's tail when the partition opens.
 //

@@ -16,7 +16,9 @@ import (
 type Manager struct {
 	backend storage.Backend
 	log     *slog.Logger
-	aborted AbortedIndex // nil: aborts are known from the log's tail only
+	// txnIndex keeps the partitions' aborted transactions and says which
+	// transactions are open; nil: both are known from the log's tail.
+	txnIndex TxnIndex
 	// rebuildTail is how many offsets from the end are replayed on open
 	// (defaultRebuildTail; tests make it small).
 	rebuildTail int64
@@ -33,9 +35,10 @@ func NewManager(backend storage.Backend, log *slog.Logger) *Manager {
 	return &Manager{backend: backend, log: log, parts: make(map[storage.TopicPartition]*Partition), rebuildTail: defaultRebuildTail}
 }
 
-// SetAbortedIndex makes partitions record their aborted transactions in
-// idx and load them from it. Call it before any partition is opened.
-func (m *Manager) SetAbortedIndex(idx AbortedIndex) { m.aborted = idx }
+// SetTxnIndex makes partitions record their aborted transactions in idx
+// and load them, and the open transactions' start times, from it. Call it
+// before any partition is opened.
+func (m *Manager) SetTxnIndex(idx TxnIndex) { m.txnIndex = idx }
 
 // Acquire returns the partition, opening its log when it is not open yet.
 // leaderEpoch is this broker's epoch as leader; cfg the topic's config.
@@ -237,7 +240,7 @@ func (p *Partition) open(ctx context.Context, epoch int32, cfg storage.TopicConf
 	p.cfg.Store(&cfg)
 	p.producers = make(map[int64]*producerState)
 	p.txn = txnState{ongoing: make(map[int64]int64)}
-	if idx := p.m.aborted; idx != nil {
+	if idx := p.m.txnIndex; idx != nil {
 		for _, a := range idx.AbortedTxns(p.tp) {
 			p.txn.addAbortedLocked(a)
 		}

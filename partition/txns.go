@@ -20,12 +20,14 @@ type AbortedTxn struct {
 	LastOffset  int64
 }
 
-// AbortedIndex keeps each partition's aborted transactions durably, so
-// read_committed fetches skip aborted records however old (implemented
-// over raftmeta by the node). A partition records an abort there once its
-// marker is stored; on open it loads the index and adds the aborts it
-// finds in the log's tail, which covers a crash between the two.
-type AbortedIndex interface {
+// TxnIndex is what a partition needs of the transaction state kept in
+// Raft (implemented over raftmeta by the node): its aborted transactions,
+// kept durably so read_committed fetches skip aborted records however
+// old, and the start times of the transactions still open on it. A
+// partition records an abort there once its marker is stored; on open it
+// loads the index and adds the aborts it finds in the log's tail, which
+// covers a crash between the two.
+type TxnIndex interface {
 	AbortedTxns(tp storage.TopicPartition) []AbortedTxn
 	// AddAbortedTxns records aborts (idempotently) and drops those whose
 	// marker is below pruneBefore.
@@ -46,10 +48,10 @@ const clockSkew = time.Minute
 // while that transaction was open, which its timeout bounds.
 func (p *Partition) openTxnsStart(ctx context.Context) int64 {
 	start := int64(math.MaxInt64)
-	if p.m.aborted == nil {
+	if p.m.txnIndex == nil {
 		return start
 	}
-	for _, ms := range p.m.aborted.OpenTxnStarts(p.tp) {
+	for _, ms := range p.m.txnIndex.OpenTxnStarts(p.tp) {
 		off, _, err := p.log.OffsetForTimestamp(ctx, ms-clockSkew.Milliseconds())
 		if err != nil {
 			p.m.log.Warn("finding the start of an open transaction", "topic", p.tp.Topic, "partition", p.tp.Partition, "err", err)
@@ -165,7 +167,7 @@ func markerName(commit bool) string {
 // syncAborted records the aborts not yet in the index, and prunes the
 // ones below the log start.
 func (p *Partition) syncAborted(ctx context.Context) error {
-	idx := p.m.aborted
+	idx := p.m.txnIndex
 	if idx == nil {
 		return nil
 	}

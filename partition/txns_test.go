@@ -14,7 +14,7 @@ import (
 	"github.com/kop-project/kop/storage/storagetest"
 )
 
-// fakeIndex is an AbortedIndex in memory that can be made to fail.
+// fakeIndex is an TxnIndex in memory that can be made to fail.
 type fakeIndex struct {
 	mu   sync.Mutex
 	txns []AbortedTxn
@@ -77,7 +77,7 @@ func TestTransactionState(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 	idx := &fakeIndex{}
 	m := NewManager(b, nil)
-	m.SetAbortedIndex(idx)
+	m.SetTxnIndex(idx)
 	tp := storage.TopicPartition{Topic: "t"}
 	p, err := m.Acquire(ctx, tp, 0, storagetest.Config())
 	if err != nil {
