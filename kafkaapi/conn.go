@@ -30,6 +30,10 @@ type conn struct {
 	listener   string
 	ctx        context.Context
 	cancel     context.CancelFunc
+	// readCtx ends when the connection stops reading (stopReading): a
+	// read waiting for request budget gives up then.
+	readCtx    context.Context
+	readCancel context.CancelFunc
 	frames     chan []byte
 	queued     atomic.Int64  // bytes of frames read but not yet executed
 	drained    chan struct{} // signalled by the worker as it takes frames
@@ -50,7 +54,8 @@ type outgoing struct {
 
 func newConn(s *Server, nc net.Conn, listener string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{s: s, nc: nc, listener: listener, ctx: ctx, cancel: cancel,
+	readCtx, readCancel := context.WithCancel(ctx)
+	return &conn{s: s, nc: nc, listener: listener, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
 		frames: make(chan []byte, s.cfg.MaxInFlight), drained: make(chan struct{}, 1),
 		out: make(chan outgoing, s.cfg.MaxInFlight)}
 }
@@ -58,6 +63,7 @@ func newConn(s *Server, nc net.Conn, listener string) *conn {
 func (c *conn) stopReading() {
 	c.stopping.Store(true)
 	c.nc.SetReadDeadline(time.Now())
+	c.readCancel()
 }
 
 func (c *conn) serve() {
@@ -106,12 +112,41 @@ func (c *conn) readLoop() {
 			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestReadTimeout))
 		}
 		// The body's buffer takes its bytes from the broker-wide budget
-		// as it grows with what arrives (waiting, the socket unread,
-		// while there is no room), and holds them until the request is
-		// answered.
-		body, reserved, err := readN(br, int(size), func(n int) error { return c.s.reserve(c.ctx, n) })
+		// as it grows with what arrives, and holds them until the
+		// request is answered. When the budget has no room, the
+		// connection gives back what it holds and waits, the socket
+		// unread, for the whole request at once: a waiting connection
+		// never holds budget another needs, so waits cannot deadlock;
+		// and it waits at most requestReadTimeoutMs.
+		held, whole := 0, false
+		grow := func(n int) error {
+			if whole {
+				return nil
+			}
+			if c.s.tryReserve(n) {
+				held += n
+				return nil
+			}
+			c.s.unreserve(held)
+			held = 0
+			ctx, cancel := context.WithTimeout(c.readCtx, c.s.cfg.RequestReadTimeout)
+			defer cancel()
+			if err := c.s.reserveWait(ctx, int(size)); err != nil {
+				return err
+			}
+			held, whole = int(size), true
+			// The wait is not the sender's: its bytes get the full time.
+			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestReadTimeout))
+			return nil
+		}
+		body, err := readN(br, int(size), grow)
 		if err != nil {
-			c.s.unreserve(reserved)
+			c.s.unreserve(held)
+			if errors.Is(err, context.DeadlineExceeded) {
+				c.s.log.Warn("closing connection: no room in queuedMaxRequestBytes for its request within requestReadTimeoutMs",
+					"remote", c.nc.RemoteAddr(), "size", size)
+				return
+			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && !c.stopping.Load() {
 				c.s.log.Warn("closing connection: a request's bytes did not arrive within requestReadTimeoutMs",
@@ -146,15 +181,14 @@ const minBodyBuffer = 4 << 10
 // little costs little memory: at most four times what it sent, or
 // minBodyBuffer. (Growing fourfold rather than twofold halves the copying
 // of large bodies.) grow, when set, is asked for every byte of capacity
-// before it is allocated; reserved is what it granted (n on success).
-func readN(r io.Reader, n int, grow func(int) error) (buf []byte, reserved int, err error) {
+// before it is allocated.
+func readN(r io.Reader, n int, grow func(int) error) (buf []byte, err error) {
 	alloc := func(size int) error {
 		if grow != nil {
 			if err := grow(size - cap(buf)); err != nil {
 				return err
 			}
 		}
-		reserved += size - cap(buf)
 		nb := make([]byte, len(buf), size)
 		copy(nb, buf)
 		buf = nb
@@ -165,12 +199,12 @@ func readN(r io.Reader, n int, grow func(int) error) (buf []byte, reserved int, 
 		start = max(start, br.Buffered())
 	}
 	if err := alloc(min(n, start)); err != nil {
-		return nil, reserved, err
+		return nil, err
 	}
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			if err := alloc(min(n, 4*cap(buf))); err != nil {
-				return nil, reserved, err
+				return nil, err
 			}
 		}
 		m, err := r.Read(buf[len(buf):cap(buf)])
@@ -179,10 +213,10 @@ func readN(r io.Reader, n int, grow func(int) error) (buf []byte, reserved int, 
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, reserved, err
+			return nil, err
 		}
 	}
-	return buf, reserved, nil
+	return buf, nil
 }
 
 func (c *conn) debugClose(what string, err error) {

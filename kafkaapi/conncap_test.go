@@ -182,3 +182,24 @@ func TestRequestBudgetBackPressure(t *testing.T) {
 		t.Fatal("not answered within 30 s of the budget freeing up")
 	}
 }
+
+// TestRequestBudgetNoDeadlock: two connections that each hold most of
+// their share of the budget and need more do not wait for each other
+// for ever: a connection waiting for room holds none of the budget, and
+// waits at most RequestReadTimeout; a small request is answered once the
+// half-sent ones are dropped.
+func TestRequestBudgetNoDeadlock(t *testing.T) {
+	s := NewServer(Config{MaxRequestBytes: 64 << 10, QueuedMaxRequestBytes: 96 << 10, RequestReadTimeout: 300 * time.Millisecond}, Deps{},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	first := serve(t, s)
+	for _, c := range []net.Conn{first, dial(t, first.RemoteAddr().String())} {
+		// 48 KiB of a 64 KiB request each: 96 KiB held, 16 KiB more needed.
+		if _, err := c.Write(append([]byte{0, 1, 0, 0}, make([]byte, 48<<10)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	small := dial(t, first.RemoteAddr().String())
+	if err := apiVersionsWorks(t, small, 1); err != nil {
+		t.Fatalf("a small request beside two half-sent large ones: %v", err)
+	}
+}

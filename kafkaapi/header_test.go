@@ -37,7 +37,7 @@ func TestParseHeader(t *testing.T) {
 
 func TestReadN(t *testing.T) {
 	data := bytes.Repeat([]byte{7}, 3<<20+5)
-	got, _, err := readN(bytes.NewReader(data), len(data), nil)
+	got, err := readN(bytes.NewReader(data), len(data), nil)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("readN: %v", err)
 	}
@@ -46,7 +46,7 @@ func TestReadN(t *testing.T) {
 	// the first few KiB).
 	for _, sent := range []int{10, 5000, 1 << 20} {
 		r := &offerRecorder{r: io.LimitReader(bytes.NewReader(data), int64(sent))}
-		if _, _, err := readN(r, 100<<20, nil); !errors.Is(err, io.ErrUnexpectedEOF) {
+		if _, err := readN(r, 100<<20, nil); !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("%d of 100 MiB sent: %v, want ErrUnexpectedEOF", sent, err)
 		}
 		if limit := max(minBodyBuffer, 4*sent); r.allocated > limit {
@@ -116,7 +116,7 @@ func BenchmarkReadN(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		br := bufio.NewReaderSize(bytes.NewReader(body), 64<<10)
-		if _, _, err := readN(br, len(body), nil); err != nil {
+		if _, err := readN(br, len(body), nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -115,17 +115,21 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 	return s
 }
 
-// reserve takes n bytes of the broker-wide request budget, waiting (the
-// connection not reading meanwhile) until they are free or ctx ends.
-func (s *Server) reserve(ctx context.Context, n int) error {
+// tryReserve takes n bytes of the broker-wide request budget if they are
+// free now.
+func (s *Server) tryReserve(n int) bool {
+	return s.queued == nil || s.queued.TryAcquire(int64(n))
+}
+
+// reserveWait takes n bytes of the budget, waiting (the connection not
+// reading meanwhile) until they are free or ctx ends. The caller holds
+// none of the budget while it waits.
+func (s *Server) reserveWait(ctx context.Context, n int) error {
 	if s.queued == nil {
 		return nil
 	}
-	if !s.queued.TryAcquire(int64(n)) {
-		s.metrics.budgetWaits.Add(1)
-		return s.queued.Acquire(ctx, int64(n))
-	}
-	return nil
+	s.metrics.budgetWaits.Add(1)
+	return s.queued.Acquire(ctx, int64(n))
 }
 
 // unreserve gives back n bytes reserve took.
