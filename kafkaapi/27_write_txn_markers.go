@@ -65,7 +65,9 @@ func (s *Server) writeMarker(ctx context.Context, t raftmeta.Topic, idx int32, p
 // partition's marker is written by its leader, this broker's directly and
 // the others' through WriteTxnMarkers, all at once. The first failure is
 // returned (the coordinator retries the whole set; a repeated marker is
-// harmless).
+// harmless). A partition that refuses a marker as older than its
+// producer's epoch has moved past this transaction: that marker is not
+// needed, as Kafka's coordinator drops it.
 func (s *Server) WriteMarkers(ctx context.Context, producerID int64, epoch int16, commit bool, parts []raftmeta.OffsetKey) error {
 	byLeader := map[int32][]raftmeta.OffsetKey{}
 	for _, k := range parts {
@@ -102,7 +104,7 @@ func (s *Server) writeLocalMarkers(ctx context.Context, producerID int64, epoch 
 		if !ok {
 			continue
 		}
-		if code := s.writeMarker(ctx, t, k.Partition, producerID, epoch, commit, 0); code != 0 {
+		if code := s.writeMarker(ctx, t, k.Partition, producerID, epoch, commit, 0); code != 0 && code != kerr.InvalidProducerEpoch.Code {
 			errs = append(errs, fmt.Errorf("marker for %s-%d: %w", k.Topic, k.Partition, kerr.ErrorForCode(code)))
 		}
 	}
@@ -170,7 +172,7 @@ func (p *peers) writeMarkers(ctx context.Context, meta Metadata, leader int32, p
 	for _, rm := range resp.Markers {
 		for _, rt := range rm.Topics {
 			for _, rp := range rt.Partitions {
-				if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				if err := kerr.ErrorForCode(rp.ErrorCode); err != nil && rp.ErrorCode != kerr.InvalidProducerEpoch.Code {
 					errs = append(errs, fmt.Errorf("marker for %s-%d on broker %d: %w", rt.Topic, rp.Partition, leader, err))
 				}
 			}

@@ -353,6 +353,13 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 				return p.failed(err)
 			}
 		}
+		if b.Header.IsControl() {
+			// A marker older than the producer's epoch comes from a
+			// coordinator that has since fenced it: refused, as Kafka.
+			if ps := p.producers[b.Header.ProducerID]; ps != nil && b.Header.ProducerEpoch < ps.epoch {
+				return failed(fmt.Errorf("%w: marker at epoch %d, producer %d is at %d", ErrInvalidProducerEpoch, b.Header.ProducerEpoch, b.Header.ProducerID, ps.epoch))
+			}
+		}
 		var ps *producerState
 		if b.Header.HasProducer() && !b.Header.IsControl() {
 			ps = p.producers[b.Header.ProducerID]
@@ -373,6 +380,27 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 				}, nil)
 			}
 		}
+		// A transaction's first batch holds the last stable offset
+		// back before the log can make it visible (a fetch woken by the
+		// append must not take it as stable): the log end now is a
+		// lower bound of where it lands, replaced by the exact offset
+		// below, or dropped if the append fails.
+		provisional := false
+		if b.Header.IsTransactional() && !b.Header.IsControl() {
+			p.txnMu.Lock()
+			if _, open := p.txn.ongoing[b.Header.ProducerID]; !open {
+				p.txn.ongoing[b.Header.ProducerID] = p.log.LogEndOffset()
+				provisional = true
+			}
+			p.txnMu.Unlock()
+		}
+		undo := func() {
+			if provisional {
+				p.txnMu.Lock()
+				delete(p.txn.ongoing, b.Header.ProducerID)
+				p.txnMu.Unlock()
+			}
+		}
 		batches := []storage.Batch{b}
 		// Loaded under mu, so the epochs of successive appends never
 		// go down.
@@ -381,6 +409,7 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 		if async == nil {
 			res, err := p.log.Append(ctx, epoch, batches)
 			if err != nil {
+				undo()
 				return p.failed(err)
 			}
 			pend = completed(res, nil)
@@ -393,10 +422,12 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 				pend.complete(res, err)
 			})
 			if errors.Is(err, storage.ErrNeedsSettle) && attempt == 0 {
+				undo()
 				p.poisoned.Store(true)
 				continue
 			}
 			if err != nil {
+				undo()
 				return p.failed(err)
 			}
 		}
@@ -410,6 +441,9 @@ func (p *Partition) AppendAsync(ctx context.Context, b storage.Batch) *Pending {
 			if h.IsTransactional() {
 				p.txnMu.Lock()
 				p.txn.noteBatchLocked(&h, batches[0].Raw)
+				if provisional {
+					p.txn.ongoing[h.ProducerID] = h.BaseOffset
+				}
 				p.txnMu.Unlock()
 			}
 		}

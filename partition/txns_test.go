@@ -138,6 +138,9 @@ func TestTransactionState(t *testing.T) {
 	if err := p.WriteMarker(ctx, 11, 3, false, 0); err != nil {
 		t.Fatal(err)
 	}
+	if err := p.WriteMarker(ctx, 11, 2, true, 0); !errors.Is(err, ErrInvalidProducerEpoch) {
+		t.Fatalf("a marker older than the producer's epoch: %v", err)
+	}
 	if _, err := p.Append(ctx, txnData(t, 11, 2, 0, 1)); !errors.Is(err, ErrInvalidProducerEpoch) {
 		t.Fatalf("a fenced epoch's batch: %v", err)
 	}

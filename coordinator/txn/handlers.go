@@ -20,6 +20,10 @@ func (c *Coordinator) InitProducerID(ctx context.Context, req *kmsg.InitProducer
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	id := *req.TransactionalID
+	if id == "" {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp
+	}
 	if e := c.check(); e != nil {
 		resp.ErrorCode = e.Code
 		return resp
@@ -61,9 +65,13 @@ func (c *Coordinator) InitProducerID(ctx context.Context, req *kmsg.InitProducer
 			if t, err = c.complete(ctx, t); err != nil {
 				return err
 			}
-			t = c.bumpEpoch(ctx, t)
+			if t, err = c.bumpEpoch(ctx, t); err != nil {
+				return err
+			}
 		default:
-			t = c.bumpEpoch(ctx, t)
+			if t, err = c.bumpEpoch(ctx, t); err != nil {
+				return err
+			}
 		}
 		t.State, t.TimeoutMs = raftmeta.TxnEmpty, timeout
 		t.Partitions, t.Groups, t.StartMs = nil, nil, 0
@@ -228,6 +236,7 @@ func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCo
 	now := c.cfg.Now().UnixMilli()
 	var commits []raftmeta.OffsetCommit
 	unknown := map[raftmeta.OffsetKey]bool{}
+	refused := map[raftmeta.OffsetKey]int16{} // per-partition refusals
 	for _, rt := range req.Topics {
 		t, ok := c.store.Topic(rt.Topic)
 		for _, p := range rt.Partitions {
@@ -239,6 +248,14 @@ func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCo
 			md := ""
 			if p.Metadata != nil {
 				md = *p.Metadata
+			}
+			switch {
+			case len(md) > c.cfg.MaxMetadataBytes:
+				refused[k] = kerr.OffsetMetadataTooLarge.Code
+				continue
+			case p.Offset < -1:
+				refused[k] = kerr.InvalidRequest.Code
+				continue
 			}
 			le := p.LeaderEpoch
 			if req.Version < 2 {
@@ -291,8 +308,11 @@ func (c *Coordinator) TxnOffsetCommit(ctx context.Context, req *kmsg.TxnOffsetCo
 			sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 			sp.Partition = p.Partition
 			sp.ErrorCode = code
-			if unknown[raftmeta.OffsetKey{Topic: rt.Topic, Partition: p.Partition}] {
+			k := raftmeta.OffsetKey{Topic: rt.Topic, Partition: p.Partition}
+			if unknown[k] {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else if code, ok := refused[k]; ok {
+				sp.ErrorCode = code
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}

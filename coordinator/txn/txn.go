@@ -41,6 +41,9 @@ type Markers interface {
 // settings).
 type Config struct {
 	MaxTimeout time.Duration // transaction.max.timeout.ms
+	// MaxMetadataBytes bounds a TxnOffsetCommit's metadata, as
+	// offset.metadata.max.bytes bounds OffsetCommit's.
+	MaxMetadataBytes int
 	// IDExpiration forgets a transactional id with no open transaction
 	// after this long without use (transactional.id.expiration.ms).
 	IDExpiration time.Duration
@@ -65,6 +68,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.MaxTimeout <= 0 {
 		c.MaxTimeout = 15 * time.Minute
+	}
+	if c.MaxMetadataBytes <= 0 {
+		c.MaxMetadataBytes = 4096
 	}
 	if c.IDExpiration <= 0 {
 		c.IDExpiration = 7 * 24 * time.Hour
@@ -242,12 +248,19 @@ func (c *Coordinator) put(ctx context.Context, t raftmeta.Txn) (raftmeta.Txn, er
 	return c.store.PutTxn(ctx, t, t.Version)
 }
 
-// end moves an Ongoing transaction to Prepare (bumping the epoch first
-// when fence is set: a timed-out producer must not go on) and completes
-// it.
+// end moves an Ongoing transaction to Prepare and completes it. With
+// fence (a timed-out or replaced producer must not go on) the epoch is
+// bumped first, so the markers fence the old producer on every
+// partition; when the epoch is exhausted the markers go out under the
+// transaction's own id and epoch, and the id is replaced afterwards.
 func (c *Coordinator) end(ctx context.Context, t raftmeta.Txn, commit, fence bool) (raftmeta.Txn, error) {
+	exhausted := false
 	if fence {
-		t = c.bumpEpoch(ctx, t)
+		if t.Epoch < maxEpoch {
+			t.Epoch++
+		} else {
+			exhausted = true
+		}
 	}
 	t.State = raftmeta.TxnPrepareAbort
 	if commit {
@@ -257,20 +270,29 @@ func (c *Coordinator) end(ctx context.Context, t raftmeta.Txn, commit, fence boo
 	if err != nil {
 		return t, err
 	}
-	return c.complete(ctx, t)
+	if t, err = c.complete(ctx, t); err != nil || !exhausted {
+		return t, err
+	}
+	if t, err = c.bumpEpoch(ctx, t); err != nil {
+		return t, err
+	}
+	return c.put(ctx, t)
 }
 
 // bumpEpoch gives t the next epoch, or a new producer id at epoch 0 when
-// the epoch is exhausted (or no id can be had: then the epoch stays).
-func (c *Coordinator) bumpEpoch(ctx context.Context, t raftmeta.Txn) raftmeta.Txn {
+// the epoch is exhausted. Call it only with no transaction open: markers
+// of an open one must go out under its own id.
+func (c *Coordinator) bumpEpoch(ctx context.Context, t raftmeta.Txn) (raftmeta.Txn, error) {
 	if t.Epoch < maxEpoch {
 		t.Epoch++
-		return t
+		return t, nil
 	}
-	if id, err := c.cfg.ProducerID(ctx); err == nil {
-		t.ProducerID, t.Epoch = id, 0
+	id, err := c.cfg.ProducerID(ctx)
+	if err != nil {
+		return t, fmt.Errorf("a new producer id for %q, whose epoch is exhausted: %w", t.ID, err)
 	}
-	return t
+	t.ProducerID, t.Epoch = id, 0
+	return t, nil
 }
 
 // maxEpoch is the last epoch handed out; Kafka keeps 32767 unused.
@@ -315,6 +337,8 @@ func codeOf(err error) int16 {
 		return ke.Code
 	case errors.Is(err, errBusy), errors.Is(err, raftmeta.ErrTxnConflict):
 		return kerr.ConcurrentTransactions.Code
+	case errors.Is(err, raftmeta.ErrInvalidCommand):
+		return kerr.InvalidRequest.Code // retrying cannot help
 	case errors.Is(err, raftmeta.ErrNotLeader), errors.Is(err, raftmeta.ErrClosed), errors.Is(err, raftmeta.ErrStorage):
 		return kerr.NotCoordinator.Code
 	default:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -372,4 +373,53 @@ func TestTxnOffsetCommitChecksMember(t *testing.T) {
 	if len(asked) != 2 {
 		t.Fatalf("member checks %v, want the two v3 commits naming a member", asked)
 	}
+}
+
+// TestEpochExhaustion: a transaction aborted at the last epoch gets its
+// markers under its own id and epoch; the producer then gets a new id.
+func TestEpochExhaustion(t *testing.T) {
+	h := newHarness(t)
+	pid, _ := h.init(t, "a", 60000)
+	tx, _ := h.s.Txn("a")
+	tx.Epoch = maxEpoch
+	if _, err := h.s.PutTxn(context.Background(), tx, tx.Version); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, "add", h.addPartitions("a", pid, maxEpoch, 0), nil)
+	newPID, epoch := h.init(t, "a", 60000) // aborts the open transaction
+	if m := h.m.last(t); m.pid != pid || m.epoch != maxEpoch || m.commit {
+		t.Fatalf("abort marker %+v, want producer %d at epoch %d", m, pid, maxEpoch)
+	}
+	if newPID == pid || epoch != 0 {
+		t.Fatalf("after exhaustion: producer %d epoch %d, want a new id at epoch 0", newPID, epoch)
+	}
+	wantCode(t, "the old id", h.addPartitions("a", pid, maxEpoch, 0), kerr.InvalidProducerIDMapping)
+}
+
+func TestTxnOffsetCommitValidates(t *testing.T) {
+	h := newHarness(t)
+	pid, e := h.init(t, "a", 60000)
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = "a", pid, e, "g"
+	wantCode(t, "AddOffsetsToTxn", h.c.AddOffsetsToTxn(context.Background(), add).ErrorCode, nil)
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = "a", "g", pid, e
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = "t"
+	big := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	big.Partition, big.Metadata = 0, kmsg.StringPtr(strings.Repeat("m", 5000))
+	neg := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	neg.Partition, neg.Offset = 1, -5
+	rt.Partitions = append(rt.Partitions, big, neg)
+	req.Topics = append(req.Topics, rt)
+	ps := h.c.TxnOffsetCommit(context.Background(), req).Topics[0].Partitions
+	wantCode(t, "metadata over the limit", ps[0].ErrorCode, kerr.OffsetMetadataTooLarge)
+	wantCode(t, "offset -5", ps[1].ErrorCode, kerr.InvalidRequest)
+	if len(h.s.pending["g"]) != 0 {
+		t.Fatalf("refused offsets were stored: %v", h.s.pending["g"])
+	}
+	empty := ""
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.TransactionalID, ip.TransactionTimeoutMillis = &empty, 60000
+	wantCode(t, "empty transactional id", h.c.InitProducerID(context.Background(), ip).ErrorCode, kerr.InvalidRequest)
 }

@@ -62,7 +62,8 @@ func (m *OffsetMap) Fits(n int64) bool { return int64(m.Len())+n <= int64(m.limi
 // Add maps the keys of the whole batch raw, in log order: a batch of a
 // transaction is held until its marker.
 func (m *OffsetMap) Add(h *recordbatch.Header, raw []byte) error {
-	if h.HasProducer() {
+	if h.HasProducer() && !h.IsControl() {
+		// The producer's last data batch: a marker carries no sequence.
 		m.lastBatch[h.ProducerID] = h.BaseOffset
 	}
 	if h.IsControl() {
