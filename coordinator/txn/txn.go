@@ -133,26 +133,44 @@ func (c *Coordinator) run() {
 	defer tick.Stop()
 	for {
 		changed := c.store.LeaderChanged()
-		if c.store.IsLeader() {
+		switch {
+		case !c.store.IsLeader():
+			c.setReady(false)
+		case !c.isReady():
+			// Newly leader: serve once this node has applied the log.
 			ctx, cancel := context.WithTimeout(c.ctx, c.cfg.StoreTimeout)
 			err := c.store.Barrier(ctx)
 			cancel()
 			if err != nil {
 				c.log.Warn("transaction coordinator: waiting for the Raft log", "err", err)
-			} else {
-				c.setReady(true)
-				c.cleanup()
+				break
 			}
-		} else {
-			c.setReady(false)
+			c.setReady(true)
+			c.cleanup()
+		default:
+			c.cleanup()
+		}
+		var retry <-chan time.Time
+		if c.store.IsLeader() && !c.isReady() {
+			retry = time.After(500 * time.Millisecond) // the barrier failed: again soon
 		}
 		select {
 		case <-c.ctx.Done():
 			return
 		case <-changed:
+			// Whatever the new state, a leader serves again only
+			// after a new barrier.
+			c.setReady(false)
 		case <-tick.C:
+		case <-retry:
 		}
 	}
+}
+
+func (c *Coordinator) isReady() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ready
 }
 
 func (c *Coordinator) setReady(v bool) {
