@@ -25,11 +25,11 @@ import (
 // responses in request order as they complete. A request of any other API
 // waits until the Produce requests before it completed.
 type conn struct {
-	s          *Server
-	nc         net.Conn
-	listener   string
-	ctx        context.Context
-	cancel     context.CancelFunc
+	s        *Server
+	nc       net.Conn
+	listener string
+	ctx      context.Context
+	cancel   context.CancelFunc
 	// readCtx ends when the connection stops reading (stopReading): a
 	// read waiting for request budget gives up then.
 	readCtx    context.Context
