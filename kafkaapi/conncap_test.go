@@ -185,21 +185,35 @@ func TestRequestBudgetBackPressure(t *testing.T) {
 
 // TestRequestBudgetNoDeadlock: two connections that each hold most of
 // their share of the budget and need more do not wait for each other
-// for ever: a connection waiting for room holds none of the budget, and
-// waits at most RequestReadTimeout; a small request is answered once the
-// half-sent ones are dropped.
+// for ever: a connection waiting for room holds none of the budget and
+// waits at most RequestReadTimeout, so both half-sent requests are
+// dropped, the budget comes back whole, and a small request is answered.
 func TestRequestBudgetNoDeadlock(t *testing.T) {
 	s := NewServer(Config{MaxRequestBytes: 64 << 10, QueuedMaxRequestBytes: 96 << 10, RequestReadTimeout: 300 * time.Millisecond}, Deps{},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	first := serve(t, s)
-	for _, c := range []net.Conn{first, dial(t, first.RemoteAddr().String())} {
+	hogs := []net.Conn{first, dial(t, first.RemoteAddr().String())}
+	for _, c := range hogs {
 		// 48 KiB of a 64 KiB request each: 96 KiB held, 16 KiB more needed.
 		if _, err := c.Write(append([]byte{0, 1, 0, 0}, make([]byte, 48<<10)...)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	small := dial(t, first.RemoteAddr().String())
-	if err := apiVersionsWorks(t, small, 1); err != nil {
-		t.Fatalf("a small request beside two half-sent large ones: %v", err)
+	for i, c := range hogs {
+		var b [1]byte
+		if _, err := c.Read(b[:]); err == nil {
+			t.Fatalf("half-sent request %d was answered", i)
+		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatalf("half-sent request %d's connection still open after 30 s: the waits deadlocked", i)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); !s.queued.TryAcquire(96 << 10); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the dropped requests' budget never came back")
+		}
+	}
+	s.queued.Release(96 << 10)
+	if err := apiVersionsWorks(t, dial(t, first.RemoteAddr().String()), 1); err != nil {
+		t.Fatalf("a small request after the half-sent ones were dropped: %v", err)
 	}
 }
