@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,19 +34,9 @@ func TestCompactedTopic(t *testing.T) {
 // checkCleanerMetrics: /metrics counts the cleaner's passes and removals.
 func checkCleanerMetrics(t *testing.T, b *broker) {
 	t.Helper()
-	resp, err := http.Get("http://" + b.httpAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, name := range []string{"kop_log_cleaner_passes_total", "kop_log_cleaner_removed_records_total"} {
-		m := regexp.MustCompile(`(?m)^` + name + ` (\d+)$`).FindSubmatch(body)
-		if m == nil || string(m[1]) == "0" {
-			t.Fatalf("/metrics: %s is %q after cleaning:\n%s", name, m, body)
+		if v, err := metric(t, b, name); err != nil || v == 0 {
+			t.Fatalf("/metrics: %s is %d after cleaning (%v)", name, v, err)
 		}
 	}
 }

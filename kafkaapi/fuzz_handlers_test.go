@@ -2,7 +2,6 @@ package kafkaapi
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -73,14 +72,7 @@ func FuzzHandlers(f *testing.F) {
 			if a := s.lookup(req.Key()); a == nil || v < a.min || v > a.max {
 				continue
 			}
-			req.SetVersion(v)
-			b := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
-			b = binary.BigEndian.AppendUint16(b, uint16(v))
-			b = append(b, 0, 0, 0, 1, 0, 1, 'c')
-			if req.IsFlexible() {
-				b = append(b, 0)
-			}
-			f.Add(req.AppendTo(b))
+			f.Add(seedFrame(req, v))
 		}
 	}
 	produce := kmsg.NewPtrProduceRequest()

@@ -69,6 +69,19 @@ func (o *offerRecorder) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// seedFrame is req at version v as a frame body: request header
+// (correlation id 1, client id "c") and the request.
+func seedFrame(req kmsg.Request, v int16) []byte {
+	req.SetVersion(v)
+	b := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
+	b = binary.BigEndian.AppendUint16(b, uint16(v))
+	b = append(b, 0, 0, 0, 1, 0, 1, 'c')
+	if req.IsFlexible() {
+		b = append(b, 0) // the flexible header's empty tag buffer
+	}
+	return req.AppendTo(b)
+}
+
 // FuzzRequest decodes arbitrary frames the way a connection does: header,
 // tagged fields, then the kmsg body for the key and version. Nothing may
 // panic.
@@ -79,14 +92,7 @@ func FuzzRequest(f *testing.F) {
 			if v > req.MaxVersion() {
 				continue
 			}
-			req.SetVersion(v)
-			b := binary.BigEndian.AppendUint16(nil, uint16(req.Key()))
-			b = binary.BigEndian.AppendUint16(b, uint16(v))
-			b = append(b, 0, 0, 0, 1, 0, 1, 'c')
-			if req.IsFlexible() {
-				b = append(b, 0)
-			}
-			f.Add(req.AppendTo(b))
+			f.Add(seedFrame(req, v))
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
