@@ -15,7 +15,7 @@ FRANZ_GO  ?= $(shell $(GO) list -m -f '{{.Version}}' github.com/twmb/franz-go)
 NORACE_PKGS := ./pulsarbridge/... ./e2e/...
 RACE_PKGS  = $(shell $(GO) list ./... | grep -v -e /pulsarbridge -e /e2e)
 
-.PHONY: all build run test unit e2e fuzz bench conformance conformance-pulsar deps clean pulsar-build pulsar-up pulsar-down
+.PHONY: all build run test check unit e2e fuzz bench conformance conformance-pulsar deps clean pulsar-build pulsar-up pulsar-down
 
 all: build
 
@@ -28,13 +28,19 @@ run: build
 # Everything: vet, unit and end-to-end tests, each fuzz target briefly,
 # then franz-go's kgo integration suite against KOP on the embedded log and
 # on a real Pulsar.
-test: deps build pulsar-build
+test: check deps build pulsar-build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 20m $(NORACE_PKGS)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 	FRANZ_GO=$(FRANZ_GO) scripts/conformance.sh
 	PULSAR=1 FRANZ_GO=$(FRANZ_GO) scripts/conformance.sh
+
+# Fails when git tracks a build output (an executable, a binary file, a
+# file .gitignore names); first proves it would catch one.
+check:
+	scripts/check.sh --self-test
+	scripts/check.sh
 
 unit:
 	$(GO) test -count=1 -short ./...

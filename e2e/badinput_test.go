@@ -515,7 +515,7 @@ func TestLargeFrameClaimsCostLittle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	b := startStandalone(t, nil)
+	b := startStandalonePlain(t, nil)
 	const conns = 2000
 	var open []net.Conn
 	defer func() {

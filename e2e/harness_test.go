@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,8 +23,12 @@ import (
 	"github.com/kop-project/kop/internal/pulsartest"
 )
 
-// kopBinary is the broker binary built once by TestMain.
-var kopBinary string
+// kopBinary is the broker binary built once by TestMain; kopRaceBinary is
+// the same built with the race detector, which every broker on the
+// embedded log runs (a race it reports fails the test). Brokers on Pulsar
+// run kopBinary: pulsar-client-go's producer races inside itself (see the
+// Makefile), which would fail every one of them.
+var kopBinary, kopRaceBinary string
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -37,14 +42,20 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	kopBinary = filepath.Join(dir, "kop")
+	kopRaceBinary = filepath.Join(dir, "kop-race")
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(file))
-	build := exec.Command("go", "build", "-o", kopBinary, "./cmd/kop")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building kop:", err)
-		return 1
+	for _, args := range [][]string{
+		{"build", "-o", kopBinary, "./cmd/kop"},
+		{"build", "-race", "-o", kopRaceBinary, "./cmd/kop"},
+	} {
+		build := exec.Command("go", args...)
+		build.Dir = root
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building kop:", args, err)
+			return 1
+		}
 	}
 	code := m.Run()
 	stopPulsar()
@@ -123,6 +134,7 @@ func freePort(t testing.TB) int {
 // broker is one kop process.
 type broker struct {
 	t        testing.TB
+	binary   string // kopRaceBinary, or kopBinary on Pulsar
 	mode     string // standalone or kafka-broker
 	dataDir  string
 	confPath string
@@ -139,6 +151,18 @@ func startStandalone(t testing.TB, extra map[string]string) *broker {
 	t.Helper()
 	kport, rport, hport := freePort(t), freePort(t), freePort(t)
 	b := newBroker(t, "standalone", kport, rport, hport, extra)
+	b.start()
+	return b
+}
+
+// startStandalonePlain is startStandalone on the build without the race
+// detector, for tests that measure the broker's memory (the detector
+// multiplies it).
+func startStandalonePlain(t testing.TB, extra map[string]string) *broker {
+	t.Helper()
+	kport, rport, hport := freePort(t), freePort(t), freePort(t)
+	b := newBroker(t, "standalone", kport, rport, hport, extra)
+	b.binary = kopBinary
 	b.start()
 	return b
 }
@@ -178,7 +202,10 @@ func startCluster(t testing.TB, n int, extra map[string]string) []*broker {
 // or kafka-broker) on the given loopback ports; start launches it.
 func newBroker(t testing.TB, mode string, kport, rport, hport int, extra map[string]string) *broker {
 	t.Helper()
-	b := &broker{t: t, mode: mode, dataDir: t.TempDir()}
+	b := &broker{t: t, binary: kopRaceBinary, mode: mode, dataDir: t.TempDir()}
+	if extra["brokerServiceUrl"] != "" {
+		b.binary = kopBinary
+	}
 	b.addr = fmt.Sprintf("127.0.0.1:%d", kport)
 	b.httpAddr = fmt.Sprintf("127.0.0.1:%d", hport)
 	kv := map[string]string{
@@ -212,6 +239,15 @@ func newBroker(t testing.TB, mode string, kport, rport, hport int, extra map[str
 			if out, err := os.ReadFile(b.logPath); err == nil {
 				name := strings.NewReplacer("/", "_", ":", "_").Replace(t.Name() + "-" + b.addr + ".log")
 				os.WriteFile(filepath.Join(dir, name), out, 0o644)
+			}
+		}
+		if out, err := os.ReadFile(b.logPath); err == nil {
+			if i := bytes.Index(out, []byte("WARNING: DATA RACE")); i >= 0 {
+				report := out[i:]
+				if end := bytes.Index(report, []byte("\n==================\n")); end >= 0 {
+					report = report[:end]
+				}
+				t.Errorf("the race detector found a data race in kop (%s):\n%s", b.addr, report)
 			}
 		}
 		if t.Failed() {
@@ -249,7 +285,7 @@ func (b *broker) launch() {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	cmd := exec.Command(kopBinary, b.mode, "--config", b.confPath)
+	cmd := exec.Command(b.binary, b.mode, "--config", b.confPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -13,8 +13,8 @@
 //     transactions and each partition's aborted transactions (txns.go),
 //     which coordinator/txn and the partitions drive.
 //   - The typed command set (commands.go), the one switch that applies it
-//     (fsm.go) and the versioned JSON snapshot of the whole state
-//     (snapshot.go).
+//     (fsm.go) and the versioned snapshot of the whole state, streamed as
+//     type-tagged JSON records, one per line (snapshot.go).
 //   - The Raft node: its TCP transport (shared with forwarded writes), its
 //     files under DataDir/raft, and bootstrapping a new cluster (never an
 //     existing one).

@@ -487,17 +487,17 @@ func TestFSMSnapshotWithGroups(t *testing.T) {
 		{Group: "simple", Offsets: []OffsetCommit{commit("t", 0, 7, 4)}},
 	}})
 	data := h.snapshotBytes()
-	for _, want := range []string{fmt.Sprintf(`"version": %d`, snapshotVersion), `"groups": [`, `"id": "a-empty"`, `"group": "simple"`, `"memberId": "m1"`, `"topic": "a"`, `"metadata": "md"`} {
+	for _, want := range []string{fmt.Sprintf(`"version":%d`, snapshotVersion), `"record":"group"`, `"id":"a-empty"`, `"group":"simple"`, `"memberId":"m1"`, `"topic":"a"`, `"metadata":"md"`} {
 		if !bytes.Contains(data, []byte(want)) {
 			t.Fatalf("snapshot lacks %s:\n%s", want, data)
 		}
 	}
 	// Sorted: groups by id, offsets by group, then topic and partition.
 	s := string(data)
-	if !(strings.Index(s, `"id": "a-empty"`) < strings.Index(s, `"id": "g-stable"`) &&
-		strings.Index(s, `"group": "g-stable"`) < strings.Index(s, `"group": "simple"`) &&
-		strings.Index(s, `"topic": "a"`) < strings.Index(s, `"offset": 10`) &&
-		strings.Index(s, `"offset": 10`) < strings.Index(s, `"offset": 20`)) {
+	if !(strings.Index(s, `"id":"a-empty"`) < strings.Index(s, `"id":"g-stable"`) &&
+		strings.Index(s, `"group":"g-stable"`) < strings.Index(s, `"group":"simple"`) &&
+		strings.Index(s, `"topic":"a"`) < strings.Index(s, `"offset":10`) &&
+		strings.Index(s, `"offset":10`) < strings.Index(s, `"offset":20`)) {
 		t.Fatalf("snapshot not sorted:\n%s", data)
 	}
 
@@ -530,7 +530,7 @@ func TestFSMRestoreVersion1(t *testing.T) {
 	}
 	// The restored FSM takes group commands, and snapshots as the current version.
 	h.mustApply(commitCmd("g", commit("t", 0, 1, 1)))
-	if data := h.snapshotBytes(); !bytes.Contains(data, []byte(fmt.Sprintf(`"version": %d`, snapshotVersion))) {
+	if data := h.snapshotBytes(); !bytes.Contains(data, []byte(fmt.Sprintf(`"version":%d`, snapshotVersion))) {
 		t.Fatalf("snapshot after restore:\n%s", data)
 	}
 }

@@ -149,7 +149,7 @@ func TestBrokerVersionSnapshot(t *testing.T) {
 	h.mustApply(&registerBrokerCmd{Broker: Broker{ID: 1, Host: "h1", Port: 9092, Version: "2.1.0"}})
 	h.mustApply(&registerBrokerCmd{Broker: Broker{ID: 2, Host: "h2", Port: 9092}})
 	data := h.snapshotBytes()
-	if !bytes.Contains(data, []byte(`"version": "2.1.0"`)) || bytes.Count(data, []byte(`"version": "`)) != 1 {
+	if !bytes.Contains(data, []byte(`"version":"2.1.0"`)) || bytes.Count(data, []byte(`"version":"`)) != 1 {
 		t.Fatalf("snapshot does not hold exactly broker 1's version:\n%s", data)
 	}
 	g := newFSMHarness(t)

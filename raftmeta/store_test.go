@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,7 +219,7 @@ func TestStoreSnapshotRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The snapshot on disk is the readable JSON document.
+	// The snapshot on disk is readable JSON records, one per line.
 	states, _ := filepath.Glob(filepath.Join(dir, "raft", "snapshots", "*", "state.bin"))
 	if len(states) != 1 {
 		t.Fatalf("snapshots on disk: %v", states)
@@ -227,9 +228,16 @@ func TestStoreSnapshotRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc snapshotDoc
-	if err := json.Unmarshal(data, &doc); err != nil || doc.Version != snapshotVersion || len(doc.Topics) != 2 { // after-snapshot is only in the log
-		t.Fatalf("snapshot doc = %+v, %v", doc, err)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	var head, end snapshotRecord
+	if err := json.Unmarshal([]byte(lines[0]), &head); err != nil || head.Record != recHeader || head.Version != snapshotVersion {
+		t.Fatalf("snapshot header %q: %+v, %v", lines[0], head, err)
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &end); err != nil || end.Record != recEnd || end.Records == nil || *end.Records != len(lines)-2 {
+		t.Fatalf("snapshot end %q: %+v, %v", lines[len(lines)-1], end, err)
+	}
+	if n := strings.Count(string(data), `{"record":"topic"`); n != 2 { // after-snapshot is only in the log
+		t.Fatalf("snapshot holds %d topics, want 2:\n%s", n, data)
 	}
 
 	s2 := openLeader(t, cfg)

@@ -385,33 +385,42 @@ func (t *txnState) toDoc() *snapshotTxns {
 	return doc
 }
 
-func txnStateFromDoc(doc *snapshotTxns) (txnState, error) {
-	t := newTxnState()
-	if doc == nil {
-		return t, nil
+// restoreTxn, restorePending and restoreAborted add one snapshot record
+// each, checked as the command that made it.
+func (t *txnState) restoreTxn(x Txn) error {
+	if err := x.validate(); err != nil {
+		return err
 	}
-	for _, x := range doc.Txns {
-		if err := x.validate(); err != nil {
-			return t, err
-		}
-		t.txns[x.ID] = x.clone()
+	if _, dup := t.txns[x.ID]; dup {
+		return fmt.Errorf("transactional id %q listed twice", x.ID)
 	}
-	for _, p := range doc.Pending {
-		c := txnOffsetCommitCmd{Group: p.Group, ProducerID: p.ProducerID, Offsets: p.Offsets}
-		if err := c.validate(); err != nil {
-			return t, err
-		}
-		if t.pending[p.Group] == nil {
-			t.pending[p.Group] = make(map[int64][]OffsetCommit)
-		}
-		t.pending[p.Group][p.ProducerID] = slices.Clone(p.Offsets)
+	t.txns[x.ID] = x.clone()
+	return nil
+}
+
+func (t *txnState) restorePending(p snapshotTxnOffsets) error {
+	c := txnOffsetCommitCmd{Group: p.Group, ProducerID: p.ProducerID, Offsets: p.Offsets}
+	if err := c.validate(); err != nil {
+		return err
 	}
-	for _, a := range doc.Aborted {
-		c := abortedTxnsCmd{Key: a.Key, Add: a.Txn}
-		if err := c.validate(); err != nil {
-			return t, err
-		}
-		t.aborted[a.Key] = slices.Clone(a.Txn)
+	if _, dup := t.pending[p.Group][p.ProducerID]; dup {
+		return fmt.Errorf("pending offsets of group %q, producer %d listed twice", p.Group, p.ProducerID)
 	}
-	return t, nil
+	if t.pending[p.Group] == nil {
+		t.pending[p.Group] = make(map[int64][]OffsetCommit)
+	}
+	t.pending[p.Group][p.ProducerID] = slices.Clone(p.Offsets)
+	return nil
+}
+
+func (t *txnState) restoreAborted(a snapshotAbortedTxns) error {
+	c := abortedTxnsCmd{Key: a.Key, Add: a.Txn}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if _, dup := t.aborted[a.Key]; dup {
+		return fmt.Errorf("aborted transactions of %s-%d listed twice", a.Key.Topic, a.Key.Partition)
+	}
+	t.aborted[a.Key] = slices.Clone(a.Txn)
+	return nil
 }

@@ -92,7 +92,7 @@ func TestTxnSnapshotRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(g.f.state.tx, h.f.state.tx) {
 		t.Fatalf("restored transactions differ: %+v vs %+v", g.f.state.tx, h.f.state.tx)
 	}
-	bad := bytes.Replace(data, []byte(`"state": "Ongoing"`), []byte(`"state": "Nope"`), 1)
+	bad := bytes.Replace(data, []byte(`"state":"Ongoing"`), []byte(`"state":"Nope"`), 1)
 	if err := g.f.Restore(io.NopCloser(bytes.NewReader(bad))); err == nil {
 		t.Fatal("Restore accepted a transaction in an unknown state")
 	}
