@@ -1,0 +1,175 @@
+package security
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// testCA is a certificate authority for tests.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// issue returns a PEM certificate followed by its PEM key.
+func (ca *testCA) issue(t *testing.T, serial int64, subject pkix.Name, usage x509.ExtKeyUsage) []byte {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
+}
+
+// handshake connects a client to a server with conf over a pipe and
+// returns what each side saw.
+func handshake(t *testing.T, server *tls.Config, client *tls.Config) (tls.ConnectionState, tls.ConnectionState, error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type result struct {
+		st  tls.ConnectionState
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(10 * time.Second))
+		srv := tls.Server(nc, server)
+		err = srv.Handshake()
+		done <- result{srv.ConnectionState(), err}
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	cl := tls.Client(nc, client)
+	cerr := cl.Handshake()
+	r := <-done
+	if cerr != nil {
+		return tls.ConnectionState{}, tls.ConnectionState{}, cerr
+	}
+	if r.err != nil {
+		return tls.ConnectionState{}, tls.ConnectionState{}, r.err
+	}
+	return r.st, cl.ConnectionState(), nil
+}
+
+func TestServerTLSReloadAndClientCertificates(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	ks, ts := filepath.Join(dir, "broker.pem"), filepath.Join(dir, "ca.pem")
+	os.WriteFile(ks, ca.issue(t, 2, pkix.Name{CommonName: "broker-1"}, x509.ExtKeyUsageServerAuth), 0o600)
+	os.WriteFile(ts, ca.pem, 0o644)
+	now := time.Unix(1000, 0)
+	r := &tlsReloader{cfg: TLSConfig{KeystoreLocation: ks, TruststoreLocation: ts, ClientAuth: "required"}, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
+	if err := r.load(); err != nil {
+		t.Fatal(err)
+	}
+	server := r.serverConfig()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.pem)
+	clientPEM := ca.issue(t, 3, pkix.Name{CommonName: "app", OrganizationalUnit: []string{"payments"}}, x509.ExtKeyUsageClientAuth)
+	clientCert, err := tls.X509KeyPair(clientPEM, clientPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{clientCert}}
+
+	st, cst, err := handshake(t, server, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := CertificatePrincipal(st); !ok || p.String() != "User:CN=app,OU=payments" {
+		t.Fatalf("principal = %+v %v", p, ok)
+	}
+	if cn := cst.PeerCertificates[0].Subject.CommonName; cn != "broker-1" {
+		t.Fatalf("server certificate %q", cn)
+	}
+	// Required client certificates: a client without one is refused.
+	if _, _, err := handshake(t, server, &tls.Config{RootCAs: roots, ServerName: "localhost"}); err == nil {
+		t.Fatal("a client without a certificate was accepted")
+	}
+
+	// A renewed certificate is served once the throttle allows a check.
+	os.WriteFile(ks, ca.issue(t, 4, pkix.Name{CommonName: "broker-1-renewed"}, x509.ExtKeyUsageServerAuth), 0o600)
+	future := time.Now().Add(time.Minute)
+	os.Chtimes(ks, future, future)
+	if _, cst, _ := handshake(t, server, client); cst.PeerCertificates[0].Subject.CommonName != "broker-1" {
+		t.Fatal("reloaded before the throttle allowed")
+	}
+	now = now.Add(2 * time.Second)
+	if _, cst, err := handshake(t, server, client); err != nil || cst.PeerCertificates[0].Subject.CommonName != "broker-1-renewed" {
+		t.Fatalf("after the renewal: %v", err)
+	}
+	// A broken file keeps the working certificate.
+	os.WriteFile(ks, []byte("not pem"), 0o600)
+	later := future.Add(time.Minute)
+	os.Chtimes(ks, later, later)
+	now = now.Add(2 * time.Second)
+	if _, cst, err := handshake(t, server, client); err != nil || cst.PeerCertificates[0].Subject.CommonName != "broker-1-renewed" {
+		t.Fatalf("after a broken file: %v", err)
+	}
+}
+
+func TestServerTLSRefusesBadSettings(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	ks := filepath.Join(dir, "broker.pem")
+	os.WriteFile(ks, ca.issue(t, 2, pkix.Name{CommonName: "b"}, x509.ExtKeyUsageServerAuth), 0o600)
+	garbage := filepath.Join(dir, "garbage.pem")
+	os.WriteFile(garbage, []byte("nothing"), 0o600)
+	for name, cfg := range map[string]TLSConfig{
+		"no keystore":       {KeystoreLocation: filepath.Join(dir, "none.pem")},
+		"garbage keystore":  {KeystoreLocation: garbage},
+		"garbage trust":     {KeystoreLocation: ks, TruststoreLocation: garbage},
+		"required no trust": {KeystoreLocation: ks, ClientAuth: "required"},
+		"bad client auth":   {KeystoreLocation: ks, ClientAuth: "always"},
+	} {
+		if _, err := ServerTLS(cfg, slog.New(slog.DiscardHandler)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
