@@ -111,7 +111,6 @@ func (a *Authenticator) fakeSalt(user string) []byte {
 	return hmacSum(sha256.New, a.secret, []byte(user))
 }
 
-
 // plainExchange is SASL PLAIN (RFC 4616): one message,
 // authzid NUL authcid NUL password.
 type plainExchange struct {
