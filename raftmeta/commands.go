@@ -65,6 +65,9 @@ const (
 	cmdTxnOffsetCommit commandType = 49
 	cmdAbortedTxns     commandType = 50
 	cmdDeleteTxn       commandType = 51
+	// 64..79: security.
+	cmdAlterScram commandType = 64
+	cmdAcls       commandType = 65
 
 	// cmdIgnorable is the type byte's flag bit for commands that a node
 	// which does not know them may skip (see the top of this file). Every
@@ -119,6 +122,10 @@ func (t commandType) String() string {
 		return "AbortedTxns"
 	case cmdDeleteTxn:
 		return "DeleteTxn"
+	case cmdAlterScram:
+		return "AlterScram"
+	case cmdAcls:
+		return "Acls"
 	case cmdSync:
 		return "Sync"
 	}
@@ -165,6 +172,10 @@ func newCommand(t commandType) command {
 		return &abortedTxnsCmd{}
 	case cmdDeleteTxn:
 		return &deleteTxnCmd{}
+	case cmdAlterScram:
+		return &alterScramCmd{}
+	case cmdAcls:
+		return &aclsCmd{}
 	case cmdSync:
 		return &syncCmd{}
 	}

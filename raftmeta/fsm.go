@@ -25,6 +25,8 @@ type fsmState struct {
 	groups         map[string]Group        // consumer group metadata by id
 	offsets        map[string]groupOffsets // committed offsets by group id
 	tx             txnState                // transactions (txns.go)
+	scram          map[ScramKey]ScramCredential
+	aclSet         map[Acl]struct{}
 }
 
 func newFSMState() *fsmState {
@@ -35,6 +37,8 @@ func newFSMState() *fsmState {
 		groups:   make(map[string]Group),
 		offsets:  make(map[string]groupOffsets),
 		tx:       newTxnState(),
+		scram:    make(map[ScramKey]ScramCredential),
+		aclSet:   make(map[Acl]struct{}),
 	}
 }
 
@@ -91,6 +95,12 @@ func (s *fsmState) apply(c command) (any, error) {
 		return nil, nil
 	case *deleteTxnCmd:
 		return nil, s.deleteTxn(c)
+	case *alterScramCmd:
+		s.alterScram(c)
+		return nil, nil
+	case *aclsCmd:
+		s.acls(c)
+		return nil, nil
 	case *syncCmd:
 		return nil, nil
 	default:
@@ -228,6 +238,9 @@ type fsm struct {
 	// applied them yet (see Store.waitApplied).
 	appliedIndex atomic.Uint64
 	restored     atomic.Bool
+	// aclVersion changes with the ACLs: on every ACL command and every
+	// restore (Store.AclsVersion).
+	aclVersion atomic.Uint64
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -287,6 +300,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 	// loop, for one) on each would cost much and tell nothing.
 	if t := c.commandType(); t != cmdCommitOffsets && t != cmdSync {
 		f.notifyLocked()
+	}
+	if c.commandType() == cmdAcls {
+		f.aclVersion.Add(1)
 	}
 	return resp
 }

@@ -22,7 +22,8 @@ import (
 //	3: adds transactions (txns: transactional ids, offsets committed in
 //	   transactions, aborted transactions by partition).
 //	4: the same state as a stream of type-tagged records, one JSON object
-//	   per line (below), instead of one document.
+//	   per line (below), instead of one document; adds SCRAM credentials
+//	   and ACLs.
 const snapshotVersion = 4
 
 // A version-4 snapshot is JSON Lines: a header record, then one record per
@@ -40,6 +41,8 @@ const snapshotVersion = 4
 //	{"record":"txn","txn":{…}}
 //	{"record":"txnOffsets","txnOffsets":{…}}
 //	{"record":"abortedTxns","abortedTxns":{…}}
+//	{"record":"scram","scram":{"user":"alice","mechanism":"SCRAM-SHA-256",…}}
+//	{"record":"acl","acl":{"resourceType":"topic",…}}
 //	{"record":"end","records":5}
 type snapshotRecord struct {
 	Record string `json:"record"`
@@ -56,6 +59,8 @@ type snapshotRecord struct {
 	Txn         *Txn                  `json:"txn,omitempty"`
 	TxnOffsets  *snapshotTxnOffsets   `json:"txnOffsets,omitempty"`
 	AbortedTxns *snapshotAbortedTxns  `json:"abortedTxns,omitempty"`
+	Scram       *ScramCredential      `json:"scram,omitempty"`
+	Acl         *Acl                  `json:"acl,omitempty"`
 
 	// end: how many records came between the header and it.
 	Records *int `json:"records,omitempty"`
@@ -71,6 +76,8 @@ const (
 	recTxn         = "txn"
 	recTxnOffsets  = "txnOffsets"
 	recAbortedTxns = "abortedTxns"
+	recScram       = "scram"
+	recAcl         = "acl"
 	recEnd         = "end"
 )
 
@@ -87,6 +94,9 @@ type snapshotDoc struct {
 	Offsets []snapshotGroupOffsets `json:"offsets"` // sorted by group
 	// Since version 3.
 	Txns *snapshotTxns `json:"txns,omitempty"`
+	// Version 4 only (never in a document): sorted.
+	Scram []ScramCredential `json:"-"`
+	Acls  []Acl             `json:"-"`
 }
 
 // snapshotGroupOffsets is one group's committed offsets, sorted by topic
@@ -119,6 +129,16 @@ func (s *fsmState) toDoc() snapshotDoc {
 	for _, g := range s.groups {
 		doc.Groups = append(doc.Groups, g)
 	}
+	for _, c := range s.scram {
+		doc.Scram = append(doc.Scram, c)
+	}
+	for a := range s.aclSet {
+		doc.Acls = append(doc.Acls, a)
+	}
+	slices.SortFunc(doc.Scram, func(a, b ScramCredential) int {
+		return cmp.Or(strings.Compare(a.User, b.User), strings.Compare(a.Mechanism, b.Mechanism))
+	})
+	slices.SortFunc(doc.Acls, compareAcls)
 	for id, offs := range s.offsets {
 		doc.Offsets = append(doc.Offsets, snapshotGroupOffsets{Group: id, Offsets: offs.sorted()})
 	}
@@ -253,7 +273,7 @@ func (r *restorer) record(rec snapshotRecord) error {
 	for name, ok := range map[string]bool{
 		recBroker: rec.Broker != nil, recTopic: rec.Topic != nil, recGroup: rec.Group != nil,
 		recOffsets: rec.Offsets != nil, recTxn: rec.Txn != nil, recTxnOffsets: rec.TxnOffsets != nil,
-		recAbortedTxns: rec.AbortedTxns != nil,
+		recAbortedTxns: rec.AbortedTxns != nil, recScram: rec.Scram != nil, recAcl: rec.Acl != nil,
 	} {
 		if ok {
 			set = append(set, name)
@@ -277,6 +297,10 @@ func (r *restorer) record(rec snapshotRecord) error {
 		return r.txnOffsets(*rec.TxnOffsets)
 	case recAbortedTxns:
 		return r.abortedTxns(*rec.AbortedTxns)
+	case recScram:
+		return r.scram(*rec.Scram)
+	case recAcl:
+		return r.acl(*rec.Acl)
 	}
 	return fmt.Errorf("snapshot: unknown record %q", rec.Record)
 }
@@ -356,6 +380,28 @@ func (r *restorer) txnOffsets(p snapshotTxnOffsets) error {
 	return nil
 }
 
+func (r *restorer) scram(c ScramCredential) error {
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if _, dup := r.s.scram[c.key()]; dup {
+		return fmt.Errorf("snapshot: SCRAM credential %s of %q listed twice", c.Mechanism, c.User)
+	}
+	r.s.scram[c.key()] = c.clone()
+	return nil
+}
+
+func (r *restorer) acl(a Acl) error {
+	if err := a.validate(); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if _, dup := r.s.aclSet[a]; dup {
+		return fmt.Errorf("snapshot: ACL %+v listed twice", a)
+	}
+	r.s.aclSet[a] = struct{}{}
+	return nil
+}
+
 func (r *restorer) abortedTxns(a snapshotAbortedTxns) error {
 	if err := r.s.tx.restoreAborted(a); err != nil {
 		return fmt.Errorf("snapshot: transactions: %w", err)
@@ -417,6 +463,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.state = s
 	f.notifyLocked()
+	f.aclVersion.Add(1)
 	f.mu.Unlock()
 	f.restored.Store(true)
 	return nil
@@ -476,6 +523,16 @@ func (s *fsmSnapshot) writeTo(w io.Writer) error {
 			if err := put(snapshotRecord{Record: recAbortedTxns, AbortedTxns: &tx.Aborted[i]}); err != nil {
 				return err
 			}
+		}
+	}
+	for i := range d.Scram {
+		if err := put(snapshotRecord{Record: recScram, Scram: &d.Scram[i]}); err != nil {
+			return err
+		}
+	}
+	for i := range d.Acls {
+		if err := put(snapshotRecord{Record: recAcl, Acl: &d.Acls[i]}); err != nil {
+			return err
 		}
 	}
 	if err := enc.Encode(snapshotRecord{Record: recEnd, Records: &n}); err != nil {
