@@ -27,19 +27,28 @@ func (m Mode) String() string {
 // Kafka security protocols a listener can use.
 const (
 	ProtocolPlaintext     = "PLAINTEXT"
+	ProtocolSSL           = "SSL"
 	ProtocolSASLPlaintext = "SASL_PLAINTEXT"
+	ProtocolSASLSSL       = "SASL_SSL"
 )
 
-// saslImplemented says whether the Kafka layer authenticates SASL
-// listeners. Until it does, a SASL_PLAINTEXT listener is refused rather
-// than served without authentication: a listener whose name promises
-// authentication must never accept anonymous clients.
-const saslImplemented = false
+func knownProtocol(p string) bool {
+	return p == ProtocolPlaintext || p == ProtocolSSL || p == ProtocolSASLPlaintext || p == ProtocolSASLSSL
+}
+
+// UsesTLS and UsesSASL say what a listener's security protocol asks of
+// its clients.
+func (l Listener) UsesTLS() bool {
+	return l.SecurityProtocol == ProtocolSSL || l.SecurityProtocol == ProtocolSASLSSL
+}
+func (l Listener) UsesSASL() bool {
+	return l.SecurityProtocol == ProtocolSASLPlaintext || l.SecurityProtocol == ProtocolSASLSSL
+}
 
 // Listener is one Kafka listener, `NAME://host:port`.
 type Listener struct {
 	Name             string // upper case, unique among the listeners
-	SecurityProtocol string // ProtocolPlaintext or ProtocolSASLPlaintext
+	SecurityProtocol string // PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
 	Host             string // empty or 0.0.0.0 binds every interface
 	Port             int    // 0 picks a free port (tests)
 }
@@ -114,6 +123,23 @@ type Config struct {
 	TransactionMaxTimeoutMs                              int32
 	TransactionalIdExpirationMs                          int64
 	TransactionAbortTimedOutTransactionCleanupIntervalMs int32
+
+	// TLS of SSL and SASL_SSL listeners (PEM files).
+	KopSslKeystoreLocation   string
+	KopSslKeyLocation        string
+	KopSslTruststoreLocation string
+	KopSslClientAuth         string // none, requested, required
+	KopSslMinVersion         uint16 // tls.VersionTLS12 or 13
+	// SASL.
+	SaslAllowedMechanisms                 []string
+	TokenSecretKey                        string
+	TokenPublicKey                        string
+	TokenPublicAlg                        string
+	TokenAuthClaim                        string
+	TokenAudienceClaim                    string
+	TokenAudience                         string
+	ConnectionsMaxReauthMs                int64
+	ConnectionFailedAuthenticationDelayMs int64
 
 	// Sources says where each known key's value came from.
 	Sources map[string]Source
@@ -214,8 +240,8 @@ func parseProtocolMap(key, v string) (map[string]string, error) {
 		if !validListenerName(name) {
 			return nil, keyError(key, v, fmt.Sprintf("listener name %q may hold only letters, digits and _", name))
 		}
-		if proto != ProtocolPlaintext && proto != ProtocolSASLPlaintext {
-			return nil, keyError(key, v, fmt.Sprintf("listener %s: security protocol must be PLAINTEXT or SASL_PLAINTEXT", name))
+		if !knownProtocol(proto) {
+			return nil, keyError(key, v, fmt.Sprintf("listener %s: security protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", name))
 		}
 		if _, dup := out[name]; dup {
 			return nil, keyError(key, v, fmt.Sprintf("listener name %s appears twice", name))
@@ -257,14 +283,8 @@ func parseListeners(key, v string, protocols map[string]string) ([]Listener, err
 		if !mapped {
 			proto = name
 		}
-		switch proto {
-		case ProtocolPlaintext:
-		case ProtocolSASLPlaintext:
-			if !saslImplemented {
-				return nil, keyError(key, v, fmt.Sprintf("listener %s: SASL_PLAINTEXT is not implemented yet; only PLAINTEXT is supported", name))
-			}
-		default:
-			return nil, keyError(key, v, fmt.Sprintf("listener %s: unknown security protocol; use PLAINTEXT, or map the name in kafkaProtocolMap (e.g. %s:PLAINTEXT)", name, name))
+		if !knownProtocol(proto) {
+			return nil, keyError(key, v, fmt.Sprintf("listener %s: unknown security protocol; use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, or map the name in kafkaProtocolMap (e.g. %s:SASL_SSL)", name, name))
 		}
 		host, port, err := splitHostPort(addr, true)
 		if err != nil {

@@ -187,7 +187,7 @@ const maxInt32 = math.MaxInt32
 // and Entries show them. The table is read-only.
 var keys = []key{
 	{name: "kafkaListeners", late: true,
-		doc:        "Kafka listeners to bind, comma-separated NAME://host:port; NAME is PLAINTEXT or a name mapped in kafkaProtocolMap.",
+		doc:        "Kafka listeners to bind, comma-separated NAME://host:port; NAME is a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) or a name mapped in kafkaProtocolMap.",
 		standalone: "PLAINTEXT://127.0.0.1:9092", broker: "PLAINTEXT://0.0.0.0:9092",
 		set: func(c *Config, k, v string) (err error) {
 			c.KafkaListeners, err = parseListeners(k, v, c.KafkaProtocolMap)
@@ -316,6 +316,80 @@ var keys = []key{
 		setInt32(func(c *Config) *int32 { return &c.GroupMaxSize }, 1, maxInt32)),
 	both("offsetsRetentionMinutes", "10080", "Committed offsets of an empty group are kept this long.",
 		setInt64(func(c *Config) *int64 { return &c.OffsetsRetentionMinutes }, 1, math.MaxInt64/60000)),
+	both("kopSslKeystoreType", "PEM", "Format of kopSslKeystoreLocation; PEM is the one supported (convert a JKS or PKCS12 keystore with openssl).",
+		func(c *Config, k, v string) error {
+			if strings.ToUpper(strings.TrimSpace(v)) != "PEM" {
+				return keyError(k, v, "only PEM is supported")
+			}
+			return nil
+		}),
+	both("kopSslKeystoreLocation", "", "PEM file with the certificate chain of SSL and SASL_SSL listeners, and its private key unless kopSslKeyLocation is set; re-read when it changes.",
+		func(c *Config, k, v string) error { c.KopSslKeystoreLocation = strings.TrimSpace(v); return nil }),
+	both("kopSslKeyLocation", "", "PEM file with the private key of kopSslKeystoreLocation's certificate, when it is not in the same file.",
+		func(c *Config, k, v string) error { c.KopSslKeyLocation = strings.TrimSpace(v); return nil }),
+	both("kopSslTruststoreLocation", "", "PEM file with the CA certificates client certificates must chain to (mutual TLS).",
+		func(c *Config, k, v string) error { c.KopSslTruststoreLocation = strings.TrimSpace(v); return nil }),
+	both("kopSslClientAuth", "none", "Client certificates on SSL and SASL_SSL listeners: none, requested or required (Kafka's ssl.client.auth). A verified certificate's subject is the principal on SSL listeners.",
+		setEnum(func(c *Config) *string { return &c.KopSslClientAuth }, "none", "requested", "required")),
+	both("kopSslEnabledProtocols", "TLSv1.2,TLSv1.3", "TLS versions served, comma-separated (TLSv1.2, TLSv1.3).",
+		func(c *Config, k, v string) error {
+			c.KopSslMinVersion = 0
+			for _, p := range strings.Split(v, ",") {
+				var ver uint16
+				switch strings.TrimSpace(p) {
+				case "TLSv1.2":
+					ver = 0x0303
+				case "TLSv1.3":
+					ver = 0x0304
+				case "":
+					continue
+				default:
+					return keyError(k, v, "each protocol must be TLSv1.2 or TLSv1.3")
+				}
+				if c.KopSslMinVersion == 0 || ver < c.KopSslMinVersion {
+					c.KopSslMinVersion = ver
+				}
+			}
+			if c.KopSslMinVersion == 0 {
+				return keyError(k, v, "must name at least one protocol")
+			}
+			return nil
+		}),
+	both("saslAllowedMechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", "SASL mechanisms of SASL_PLAINTEXT and SASL_SSL listeners, comma-separated: PLAIN (a Pulsar token when tokenSecretKey or tokenPublicKey is set, else a SCRAM user's password), SCRAM-SHA-256, SCRAM-SHA-512.",
+		func(c *Config, k, v string) error {
+			c.SaslAllowedMechanisms = nil
+			for _, m := range strings.Split(v, ",") {
+				m = strings.ToUpper(strings.TrimSpace(m))
+				switch m {
+				case "":
+					continue
+				case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+				default:
+					return keyError(k, v, fmt.Sprintf("mechanism %q is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", m))
+				}
+				c.SaslAllowedMechanisms = append(c.SaslAllowedMechanisms, m)
+			}
+			if len(c.SaslAllowedMechanisms) == 0 {
+				return keyError(k, v, "must name at least one mechanism")
+			}
+			return nil
+		}),
+	{name: "tokenSecretKey", same: true, sensitive: true, doc: "Pulsar's key for tokens signed with a secret (data:;base64,<key>, file:///path, or base64): SASL PLAIN passwords are then Pulsar tokens.",
+		set: func(c *Config, k, v string) error { c.TokenSecretKey = strings.TrimSpace(v); return nil }},
+	both("tokenPublicKey", "", "Pulsar's public key for tokens signed with a private key (data:;base64,<DER>, file:///path, or base64; DER or PEM).",
+		func(c *Config, k, v string) error { c.TokenPublicKey = strings.TrimSpace(v); return nil }),
+	both("tokenPublicAlg", "RS256", "Signature algorithm of tokens checked with tokenPublicKey (RS256…512, ES256…512, PS256…512).",
+		setNonEmpty(func(c *Config) *string { return &c.TokenPublicAlg })),
+	both("tokenAuthClaim", "sub", "Token claim naming the role (the principal).",
+		setNonEmpty(func(c *Config) *string { return &c.TokenAuthClaim })),
+	both("tokenAudienceClaim", "", "When set, a token's claim of this name must hold tokenAudience.",
+		func(c *Config, k, v string) error { c.TokenAudienceClaim = strings.TrimSpace(v); return nil }),
+	both("tokenAudience", "", "The audience tokens must name in tokenAudienceClaim.",
+		func(c *Config, k, v string) error { c.TokenAudience = strings.TrimSpace(v); return nil }),
+	both("connectionsMaxReauthMs", "0", "Longest SASL session (Kafka's connections.max.reauth.ms, KIP-368): a client must authenticate again within it or its connection is closed; a token's expiry ends the session too. 0: no limit but the token's.",
+		setInt64(func(c *Config) *int64 { return &c.ConnectionsMaxReauthMs }, 0, math.MaxInt64)),
+	both("connectionFailedAuthenticationDelayMs", "100", "Delay before answering a failed authentication and closing the connection (Kafka's connection.failed.authentication.delay.ms).",
+		setInt64(func(c *Config) *int64 { return &c.ConnectionFailedAuthenticationDelayMs }, 0, 60000)),
 	both("transactionMaxTimeoutMs", "900000", "Largest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms).",
 		setInt32(func(c *Config) *int32 { return &c.TransactionMaxTimeoutMs }, 1, maxInt32)),
 	both("transactionalIdExpirationMs", "604800000", "A transactional id with no open transaction is forgotten after this long without use (Kafka's transactional.id.expiration.ms).",

@@ -275,6 +275,19 @@ func (c *Config) finish(logger *slog.Logger) error {
 		}
 	}
 
+	// Security of the listeners.
+	for _, l := range c.KafkaListeners {
+		if l.UsesTLS() && c.KopSslKeystoreLocation == "" {
+			return keyError("kopSslKeystoreLocation", "", fmt.Sprintf("must name the PEM certificate and key of the %s listener %s", l.SecurityProtocol, l.Name))
+		}
+	}
+	if c.KopSslClientAuth != "none" && c.KopSslTruststoreLocation == "" {
+		return keyError("kopSslTruststoreLocation", "", "must name the CAs of client certificates when kopSslClientAuth is "+c.KopSslClientAuth)
+	}
+	if c.TokenSecretKey != "" && c.TokenPublicKey != "" {
+		return keyError("tokenPublicKey", c.TokenPublicKey, "tokenSecretKey is set too; set one of them")
+	}
+
 	if c.QueuedMaxRequestBytes < int64(c.SocketRequestMaxBytes) {
 		return keyError("queuedMaxRequestBytes", strconv.FormatInt(c.QueuedMaxRequestBytes, 10),
 			fmt.Sprintf("must be at least socketRequestMaxBytes (%d): a request that size could never be read", c.SocketRequestMaxBytes))

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kop-project/kop/security"
 )
 
 // conn is one client connection. A reader goroutine reads frames ahead
@@ -27,7 +30,10 @@ import (
 type conn struct {
 	s        *Server
 	nc       net.Conn
-	listener string
+	lis      Listener
+	listener string      // lis.Name
+	auth     authState   // the worker's (auth.go)
+	authed   atomic.Bool // auth.done, for the reader
 	ctx      context.Context
 	cancel   context.CancelFunc
 	// readCtx ends when the connection stops reading (stopReading): a
@@ -50,12 +56,19 @@ type outgoing struct {
 	frame    []byte
 	finish   func() []byte
 	reserved int
+	// closeAfter closes the connection once frame is written (a failed
+	// authentication), delay after the request was handled.
+	closeAfter bool
+	delay      time.Duration
 }
 
-func newConn(s *Server, nc net.Conn, listener string) *conn {
+func newConn(s *Server, nc net.Conn, lis Listener) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	readCtx, readCancel := context.WithCancel(ctx)
-	return &conn{s: s, nc: nc, listener: listener, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
+	if lis.TLS != nil {
+		nc = tls.Server(nc, lis.TLS)
+	}
+	return &conn{s: s, nc: nc, lis: lis, listener: lis.Name, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
 		frames: make(chan []byte, s.cfg.MaxInFlight), drained: make(chan struct{}, 1),
 		out: make(chan outgoing, s.cfg.MaxInFlight)}
 }
@@ -68,6 +81,10 @@ func (c *conn) stopReading() {
 
 func (c *conn) serve() {
 	defer c.cancel()
+	if !c.handshake() {
+		c.nc.Close()
+		return
+	}
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
@@ -77,6 +94,30 @@ func (c *conn) serve() {
 	close(c.frames)
 	<-workerDone
 	c.nc.Close()
+}
+
+// handshake completes TLS on a TLS listener, within requestReadTimeoutMs,
+// and settles who a client on a listener without SASL is: the subject of
+// its verified certificate, or ANONYMOUS.
+func (c *conn) handshake() bool {
+	c.auth.principal = anonymous
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestReadTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.s.metrics.authFailures.Add(1)
+			c.s.log.Info("closing connection: TLS handshake failed", "remote", c.nc.RemoteAddr(), "listener", c.lis.Name, "err", err)
+			return false
+		}
+		if p, ok := security.CertificatePrincipal(tc.ConnectionState()); ok {
+			c.auth.principal = p
+		}
+	}
+	if !c.lis.SASL {
+		c.auth.done = true
+		c.authed.Store(true)
+	}
+	return true
 }
 
 func (c *conn) readLoop() {
@@ -102,8 +143,14 @@ func (c *conn) readLoop() {
 			return
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 || size > c.s.cfg.MaxRequestBytes {
-			c.s.log.Warn("closing connection: bad request size", "remote", c.nc.RemoteAddr(), "size", size, "max", c.s.cfg.MaxRequestBytes)
+		minSize, maxSize := int32(8), c.s.cfg.MaxRequestBytes
+		if !c.authed.Load() {
+			// Before SASL authentication: bare tokens (after a v0
+			// handshake) may be short, and nothing may be large.
+			minSize, maxSize = 1, min(maxSize, preAuthMaxBytes)
+		}
+		if size < minSize || size > maxSize {
+			c.s.log.Warn("closing connection: bad request size", "remote", c.nc.RemoteAddr(), "size", size, "max", maxSize, "authenticated", c.authed.Load())
 			c.s.metrics.rejected.Add(1)
 			return
 		}
@@ -259,7 +306,19 @@ func (c *conn) work() {
 		if o.frame == nil && o.finish == nil {
 			continue
 		}
+		if o.delay > 0 {
+			t := time.NewTimer(o.delay)
+			select {
+			case <-t.C:
+			case <-c.ctx.Done():
+				t.Stop()
+			}
+		}
 		c.out <- o
+		if o.closeAfter {
+			c.stopReading()
+			break
+		}
 	}
 	close(c.out)
 	// Drain what the reader still hands over so it never blocks.
@@ -326,6 +385,9 @@ func (c *conn) finish(f func() []byte) (frame []byte) {
 // the connection must close instead: an undecodable header or body, an
 // unknown key, an unsupported version — as Kafka does.
 func (c *conn) execute(body []byte) (outgoing, bool) {
+	if c.auth.raw {
+		return c.rawSASL(body)
+	}
 	h, rest, err := parseHeader(body)
 	if err != nil {
 		c.s.log.Warn("closing connection: bad request header", "remote", c.nc.RemoteAddr(), "err", err)
@@ -343,6 +405,10 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 	}
 	if a == nil || h.version < a.min || h.version > a.max {
 		c.s.log.Warn("closing connection: unsupported request", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "key", h.key, "version", h.version)
+		return outgoing{}, false
+	}
+	if why := c.gate(h.key); why != "" {
+		c.s.log.Warn("closing connection: "+why, "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key))
 		return outgoing{}, false
 	}
 	if !a.pipelined {
@@ -380,7 +446,7 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 		}}, true
 	}
 	defer r.encoded()
-	return outgoing{frame: c.frame(h, resp, flexible)}, true
+	return outgoing{frame: c.frame(h, resp, flexible), closeAfter: r.closeAfter, delay: r.delay}, true
 }
 
 func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Request) (resp kmsg.Response, err error) {
@@ -441,6 +507,10 @@ type request struct {
 	// release gives back buffers the response points into (records read
 	// for a fetch) once it is encoded.
 	release []func()
+	// closeAfter closes the connection once the response is written,
+	// delay after it was handled (failed authentication).
+	closeAfter bool
+	delay      time.Duration
 }
 
 // encoded runs the request's releases: its response is in a frame now.

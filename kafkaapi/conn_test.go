@@ -20,7 +20,7 @@ func serve(t *testing.T, s *Server) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go s.Serve(ln, "PLAINTEXT")
+	go s.Serve(ln, Listener{Name: "PLAINTEXT"})
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kop-project/kop/partition"
 	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/security"
 )
 
 // Metadata is what the protocol layer needs of the cluster metadata held in
@@ -91,4 +92,18 @@ type Deps struct {
 	// NOT_LEADER_OR_FOLLOWER and no partition is opened, before the Raft
 	// leader moves the partitions elsewhere. nil: always held.
 	HoldsLease func() bool
+	// Auth runs SASL exchanges on SASL listeners; nil when there are
+	// none.
+	Auth *security.Authenticator
+	// Security holds SCRAM credentials and ACLs
+	// (DescribeUserScramCredentials, AlterUserScramCredentials, the ACL
+	// APIs); nil: those APIs answer SECURITY_DISABLED.
+	Security SecurityStore
+}
+
+// SecurityStore is what the security APIs need of the metadata (implemented
+// by *raftmeta.Store).
+type SecurityStore interface {
+	ScramCredentials() []raftmeta.ScramCredential
+	AlterScramCredentials(ctx context.Context, upserts []raftmeta.ScramCredential, deletes []raftmeta.ScramKey) error
 }

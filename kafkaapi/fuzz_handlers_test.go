@@ -134,7 +134,7 @@ func FuzzHandlers(f *testing.F) {
 		nc, peer := net.Pipe()
 		defer nc.Close()
 		defer peer.Close()
-		c := newConn(s, nc, "PLAINTEXT")
+		c := newConn(s, nc, Listener{Name: "PLAINTEXT"})
 		// Long polls and appends end within the fuzz iteration.
 		c.ctx, c.cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer c.cancel()

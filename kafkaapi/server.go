@@ -48,6 +48,16 @@ type Config struct {
 	// answered; when it is spent, sockets are not read (back-pressure).
 	// 0: no bound.
 	QueuedMaxRequestBytes int64
+	// ReauthMs bounds a SASL session (connections.max.reauth.ms, KIP-368):
+	// the client must authenticate again within it. 0: sessions last as
+	// long as their credential (a token's expiry), or for ever.
+	ReauthMs int64
+	// FailedAuthenticationDelay delays the answer to a failed
+	// authentication and the close that follows
+	// (connection.failed.authentication.delay.ms).
+	FailedAuthenticationDelay time.Duration
+	// Now is the clock of SASL sessions (time.Now).
+	Now func() time.Time
 }
 
 // Server serves the Kafka protocol on one or more listeners.
@@ -95,6 +105,9 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	s := &Server{
 		cfg:       cfg,
 		deps:      deps,
@@ -139,10 +152,12 @@ func (s *Server) unreserve(n int) {
 	}
 }
 
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
 // Serve accepts connections on ln until ln is closed or Shutdown is called.
-// listenerName is the listener's name (PLAINTEXT, …) used to pick the
-// advertised address returned in Metadata.
-func (s *Server) Serve(ln net.Listener, listenerName string) error {
+// lis says whether they use TLS and SASL; its name (PLAINTEXT, …) picks
+// the advertised addresses returned in Metadata.
+func (s *Server) Serve(ln net.Listener, lis Listener) error {
 	s.mu.Lock()
 	if s.closed.Load() {
 		s.mu.Unlock()
@@ -163,7 +178,7 @@ func (s *Server) Serve(ln net.Listener, listenerName string) error {
 			}
 			return fmt.Errorf("kafkaapi: accept on %s: %w", ln.Addr(), err)
 		}
-		c := newConn(s, nc, listenerName)
+		c := newConn(s, nc, lis)
 		ip := remoteIP(nc)
 		s.mu.Lock()
 		if s.closed.Load() {

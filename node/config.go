@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -8,13 +9,28 @@ import (
 	"github.com/kop-project/kop/coordinator/txn"
 	"github.com/kop-project/kop/kafkaapi"
 	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/security"
 )
 
 // Listener is one Kafka listener: where to bind and what to advertise.
 type Listener struct {
-	Name       string // PLAINTEXT, …
-	Bind       string // host:port
-	Advertised string // host:port clients are told to use
+	Name       string      // PLAINTEXT, …
+	Bind       string      // host:port
+	Advertised string      // host:port clients are told to use
+	TLS        *tls.Config // SSL, SASL_SSL
+	SASL       bool        // SASL_PLAINTEXT, SASL_SSL
+}
+
+// SASLConfig is how SASL listeners authenticate.
+type SASLConfig struct {
+	Mechanisms []string
+	// Tokens checks PLAIN passwords as Pulsar tokens; nil: PLAIN checks
+	// the SCRAM credentials.
+	Tokens *security.TokenVerifier
+	// ReauthMs bounds a session (connectionsMaxReauthMs); 0: none.
+	ReauthMs int64
+	// FailedDelay delays the answer to a failed authentication.
+	FailedDelay time.Duration
 }
 
 // Config is everything a node needs, already validated (conf builds it
@@ -68,6 +84,9 @@ type Config struct {
 	// AutoLeaderRebalance gives partitions back to their preferred leader
 	// once it is reachable again (failover.go).
 	AutoLeaderRebalance bool
+
+	// SASL configures SASL_PLAINTEXT and SASL_SSL listeners.
+	SASL SASLConfig
 
 	// Groups configures the group coordinator (its Logger is set by the
 	// node).

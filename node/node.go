@@ -148,6 +148,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	tcfg.GroupMember = n.groups.CheckMember
 	n.txns = txn.New(n.meta, markerWriter{n}, tcfg)
 
+	auth, err := n.authenticator()
+	if err != nil {
+		return nil, err
+	}
 	n.kafka = kafkaapi.NewServer(kafkaapi.Config{
 		MaxRequestBytes:           cfg.MaxRequestBytes,
 		RequestReadTimeout:        cfg.RequestReadTimeout,
@@ -157,6 +161,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		MaxConnectionsPerIP:       cfg.MaxConnectionsPerIP,
 		IdleTimeout:               cfg.IdleTimeout,
 		RequestTimeout:            cfg.RequestTimeout,
+		ReauthMs:                  cfg.SASL.ReauthMs,
+		FailedAuthenticationDelay: cfg.SASL.FailedDelay,
 	}, kafkaapi.Deps{
 		NodeID:     cfg.NodeID,
 		Meta:       n.meta,
@@ -165,6 +171,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Txns:       n.txns,
 		Config:     n.brokerConfig(),
 		HoldsLease: n.holdsLease,
+		Auth:       auth,
+		Security:   n.meta,
 	}, cfg.Logger.With("component", "kafka"))
 	n.txns.Start()
 	for _, l := range cfg.Listeners {
@@ -176,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			if err := n.kafka.Serve(ln, l.Name); err != nil {
+			if err := n.kafka.Serve(ln, kafkaapi.Listener{Name: l.Name, TLS: l.TLS, SASL: l.SASL}); err != nil {
 				n.log.Error("kafka listener stopped", "listener", l.Name, "err", err)
 			}
 		}()

@@ -8,6 +8,7 @@ import (
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"hash"
 	"io"
@@ -206,7 +207,7 @@ func (x *scramExchange) first(msg string) ([]byte, *Principal, error) {
 	if _, err := io.ReadFull(x.a.rand, snonce); err != nil {
 		return nil, nil, fmt.Errorf("security: nonce: %w", err)
 	}
-	x.nonce = cnonce + base64.RawStdEncoding.EncodeToString(snonce)
+	x.nonce = cnonce + hex.EncodeToString(snonce)
 	x.srvFirst = "r=" + x.nonce + ",s=" + base64.StdEncoding.EncodeToString(x.cred.Salt) + ",i=" + strconv.Itoa(x.cred.Iterations)
 	return []byte(x.srvFirst), nil, nil
 }
@@ -224,7 +225,10 @@ func (x *scramExchange) final(msg string) ([]byte, *Principal, error) {
 	if attrs["c"] != base64.StdEncoding.EncodeToString([]byte(x.gs2)) {
 		return nil, nil, failed("SCRAM channel binding data does not match")
 	}
-	if attrs["r"] != x.nonce {
+	// Kafka checks that the nonce ends with the server-first one, not
+	// that it equals it: librdkafka sends the client nonce before the
+	// whole combined nonce, and Kafka accepts that.
+	if !strings.HasSuffix(attrs["r"], x.nonce) {
 		return nil, nil, failed("SCRAM nonce does not match")
 	}
 	proof, err := base64.StdEncoding.DecodeString(msg[i+3:])

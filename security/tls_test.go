@@ -1,59 +1,19 @@
 package security
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/kop-project/kop/internal/testcerts"
 )
 
-// testCA is a certificate authority for tests.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue returns a PEM certificate followed by its PEM key.
-func (ca *testCA) issue(t *testing.T, serial int64, subject pkix.Name, usage x509.ExtKeyUsage) []byte {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subject,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
-	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
-}
-
-// handshake connects a client to a server with conf over a pipe and
+// handshake connects a client to a server with conf over loopback and
 // returns what each side saw.
 func handshake(t *testing.T, server *tls.Config, client *tls.Config) (tls.ConnectionState, tls.ConnectionState, error) {
 	t.Helper()
@@ -98,20 +58,18 @@ func handshake(t *testing.T, server *tls.Config, client *tls.Config) (tls.Connec
 }
 
 func TestServerTLSReloadAndClientCertificates(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testcerts.NewCA(t)
 	dir := t.TempDir()
-	ks, ts := filepath.Join(dir, "broker.pem"), filepath.Join(dir, "ca.pem")
-	os.WriteFile(ks, ca.issue(t, 2, pkix.Name{CommonName: "broker-1"}, x509.ExtKeyUsageServerAuth), 0o600)
-	os.WriteFile(ts, ca.pem, 0o644)
+	ks := testcerts.Write(t, dir, "broker.pem", ca.Server(t, "broker-1"))
+	ts := testcerts.Write(t, dir, "ca.pem", ca.PEM)
 	now := time.Unix(1000, 0)
 	r := &tlsReloader{cfg: TLSConfig{KeystoreLocation: ks, TruststoreLocation: ts, ClientAuth: "required"}, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
 	if err := r.load(); err != nil {
 		t.Fatal(err)
 	}
 	server := r.serverConfig()
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.pem)
-	clientPEM := ca.issue(t, 3, pkix.Name{CommonName: "app", OrganizationalUnit: []string{"payments"}}, x509.ExtKeyUsageClientAuth)
+	roots := ca.Pool()
+	clientPEM := ca.Client(t, pkix.Name{CommonName: "app", OrganizationalUnit: []string{"payments"}})
 	clientCert, err := tls.X509KeyPair(clientPEM, clientPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +92,7 @@ func TestServerTLSReloadAndClientCertificates(t *testing.T) {
 	}
 
 	// A renewed certificate is served once the throttle allows a check.
-	os.WriteFile(ks, ca.issue(t, 4, pkix.Name{CommonName: "broker-1-renewed"}, x509.ExtKeyUsageServerAuth), 0o600)
+	os.WriteFile(ks, ca.Server(t, "broker-1-renewed"), 0o600)
 	future := time.Now().Add(time.Minute)
 	os.Chtimes(ks, future, future)
 	if _, cst, _ := handshake(t, server, client); cst.PeerCertificates[0].Subject.CommonName != "broker-1" {
@@ -155,10 +113,9 @@ func TestServerTLSReloadAndClientCertificates(t *testing.T) {
 }
 
 func TestServerTLSRefusesBadSettings(t *testing.T) {
-	ca := newTestCA(t)
+	ca := testcerts.NewCA(t)
 	dir := t.TempDir()
-	ks := filepath.Join(dir, "broker.pem")
-	os.WriteFile(ks, ca.issue(t, 2, pkix.Name{CommonName: "b"}, x509.ExtKeyUsageServerAuth), 0o600)
+	ks := testcerts.Write(t, dir, "broker.pem", ca.Server(t, "b"))
 	garbage := filepath.Join(dir, "garbage.pem")
 	os.WriteFile(garbage, []byte("nothing"), 0o600)
 	for name, cfg := range map[string]TLSConfig{

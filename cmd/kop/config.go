@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/kop-project/kop/kafkaapi"
 	"github.com/kop-project/kop/node"
 	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/security"
 )
 
 // topicDefaultKeys maps broker keys to the topic configs they default.
@@ -73,10 +75,45 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		},
 		Logger: logger,
 	}
+	var serverTLS *tls.Config
 	for i, l := range c.KafkaListeners {
-		nc.Listeners = append(nc.Listeners, node.Listener{
-			Name: l.Name, Bind: l.Addr(), Advertised: c.KafkaAdvertisedListeners[i].Addr(),
+		nl := node.Listener{Name: l.Name, Bind: l.Addr(), Advertised: c.KafkaAdvertisedListeners[i].Addr(), SASL: l.UsesSASL()}
+		if l.UsesTLS() {
+			if serverTLS == nil {
+				var err error
+				serverTLS, err = security.ServerTLS(security.TLSConfig{
+					KeystoreLocation:   c.KopSslKeystoreLocation,
+					KeyLocation:        c.KopSslKeyLocation,
+					TruststoreLocation: c.KopSslTruststoreLocation,
+					ClientAuth:         c.KopSslClientAuth,
+					MinVersion:         c.KopSslMinVersion,
+				}, logger.With("component", "tls"))
+				if err != nil {
+					return node.Config{}, fmt.Errorf("config key %q: %w", "kopSslKeystoreLocation", err)
+				}
+			}
+			nl.TLS = serverTLS
+		}
+		nc.Listeners = append(nc.Listeners, nl)
+	}
+	nc.SASL = node.SASLConfig{
+		Mechanisms:  c.SaslAllowedMechanisms,
+		ReauthMs:    c.ConnectionsMaxReauthMs,
+		FailedDelay: time.Duration(c.ConnectionFailedAuthenticationDelayMs) * time.Millisecond,
+	}
+	if c.TokenSecretKey != "" || c.TokenPublicKey != "" {
+		v, err := security.NewTokenVerifier(security.TokenConfig{
+			SecretKey: c.TokenSecretKey, PublicKey: c.TokenPublicKey, PublicAlg: c.TokenPublicAlg,
+			AuthClaim: c.TokenAuthClaim, AudienceClaim: c.TokenAudienceClaim, Audience: c.TokenAudience,
 		})
+		if err != nil {
+			key := "tokenSecretKey"
+			if c.TokenPublicKey != "" {
+				key = "tokenPublicKey"
+			}
+			return node.Config{}, fmt.Errorf("config key %q: %w", key, err)
+		}
+		nc.SASL.Tokens = v
 	}
 	for _, p := range c.RaftPeers {
 		nc.RaftPeers = append(nc.RaftPeers, raftmeta.Peer{ID: p.ID, Address: p.Address})
