@@ -140,6 +140,10 @@ type Config struct {
 	TokenAudience                         string
 	ConnectionsMaxReauthMs                int64
 	ConnectionFailedAuthenticationDelayMs int64
+	// Authorization.
+	AuthorizationEnabled      bool
+	SuperUserRoles            []string // principals, User:name
+	AllowEveryoneIfNoAclFound bool
 
 	// Sources says where each known key's value came from.
 	Sources map[string]Source

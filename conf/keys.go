@@ -390,6 +390,25 @@ var keys = []key{
 		setInt64(func(c *Config) *int64 { return &c.ConnectionsMaxReauthMs }, 0, math.MaxInt64)),
 	both("connectionFailedAuthenticationDelayMs", "100", "Delay before answering a failed authentication and closing the connection (Kafka's connection.failed.authentication.delay.ms).",
 		setInt64(func(c *Config) *int64 { return &c.ConnectionFailedAuthenticationDelayMs }, 0, 60000)),
+	both("authorizationEnabled", "false", "Enforce Kafka ACLs (CreateAcls, …) on every request; off, every client may do everything.",
+		setBool(func(c *Config) *bool { return &c.AuthorizationEnabled })),
+	both("superUserRoles", "", "Principals that may do everything, comma-separated: user names (a SCRAM user, a token's role, a certificate's subject as CN=…) or User:<name>.",
+		func(c *Config, k, v string) error {
+			c.SuperUserRoles = nil
+			for _, r := range strings.Split(v, ",") {
+				r = strings.TrimSpace(r)
+				if r == "" {
+					continue
+				}
+				if !strings.HasPrefix(r, "User:") {
+					r = "User:" + r
+				}
+				c.SuperUserRoles = append(c.SuperUserRoles, r)
+			}
+			return nil
+		}),
+	both("allowEveryoneIfNoAclFound", "false", "With authorizationEnabled, let every principal act on a resource no ACL names (Kafka's allow.everyone.if.no.acl.found).",
+		setBool(func(c *Config) *bool { return &c.AllowEveryoneIfNoAclFound })),
 	both("transactionMaxTimeoutMs", "900000", "Largest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms).",
 		setInt32(func(c *Config) *int32 { return &c.TransactionMaxTimeoutMs }, 1, maxInt32)),
 	both("transactionalIdExpirationMs", "604800000", "A transactional id with no open transaction is forgotten after this long without use (Kafka's transactional.id.expiration.ms).",

@@ -31,6 +31,8 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 	var reqErr int16
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		reqErr = kerr.InvalidRequiredAcks.Code
+	} else if req.TransactionID != nil && !r.may(opWrite, resTxnID, *req.TransactionID) {
+		reqErr = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 	timeout := s.cfg.RequestTimeout
 	if req.TimeoutMillis > 0 {
@@ -58,6 +60,11 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 		} else {
 			t, found = s.deps.Meta.Topic(rt.Topic)
 		}
+		name := rt.Topic
+		if found {
+			name = t.Name
+		}
+		authorized := r.may(opWrite, resTopic, name)
 		for i, rp := range rt.Partitions {
 			sp := &st.Partitions[i]
 			*sp = kmsg.NewProduceResponseTopicPartition()
@@ -66,6 +73,8 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 			switch {
 			case reqErr != 0:
 				sp.ErrorCode = reqErr
+			case (found || req.Version < 13) && !authorized:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case isInternalTopic(rt.Topic) || req.Version >= 13 && rt.TopicID == s.offsetsTopicID():
 				sp.ErrorCode = kerr.InvalidTopicException.Code
 			case !found && req.Version >= 13:

@@ -50,6 +50,11 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 		} else {
 			t, found = s.deps.Meta.Topic(rt.Topic)
 		}
+		name := rt.Topic
+		if found {
+			name = t.Name
+		}
+		authorized := r.may(opRead, resTopic, name)
 		for i, rp := range rt.Partitions {
 			sp := &st.Partitions[i]
 			*sp = kmsg.NewFetchResponseTopicPartition()
@@ -59,6 +64,9 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 			// Never null: librdkafka rejects a null record set.
 			sp.RecordBatches = []byte{}
 			switch {
+			case (found || req.Version < 13) && !authorized:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
 			case internal:
 				hw, code := emptyInternalPartition(rp.Partition)
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset, sp.ErrorCode = hw, hw, hw, code

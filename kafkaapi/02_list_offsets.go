@@ -31,11 +31,14 @@ func (s *Server) handleListOffsets(ctx context.Context, r *request, req *kmsg.Li
 		st := kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		t, found := s.deps.Meta.Topic(rt.Topic)
+		authorized := r.may(opDescribe, resTopic, rt.Topic)
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			switch {
+			case !authorized:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case isInternalTopic(rt.Topic):
 				var hw int64
 				hw, sp.ErrorCode = emptyInternalPartition(rp.Partition)

@@ -41,10 +41,15 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 
 	all := req.Topics == nil || req.Version == 0 && len(req.Topics) == 0
 	if all {
+		// Only the topics the principal may describe are listed.
 		for _, t := range s.deps.Meta.Topics() {
-			resp.Topics = append(resp.Topics, s.topicMetadata(t, req))
+			if r.may(opDescribe, resTopic, t.Name) {
+				resp.Topics = append(resp.Topics, s.topicMetadata(t, req))
+			}
 		}
-		resp.Topics = append(resp.Topics, s.offsetsTopicMetadata(req))
+		if r.may(opDescribe, resTopic, offsetsTopic) {
+			resp.Topics = append(resp.Topics, s.offsetsTopicMetadata(req))
+		}
 		return resp, nil
 	}
 	autoCreate := s.deps.Config.AllowAutoTopicCreation && (req.Version < 4 || req.AllowAutoTopicCreation)
@@ -63,6 +68,13 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 		default:
 			t, ok = s.deps.Meta.TopicByID(rt.TopicID)
 		}
+		if (ok || rt.Topic != nil) && !r.may(opDescribe, resTopic, nameOr(t.Name, rt.Topic)) {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.TopicID, mt.AuthorizedOperations = rt.Topic, rt.TopicID, noOps
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
 		if ok {
 			resp.Topics = append(resp.Topics, s.topicMetadata(t, req))
 			continue
@@ -80,7 +92,7 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		if !autoCreate {
+		if !autoCreate || !r.may(opCreate, resCluster, clusterName) && !r.may(opCreate, resTopic, *rt.Topic) {
 			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			resp.Topics = append(resp.Topics, mt)
 			continue

@@ -28,6 +28,13 @@ func (s *Server) handleFindCoordinator(ctx context.Context, r *request, req *kms
 	}
 	for _, k := range keys {
 		c := s.findCoordinator(r.conn.listener, req.CoordinatorType, k)
+		if req.CoordinatorType == 0 && !r.may(opDescribe, resGroup, k) {
+			c = kmsg.NewFindCoordinatorResponseCoordinator()
+			c.Key, c.NodeID, c.Port, c.ErrorCode = k, -1, -1, kerr.GroupAuthorizationFailed.Code
+		} else if req.CoordinatorType == 1 && !r.may(opDescribe, resTxnID, k) {
+			c = kmsg.NewFindCoordinatorResponseCoordinator()
+			c.Key, c.NodeID, c.Port, c.ErrorCode = k, -1, -1, kerr.TransactionalIDAuthorizationFailed.Code
+		}
 		if req.Version < 4 {
 			resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
 			resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -15,6 +16,11 @@ func (s *Server) joinGroupAPI() api {
 }
 
 func (s *Server) handleJoinGroup(ctx context.Context, r *request, req *kmsg.JoinGroupRequest) (kmsg.Response, error) {
+	if !r.may(opRead, resGroup, req.Group) {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode, resp.Generation = kerr.GroupAuthorizationFailed.Code, -1
+		return resp, nil
+	}
 	return s.deps.Groups.JoinGroup(ctx, req, r.conn.clientID, clientHost(r.conn.nc.RemoteAddr())), nil
 }
 

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -13,5 +14,10 @@ func (s *Server) heartbeatAPI() api {
 }
 
 func (s *Server) handleHeartbeat(ctx context.Context, r *request, req *kmsg.HeartbeatRequest) (kmsg.Response, error) {
+	if !r.may(opRead, resGroup, req.Group) {
+		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
 	return s.deps.Groups.Heartbeat(req), nil
 }

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -14,5 +15,10 @@ func (s *Server) leaveGroupAPI() api {
 }
 
 func (s *Server) handleLeaveGroup(ctx context.Context, r *request, req *kmsg.LeaveGroupRequest) (kmsg.Response, error) {
+	if !r.may(opRead, resGroup, req.Group) {
+		resp := req.ResponseKind().(*kmsg.LeaveGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
 	return s.deps.Groups.LeaveGroup(req), nil
 }

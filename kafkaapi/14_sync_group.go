@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -14,5 +15,10 @@ func (s *Server) syncGroupAPI() api {
 }
 
 func (s *Server) handleSyncGroup(ctx context.Context, r *request, req *kmsg.SyncGroupRequest) (kmsg.Response, error) {
+	if !r.may(opRead, resGroup, req.Group) {
+		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
 	return s.deps.Groups.SyncGroup(ctx, req), nil
 }

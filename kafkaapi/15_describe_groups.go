@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -12,5 +13,28 @@ func (s *Server) describeGroupsAPI() api {
 }
 
 func (s *Server) handleDescribeGroups(ctx context.Context, r *request, req *kmsg.DescribeGroupsRequest) (kmsg.Response, error) {
-	return s.deps.Groups.DescribeGroups(req), nil
+	var allowed []string
+	var denied []string
+	for _, g := range req.Groups {
+		if r.may(opDescribe, resGroup, g) {
+			allowed = append(allowed, g)
+		} else {
+			denied = append(denied, g)
+		}
+	}
+	if len(denied) == 0 {
+		return s.deps.Groups.DescribeGroups(req), nil
+	}
+	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
+	if len(allowed) > 0 {
+		part := *req
+		part.Groups = allowed
+		resp = s.deps.Groups.DescribeGroups(&part)
+	}
+	for _, g := range denied {
+		dg := kmsg.NewDescribeGroupsResponseGroup()
+		dg.Group, dg.ErrorCode, dg.AuthorizedOperations = g, kerr.GroupAuthorizationFailed.Code, noOps
+		resp.Groups = append(resp.Groups, dg)
+	}
+	return resp, nil
 }

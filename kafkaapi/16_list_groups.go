@@ -13,5 +13,16 @@ func (s *Server) listGroupsAPI() api {
 }
 
 func (s *Server) handleListGroups(ctx context.Context, r *request, req *kmsg.ListGroupsRequest) (kmsg.Response, error) {
-	return s.deps.Groups.ListGroups(req), nil
+	resp := s.deps.Groups.ListGroups(req)
+	if s.authz != nil && !r.may(opDescribe, resCluster, clusterName) {
+		// Without DESCRIBE on the cluster, the groups one may describe.
+		kept := resp.Groups[:0]
+		for _, g := range resp.Groups {
+			if r.may(opDescribe, resGroup, g.Group) {
+				kept = append(kept, g)
+			}
+		}
+		resp.Groups = kept
+	}
+	return resp, nil
 }

@@ -29,6 +29,11 @@ func (s *Server) handleCreateTopics(ctx context.Context, r *request, req *kmsg.C
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1
+		if !r.may(opCreate, resCluster, clusterName) && !r.may(opCreate, resTopic, rt.Topic) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		err := s.createOne(ctx, req, rt, &st, seen[rt.Topic] > 1)
 		if err != nil {
 			st.ErrorCode = errorCode(err)

@@ -49,6 +49,9 @@ func (s *Server) handleDeleteTopics(ctx context.Context, r *request, req *kmsg.D
 				st.Topic = &t.Name
 			}
 		}
+		if name != "" && !r.may(opDelete, resTopic, name) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+		}
 		if st.ErrorCode == kerr.UnknownTopicOrPartition.Code && isInternalTopic(name) {
 			st.ErrorCode, st.ErrorMessage = errorCode(errInternalTopic(name)), errMessage(errInternalTopic(name))
 		}

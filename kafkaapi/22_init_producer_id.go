@@ -46,7 +46,17 @@ func (s *Server) handleInitProducerID(ctx context.Context, r *request, req *kmsg
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
+		if !r.may(opWrite, resTxnID, *req.TransactionalID) {
+			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return resp, nil
+		}
 		return s.deps.Txns.InitProducerID(ctx, req), nil
+	}
+	// An idempotent producer needs IDEMPOTENT_WRITE on the cluster or
+	// WRITE on some topic (Kafka 2.8+).
+	if !r.may(opIdempotentWrite, resCluster, clusterName) && !s.authz.anyAllowed(r.conn.principal(), r.conn.remoteHost(), opWrite, resTopic) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
 	}
 	// As Kafka does for idempotent-only producers, every call gets a fresh
 	// id at epoch 0, also when the producer names its previous id (KIP-360).

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -15,5 +16,36 @@ func (s *Server) addPartitionsToTxnAPI() api {
 }
 
 func (s *Server) handleAddPartitionsToTxn(ctx context.Context, r *request, req *kmsg.AddPartitionsToTxnRequest) (kmsg.Response, error) {
-	return s.deps.Txns.AddPartitionsToTxn(ctx, req), nil
+	// WRITE on the transactional id and on every topic; the request
+	// fails as a whole otherwise (other partitions OPERATION_NOT_ATTEMPTED).
+	txnOK := req.Version >= 4 || r.may(opWrite, resTxnID, req.TransactionalID)
+	denied := map[string]bool{}
+	for _, t := range req.Topics {
+		if !r.may(opWrite, resTopic, t.Topic) {
+			denied[t.Topic] = true
+		}
+	}
+	if txnOK && len(denied) == 0 {
+		return s.deps.Txns.AddPartitionsToTxn(ctx, req), nil
+	}
+	resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+			rp.Partition = p
+			switch {
+			case !txnOK:
+				rp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			case denied[t.Topic]:
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			default:
+				rp.ErrorCode = kerr.OperationNotAttempted.Code
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
 }

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -14,5 +15,15 @@ func (s *Server) addOffsetsToTxnAPI() api {
 }
 
 func (s *Server) handleAddOffsetsToTxn(ctx context.Context, r *request, req *kmsg.AddOffsetsToTxnRequest) (kmsg.Response, error) {
+	switch {
+	case !r.may(opWrite, resTxnID, req.TransactionalID):
+		resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	case !r.may(opRead, resGroup, req.Group):
+		resp := req.ResponseKind().(*kmsg.AddOffsetsToTxnResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
 	return s.deps.Txns.AddOffsetsToTxn(ctx, req), nil
 }

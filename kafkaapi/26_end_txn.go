@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -14,5 +15,10 @@ func (s *Server) endTxnAPI() api {
 }
 
 func (s *Server) handleEndTxn(ctx context.Context, r *request, req *kmsg.EndTxnRequest) (kmsg.Response, error) {
+	if !r.may(opWrite, resTxnID, req.TransactionalID) {
+		resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	}
 	return s.deps.Txns.EndTxn(ctx, req), nil
 }

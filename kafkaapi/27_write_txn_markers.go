@@ -24,6 +24,8 @@ func (s *Server) writeTxnMarkersAPI() api {
 
 func (s *Server) handleWriteTxnMarkers(ctx context.Context, r *request, req *kmsg.WriteTxnMarkersRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	// Brokers send markers to each other: CLUSTER_ACTION on the cluster.
+	authorized := r.may(opClusterAction, resCluster, clusterName)
 	for _, m := range req.Markers {
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()
 		rm.ProducerID = m.ProducerID
@@ -34,7 +36,9 @@ func (s *Server) handleWriteTxnMarkers(ctx context.Context, r *request, req *kms
 			for _, idx := range mt.Partitions {
 				rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
 				rp.Partition = idx
-				if !found {
+				if !authorized {
+					rp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+				} else if !found {
 					rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				} else {
 					rp.ErrorCode = s.writeMarker(ctx, t, idx, m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch)

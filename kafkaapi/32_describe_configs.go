@@ -20,6 +20,11 @@ func (s *Server) handleDescribeConfigs(ctx context.Context, r *request, req *kms
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		var entries []configEntry
+		if !r.mayConfig(opDescribeConfigs, rr.ResourceType, rr.ResourceName) {
+			sr.ErrorCode = configAuthError(rr.ResourceType)
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			t, ok := s.deps.Meta.Topic(rr.ResourceName)

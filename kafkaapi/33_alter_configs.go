@@ -21,6 +21,11 @@ func (s *Server) handleAlterConfigs(ctx context.Context, r *request, req *kmsg.A
 	for _, rr := range req.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if !r.mayConfig(opAlterConfigs, rr.ResourceType, rr.ResourceName) {
+			sr.ErrorCode = configAuthError(rr.ResourceType)
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		configs := make(map[string]string, len(rr.Configs))
 		for _, c := range rr.Configs {
 			if c.Value != nil {

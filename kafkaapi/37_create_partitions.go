@@ -22,6 +22,11 @@ func (s *Server) handleCreatePartitions(ctx context.Context, r *request, req *km
 	for _, rt := range req.Topics {
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
+		if !r.may(opAlter, resTopic, rt.Topic) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		err := s.createPartitions(ctx, rt, req.ValidateOnly, seen[rt.Topic] > 1)
 		st.ErrorCode, st.ErrorMessage = errorCode(err), errMessage(err)
 		resp.Topics = append(resp.Topics, st)

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -13,5 +14,27 @@ func (s *Server) deleteGroupsAPI() api {
 }
 
 func (s *Server) handleDeleteGroups(ctx context.Context, r *request, req *kmsg.DeleteGroupsRequest) (kmsg.Response, error) {
-	return s.deps.Groups.DeleteGroups(req), nil
+	var allowed, denied []string
+	for _, g := range req.Groups {
+		if r.may(opDelete, resGroup, g) {
+			allowed = append(allowed, g)
+		} else {
+			denied = append(denied, g)
+		}
+	}
+	if len(denied) == 0 {
+		return s.deps.Groups.DeleteGroups(req), nil
+	}
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	if len(allowed) > 0 {
+		part := *req
+		part.Groups = allowed
+		resp = s.deps.Groups.DeleteGroups(&part)
+	}
+	for _, g := range denied {
+		dg := kmsg.NewDeleteGroupsResponseGroup()
+		dg.Group, dg.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+		resp.Groups = append(resp.Groups, dg)
+	}
+	return resp, nil
 }

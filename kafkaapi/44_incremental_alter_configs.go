@@ -24,6 +24,11 @@ func (s *Server) handleIncrementalAlterConfigs(ctx context.Context, r *request, 
 	for _, rr := range req.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if !r.mayConfig(opAlterConfigs, rr.ResourceType, rr.ResourceName) {
+			sr.ErrorCode = configAuthError(rr.ResourceType)
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		err := s.alterTopicConfigs(ctx, rr.ResourceType, rr.ResourceName, req.ValidateOnly, func(old map[string]string) (map[string]string, error) {
 			return applyIncremental(old, rr.Configs)
 		})

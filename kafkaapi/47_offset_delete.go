@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -13,5 +14,37 @@ func (s *Server) offsetDeleteAPI() api {
 }
 
 func (s *Server) handleOffsetDelete(ctx context.Context, r *request, req *kmsg.OffsetDeleteRequest) (kmsg.Response, error) {
-	return s.deps.Groups.OffsetDelete(ctx, req), nil
+	if !r.may(opDelete, resGroup, req.Group) {
+		resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
+	var allowed, denied []kmsg.OffsetDeleteRequestTopic
+	for _, t := range req.Topics {
+		if r.may(opRead, resTopic, t.Topic) {
+			allowed = append(allowed, t)
+		} else {
+			denied = append(denied, t)
+		}
+	}
+	if len(denied) == 0 {
+		return s.deps.Groups.OffsetDelete(ctx, req), nil
+	}
+	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	if len(allowed) > 0 {
+		part := *req
+		part.Topics = allowed
+		resp = s.deps.Groups.OffsetDelete(ctx, &part)
+	}
+	for _, t := range denied {
+		rt := kmsg.NewOffsetDeleteResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
 }

@@ -34,6 +34,10 @@ func (s *Server) handleDescribeUserScramCredentials(_ context.Context, r *reques
 		resp.ErrorCode = kerr.SecurityDisabled.Code
 		return resp, nil
 	}
+	if !r.may(opDescribe, resCluster, clusterName) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	byUser := map[string][]kmsg.DescribeUserSCRAMCredentialsResponseResultCredentialInfo{}
 	var order []string
 	for _, c := range s.deps.Security.ScramCredentials() {

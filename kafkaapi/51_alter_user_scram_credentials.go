@@ -95,6 +95,11 @@ func (s *Server) handleAlterUserScramCredentials(ctx context.Context, r *request
 			fail(k.User, kerr.DuplicateResource.Code, "A user credential cannot be altered twice in the same request")
 		}
 	}
+	if !r.may(opAlter, resCluster, clusterName) {
+		for _, u := range users {
+			fail(u, kerr.ClusterAuthorizationFailed.Code, "")
+		}
+	}
 	if s.deps.Security == nil {
 		for _, u := range users {
 			fail(u, kerr.SecurityDisabled.Code, "SCRAM credentials are not stored by this broker")

@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -13,5 +14,27 @@ func (s *Server) describeTransactionsAPI() api {
 }
 
 func (s *Server) handleDescribeTransactions(ctx context.Context, r *request, req *kmsg.DescribeTransactionsRequest) (kmsg.Response, error) {
-	return s.deps.Txns.DescribeTransactions(req), nil
+	var allowed, denied []string
+	for _, id := range req.TransactionalIDs {
+		if r.may(opDescribe, resTxnID, id) {
+			allowed = append(allowed, id)
+		} else {
+			denied = append(denied, id)
+		}
+	}
+	if len(denied) == 0 {
+		return s.deps.Txns.DescribeTransactions(req), nil
+	}
+	resp := req.ResponseKind().(*kmsg.DescribeTransactionsResponse)
+	if len(allowed) > 0 {
+		part := *req
+		part.TransactionalIDs = allowed
+		resp = s.deps.Txns.DescribeTransactions(&part)
+	}
+	for _, id := range denied {
+		ts := kmsg.NewDescribeTransactionsResponseTransactionState()
+		ts.TransactionalID, ts.ErrorCode, ts.ProducerID = id, kerr.TransactionalIDAuthorizationFailed.Code, -1
+		resp.TransactionStates = append(resp.TransactionStates, ts)
+	}
+	return resp, nil
 }

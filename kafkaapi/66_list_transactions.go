@@ -14,5 +14,13 @@ func (s *Server) listTransactionsAPI() api {
 }
 
 func (s *Server) handleListTransactions(ctx context.Context, r *request, req *kmsg.ListTransactionsRequest) (kmsg.Response, error) {
-	return s.deps.Txns.ListTransactions(req), nil
+	resp := s.deps.Txns.ListTransactions(req)
+	kept := resp.TransactionStates[:0]
+	for _, ts := range resp.TransactionStates {
+		if r.may(opDescribe, resTxnID, ts.TransactionalID) {
+			kept = append(kept, ts)
+		}
+	}
+	resp.TransactionStates = kept
+	return resp, nil
 }

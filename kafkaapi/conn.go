@@ -34,6 +34,7 @@ type conn struct {
 	listener string      // lis.Name
 	auth     authState   // the worker's (auth.go)
 	authed   atomic.Bool // auth.done, for the reader
+	host     string      // the client's address (remoteHost)
 	ctx      context.Context
 	cancel   context.CancelFunc
 	// readCtx ends when the connection stops reading (stopReading): a

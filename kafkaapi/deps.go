@@ -95,6 +95,8 @@ type Deps struct {
 	// Auth runs SASL exchanges on SASL listeners; nil when there are
 	// none.
 	Auth *security.Authenticator
+	// Authz configures authorization by the ACLs in Security.
+	Authz AuthzConfig
 	// Security holds SCRAM credentials and ACLs
 	// (DescribeUserScramCredentials, AlterUserScramCredentials, the ACL
 	// APIs); nil: those APIs answer SECURITY_DISABLED.
@@ -106,4 +108,6 @@ type Deps struct {
 type SecurityStore interface {
 	ScramCredentials() []raftmeta.ScramCredential
 	AlterScramCredentials(ctx context.Context, upserts []raftmeta.ScramCredential, deletes []raftmeta.ScramKey) error
+	AclStore
+	ChangeAcls(ctx context.Context, add, remove []raftmeta.Acl) error
 }

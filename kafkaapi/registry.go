@@ -55,6 +55,9 @@ func (s *Server) registry() []api {
 		s.endTxnAPI(),                       // 26
 		s.writeTxnMarkersAPI(),              // 27
 		s.txnOffsetCommitAPI(),              // 28
+		s.describeAclsAPI(),                 // 29
+		s.createAclsAPI(),                   // 30
+		s.deleteAclsAPI(),                   // 31
 		s.describeConfigsAPI(),              // 32
 		s.alterConfigsAPI(),                 // 33
 		s.saslAuthenticateAPI(),             // 36

@@ -69,7 +69,8 @@ type Server struct {
 	pids producerIDs
 	// queued is the QueuedMaxRequestBytes budget; nil without one.
 	queued  *semaphore.Weighted
-	peers   peers // clients to the other brokers (transaction markers)
+	peers   peers       // clients to the other brokers (transaction markers)
+	authz   *authorizer // nil: everything is allowed
 	metrics metrics
 	// bufs recycles response frames once written (Fetch's are megabytes).
 	bufs   bufpool.Pool
@@ -120,6 +121,9 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 		// A request larger than the budget could never be read.
 		s.cfg.QueuedMaxRequestBytes = max(cfg.QueuedMaxRequestBytes, int64(cfg.MaxRequestBytes))
 		s.queued = semaphore.NewWeighted(s.cfg.QueuedMaxRequestBytes)
+	}
+	if deps.Authz.Enabled && deps.Security != nil {
+		s.authz = newAuthorizer(deps.Authz, deps.Security)
 	}
 	for _, a := range s.registry() {
 		a := a

@@ -87,6 +87,8 @@ type Config struct {
 
 	// SASL configures SASL_PLAINTEXT and SASL_SSL listeners.
 	SASL SASLConfig
+	// Authz configures ACL enforcement.
+	Authz kafkaapi.AuthzConfig
 
 	// Groups configures the group coordinator (its Logger is set by the
 	// node).

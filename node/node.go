@@ -173,6 +173,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		HoldsLease: n.holdsLease,
 		Auth:       auth,
 		Security:   n.meta,
+		Authz:      cfg.Authz,
 	}, cfg.Logger.With("component", "kafka"))
 	n.txns.Start()
 	for _, l := range cfg.Listeners {

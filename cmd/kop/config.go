@@ -96,6 +96,7 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		}
 		nc.Listeners = append(nc.Listeners, nl)
 	}
+	nc.Authz = kafkaapi.AuthzConfig{Enabled: c.AuthorizationEnabled, SuperUsers: c.SuperUserRoles, AllowIfNoACL: c.AllowEveryoneIfNoAclFound}
 	nc.SASL = node.SASLConfig{
 		Mechanisms:  c.SaslAllowedMechanisms,
 		ReauthMs:    c.ConnectionsMaxReauthMs,

@@ -1,0 +1,227 @@
+package kafkaapi
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/security"
+)
+
+// Resource types, operations and permissions of ACLs, by the names
+// raftmeta stores (Kafka's enum names in lower case).
+const (
+	resTopic   = "topic"
+	resGroup   = "group"
+	resCluster = "cluster"
+	resTxnID   = "transactional_id"
+
+	opAll             = "all"
+	opRead            = "read"
+	opWrite           = "write"
+	opCreate          = "create"
+	opDelete          = "delete"
+	opAlter           = "alter"
+	opDescribe        = "describe"
+	opClusterAction   = "cluster_action"
+	opDescribeConfigs = "describe_configs"
+	opAlterConfigs    = "alter_configs"
+	opIdempotentWrite = "idempotent_write"
+
+	// clusterName is the name of the one cluster resource.
+	clusterName = "kafka-cluster"
+)
+
+// AuthzConfig configures authorization.
+type AuthzConfig struct {
+	// Enabled turns ACL checks on (authorizationEnabled); off, every
+	// principal may do everything.
+	Enabled bool
+	// SuperUsers may do everything (superUserRoles), as principals
+	// (User:name).
+	SuperUsers []string
+	// AllowIfNoACL lets everyone act on a resource no ACL names
+	// (allow.everyone.if.no.acl.found).
+	AllowIfNoACL bool
+}
+
+// AclStore holds the ACL bindings (implemented by *raftmeta.Store).
+type AclStore interface {
+	Acls() []raftmeta.Acl
+	AclsVersion() uint64
+}
+
+// authorizer answers whether a principal may perform an operation on a
+// resource, as Kafka's AclAuthorizer does: super users may do anything; a
+// DENY binding that matches wins; then an ALLOW binding (ALLOW of read,
+// write, delete or alter implies describe; of alter_configs,
+// describe_configs); a resource no binding names is refused unless
+// AllowIfNoACL. Bindings match a resource by literal name, the literal
+// wildcard "*", or a prefix; a principal by name or User:*; a host by
+// address or "*".
+type authorizer struct {
+	cfg   AuthzConfig
+	store AclStore
+
+	mu      sync.Mutex
+	version uint64
+	loaded  bool
+	acls    []raftmeta.Acl // the store's, as of version
+}
+
+func newAuthorizer(cfg AuthzConfig, store AclStore) *authorizer {
+	return &authorizer{cfg: cfg, store: store}
+}
+
+// current returns the bindings, reloading them when they changed (the
+// version is read first, so a change during the load is seen next time).
+func (a *authorizer) current() []raftmeta.Acl {
+	v := a.store.AclsVersion()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.loaded || v != a.version {
+		a.acls, a.version, a.loaded = a.store.Acls(), v, true
+	}
+	return a.acls
+}
+
+// implies says whether an ALLOW of granted also allows op.
+func implies(granted, op string) bool {
+	if granted == op || granted == opAll {
+		return true
+	}
+	switch op {
+	case opDescribe:
+		return granted == opRead || granted == opWrite || granted == opDelete || granted == opAlter
+	case opDescribeConfigs:
+		return granted == opAlterConfigs
+	}
+	return false
+}
+
+func resourceMatches(acl raftmeta.Acl, rtype, name string) bool {
+	if acl.ResourceType != rtype {
+		return false
+	}
+	if acl.PatternType == "prefixed" {
+		return strings.HasPrefix(name, acl.ResourceName)
+	}
+	return acl.ResourceName == name || acl.ResourceName == "*"
+}
+
+// allowed says whether p, connected from host, may do op on the resource.
+func (a *authorizer) allowed(p security.Principal, host, op, rtype, name string) bool {
+	if a == nil || !a.cfg.Enabled {
+		return true
+	}
+	principal := p.String()
+	if slices.Contains(a.cfg.SuperUsers, principal) {
+		return true
+	}
+	named, allow := false, false
+	for _, acl := range a.current() {
+		if !resourceMatches(acl, rtype, name) {
+			continue
+		}
+		named = true
+		if acl.Principal != principal && acl.Principal != "User:*" {
+			continue
+		}
+		if acl.Host != "*" && acl.Host != host {
+			continue
+		}
+		if acl.Permission == "deny" && (acl.Operation == op || acl.Operation == opAll) {
+			return false
+		}
+		if acl.Permission == "allow" && implies(acl.Operation, op) {
+			allow = true
+		}
+	}
+	if !named {
+		return a.cfg.AllowIfNoACL
+	}
+	return allow
+}
+
+// anyAllowed says whether p holds an ALLOW of op on some resource of
+// rtype (InitProducerId of an idempotent producer needs WRITE on a
+// topic, any topic, as Kafka 2.8+ asks).
+func (a *authorizer) anyAllowed(p security.Principal, host, op, rtype string) bool {
+	if a == nil || !a.cfg.Enabled || slices.Contains(a.cfg.SuperUsers, p.String()) {
+		return true
+	}
+	for _, acl := range a.current() {
+		if acl.ResourceType == rtype && acl.Permission == "allow" && implies(acl.Operation, op) &&
+			(acl.Principal == p.String() || acl.Principal == "User:*") && (acl.Host == "*" || acl.Host == host) {
+			return true
+		}
+	}
+	return false
+}
+
+// may says whether the request's principal may do op on the resource.
+func (r *request) may(op, rtype, name string) bool {
+	return r.conn.s.authz.allowed(r.conn.principal(), r.conn.remoteHost(), op, rtype, name)
+}
+
+// remoteHost is the client's address as ACL hosts name it.
+func (c *conn) remoteHost() string {
+	if c.host == "" {
+		c.host = remoteIP(c.nc)
+	}
+	return c.host
+}
+
+// aclNames maps the wire enums of the ACL APIs to the stored names.
+func aclResourceName(t kmsg.ACLResourceType) string { return strings.ToLower(t.String()) }
+func aclPatternName(t kmsg.ACLResourcePatternType) string {
+	return strings.ToLower(t.String())
+}
+func aclOperationName(o kmsg.ACLOperation) string       { return strings.ToLower(o.String()) }
+func aclPermissionName(p kmsg.ACLPermissionType) string { return strings.ToLower(p.String()) }
+
+func aclResourceType(name string) kmsg.ACLResourceType {
+	t, _ := kmsg.ParseACLResourceType(name)
+	return t
+}
+func aclPatternType(name string) kmsg.ACLResourcePatternType {
+	t, _ := kmsg.ParseACLResourcePatternType(name)
+	return t
+}
+func aclOperation(name string) kmsg.ACLOperation {
+	o, _ := kmsg.ParseACLOperation(name)
+	return o
+}
+func aclPermission(name string) kmsg.ACLPermissionType {
+	p, _ := kmsg.ParseACLPermissionType(name)
+	return p
+}
+
+// nameOr is name, or *p when name is empty.
+func nameOr(name string, p *string) string {
+	if name != "" || p == nil {
+		return name
+	}
+	return *p
+}
+
+// mayConfig says whether the principal may do op on a config resource: a
+// topic, or the cluster for broker configs.
+func (r *request) mayConfig(op string, t kmsg.ConfigResourceType, name string) bool {
+	if t == kmsg.ConfigResourceTypeTopic {
+		return r.may(op, resTopic, name)
+	}
+	return r.may(op, resCluster, clusterName)
+}
+
+// configAuthError is the error of a refused config resource.
+func configAuthError(t kmsg.ConfigResourceType) int16 {
+	if t == kmsg.ConfigResourceTypeTopic {
+		return kerr.TopicAuthorizationFailed.Code
+	}
+	return kerr.ClusterAuthorizationFailed.Code
+}
