@@ -402,3 +402,15 @@ func TestShippedFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestOAuthBearerNeedsKeySet: OAUTHBEARER on a SASL listener without a
+// JWKS file refuses to start, naming the key.
+func TestOAuthBearerNeedsKeySet(t *testing.T) {
+	_, err := Load(Standalone, []string{"--kafkaListeners=SASL_PLAINTEXT://127.0.0.1:9092", "--saslAllowedMechanisms=SCRAM-SHA-256,OAUTHBEARER"}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "saslOauthbearerJwksFile") {
+		t.Fatalf("err = %v, want one naming saslOauthbearerJwksFile", err)
+	}
+	if _, err := Load(Standalone, []string{"--saslAllowedMechanisms=OAUTHBEARER"}, nil, nil); err != nil {
+		t.Fatalf("OAUTHBEARER without a SASL listener: %v", err)
+	}
+}

@@ -140,6 +140,10 @@ type Config struct {
 	TokenAudience                         string
 	ConnectionsMaxReauthMs                int64
 	ConnectionFailedAuthenticationDelayMs int64
+	SaslOauthbearerJwksFile               string
+	SaslOauthbearerExpectedIssuer         string
+	SaslOauthbearerExpectedAudience       string
+	SaslOauthbearerSubClaimName           string
 	// Authorization.
 	AuthorizationEnabled      bool
 	SuperUserRoles            []string // principals, User:name

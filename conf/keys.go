@@ -355,7 +355,7 @@ var keys = []key{
 			}
 			return nil
 		}),
-	both("saslAllowedMechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", "SASL mechanisms of SASL_PLAINTEXT and SASL_SSL listeners, comma-separated: PLAIN (a Pulsar token when tokenSecretKey or tokenPublicKey is set, else a SCRAM user's password), SCRAM-SHA-256, SCRAM-SHA-512.",
+	both("saslAllowedMechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", "SASL mechanisms of SASL_PLAINTEXT and SASL_SSL listeners, comma-separated: PLAIN (a Pulsar token when tokenSecretKey or tokenPublicKey is set, else a SCRAM user's password), SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (JWTs checked against saslOauthbearerJwksFile).",
 		func(c *Config, k, v string) error {
 			c.SaslAllowedMechanisms = nil
 			for _, m := range strings.Split(v, ",") {
@@ -363,9 +363,9 @@ var keys = []key{
 				switch m {
 				case "":
 					continue
-				case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+				case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER":
 				default:
-					return keyError(k, v, fmt.Sprintf("mechanism %q is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", m))
+					return keyError(k, v, fmt.Sprintf("mechanism %q is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)", m))
 				}
 				c.SaslAllowedMechanisms = append(c.SaslAllowedMechanisms, m)
 			}
@@ -374,6 +374,17 @@ var keys = []key{
 			}
 			return nil
 		}),
+	both("saslOauthbearerJwksFile", "", "JSON Web Key Set file of the identity provider whose JWTs OAUTHBEARER accepts (re-read when it changes); needed when saslAllowedMechanisms has OAUTHBEARER.",
+		func(c *Config, k, v string) error { c.SaslOauthbearerJwksFile = strings.TrimSpace(v); return nil }),
+	both("saslOauthbearerExpectedIssuer", "", "When set, OAUTHBEARER tokens must have this iss.",
+		func(c *Config, k, v string) error { c.SaslOauthbearerExpectedIssuer = strings.TrimSpace(v); return nil }),
+	both("saslOauthbearerExpectedAudience", "", "When set, OAUTHBEARER tokens must name this audience in aud.",
+		func(c *Config, k, v string) error {
+			c.SaslOauthbearerExpectedAudience = strings.TrimSpace(v)
+			return nil
+		}),
+	both("saslOauthbearerSubClaimName", "sub", "Claim of OAUTHBEARER tokens naming the principal.",
+		setNonEmpty(func(c *Config) *string { return &c.SaslOauthbearerSubClaimName })),
 	{name: "tokenSecretKey", same: true, sensitive: true, doc: "Pulsar's key for tokens signed with a secret (data:;base64,<key>, file:///path, or base64): SASL PLAIN passwords are then Pulsar tokens.",
 		set: func(c *Config, k, v string) error { c.TokenSecretKey = strings.TrimSpace(v); return nil }},
 	both("tokenPublicKey", "", "Pulsar's public key for tokens signed with a private key (data:;base64,<DER>, file:///path, or base64; DER or PEM).",

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -283,6 +284,13 @@ func (c *Config) finish(logger *slog.Logger) error {
 	}
 	if c.KopSslClientAuth != "none" && c.KopSslTruststoreLocation == "" {
 		return keyError("kopSslTruststoreLocation", "", "must name the CAs of client certificates when kopSslClientAuth is "+c.KopSslClientAuth)
+	}
+	if slices.Contains(c.SaslAllowedMechanisms, "OAUTHBEARER") && c.SaslOauthbearerJwksFile == "" {
+		for _, l := range c.KafkaListeners {
+			if l.UsesSASL() {
+				return keyError("saslOauthbearerJwksFile", "", "must name the identity provider's JSON Web Key Set: saslAllowedMechanisms has OAUTHBEARER")
+			}
+		}
 	}
 	if c.TokenSecretKey != "" && c.TokenPublicKey != "" {
 		return keyError("tokenPublicKey", c.TokenPublicKey, "tokenSecretKey is set too; set one of them")

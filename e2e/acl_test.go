@@ -164,3 +164,8 @@ func TestAcls(t *testing.T) {
 		t.Fatalf("alice producing after her ACL was deleted: %v, want TOPIC_AUTHORIZATION_FAILED", err)
 	}
 }
+
+// newWriteACL allows principal to WRITE topic.
+func newWriteACL(principal, topic string) *kadm.ACLBuilder {
+	return kadm.NewACLs().Allow(principal).AllowHosts().Topics(topic).Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral)
+}

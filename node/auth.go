@@ -26,6 +26,7 @@ func (n *Node) authenticator() (*security.Authenticator, error) {
 	a, err := security.NewAuthenticator(security.Config{
 		Mechanisms:  n.cfg.SASL.Mechanisms,
 		Tokens:      n.cfg.SASL.Tokens,
+		OAuth:       n.cfg.SASL.OAuth,
 		Credentials: scramCredentials{n.meta},
 		Rand:        rand.Reader,
 		Secret:      secret,

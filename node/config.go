@@ -27,6 +27,8 @@ type SASLConfig struct {
 	// Tokens checks PLAIN passwords as Pulsar tokens; nil: PLAIN checks
 	// the SCRAM credentials.
 	Tokens *security.TokenVerifier
+	// OAuth checks OAUTHBEARER tokens (nil: not enabled).
+	OAuth *security.OAuthVerifier
 	// ReauthMs bounds a session (connectionsMaxReauthMs); 0: none.
 	ReauthMs int64
 	// FailedDelay delays the answer to a failed authentication.

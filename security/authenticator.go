@@ -63,6 +63,9 @@ type Config struct {
 	Tokens *TokenVerifier
 	// Credentials holds the SCRAM credentials.
 	Credentials Credentials
+	// OAuth checks OAUTHBEARER tokens; needed when that mechanism is
+	// enabled.
+	OAuth *OAuthVerifier
 	// Rand makes nonces (crypto/rand.Reader).
 	Rand io.Reader
 	// Secret keys the stand-in salts given for unknown users, so that
@@ -74,6 +77,7 @@ type Config struct {
 type Authenticator struct {
 	mechanisms []string
 	tokens     *TokenVerifier
+	oauth      *OAuthVerifier
 	creds      Credentials
 	rand       io.Reader
 	secret     []byte
@@ -82,14 +86,17 @@ type Authenticator struct {
 // NewAuthenticator checks cfg.
 func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	for _, m := range cfg.Mechanisms {
-		if _, ok := scramHash(m); !ok && m != Plain {
-			return nil, fmt.Errorf("security: %w %q (supported: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", ErrUnsupportedMechanism, m)
+		if _, ok := scramHash(m); !ok && m != Plain && m != OAuthBearer {
+			return nil, fmt.Errorf("security: %w %q (supported: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)", ErrUnsupportedMechanism, m)
+		}
+		if m == OAuthBearer && cfg.OAuth == nil {
+			return nil, errors.New("security: OAUTHBEARER needs an OAuth key set")
 		}
 	}
 	if cfg.Rand == nil {
 		return nil, errors.New("security: Config.Rand is required")
 	}
-	return &Authenticator{mechanisms: slices.Clone(cfg.Mechanisms), tokens: cfg.Tokens, creds: cfg.Credentials, rand: cfg.Rand, secret: cfg.Secret}, nil
+	return &Authenticator{mechanisms: slices.Clone(cfg.Mechanisms), tokens: cfg.Tokens, oauth: cfg.OAuth, creds: cfg.Credentials, rand: cfg.Rand, secret: cfg.Secret}, nil
 }
 
 // Mechanisms are the enabled mechanisms, as SaslHandshake lists them.
@@ -102,6 +109,9 @@ func (a *Authenticator) Start(mechanism string) (Exchange, error) {
 	}
 	if h, ok := scramHash(mechanism); ok {
 		return &scramExchange{a: a, mechanism: mechanism, h: h}, nil
+	}
+	if mechanism == OAuthBearer {
+		return &oauthExchange{a: a}, nil
 	}
 	return &plainExchange{a: a}, nil
 }

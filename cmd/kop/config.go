@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -101,6 +102,16 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		Mechanisms:  c.SaslAllowedMechanisms,
 		ReauthMs:    c.ConnectionsMaxReauthMs,
 		FailedDelay: time.Duration(c.ConnectionFailedAuthenticationDelayMs) * time.Millisecond,
+	}
+	if slices.Contains(c.SaslAllowedMechanisms, "OAUTHBEARER") && c.SaslOauthbearerJwksFile != "" {
+		v, err := security.NewOAuthVerifier(security.OAuthConfig{
+			JWKSFile: c.SaslOauthbearerJwksFile, Issuer: c.SaslOauthbearerExpectedIssuer,
+			Audience: c.SaslOauthbearerExpectedAudience, SubClaim: c.SaslOauthbearerSubClaimName,
+		})
+		if err != nil {
+			return node.Config{}, fmt.Errorf("config key %q: %w", "saslOauthbearerJwksFile", err)
+		}
+		nc.SASL.OAuth = v
 	}
 	if c.TokenSecretKey != "" || c.TokenPublicKey != "" {
 		v, err := security.NewTokenVerifier(security.TokenConfig{
