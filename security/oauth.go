@@ -222,4 +222,3 @@ func (c *fileCache[T]) get() (T, error) {
 	var zero T
 	return zero, fmt.Errorf("%s: %w", c.path, err)
 }
-
