@@ -89,9 +89,13 @@ type Config struct {
 
 	BrokerServiceURL string // empty: the embedded log
 	WebServiceURL    string
-	KafkaTenant      string
-	KafkaNamespace   string
-	EntryFormat      string // "kafka" or "pulsar"
+	// How KOP authenticates to Pulsar (Pulsar's broker.conf names).
+	BrokerClientAuthenticationPlugin     string
+	BrokerClientAuthenticationParameters string
+	BrokerClientTrustCertsFilePath       string
+	KafkaTenant                          string
+	KafkaNamespace                       string
+	EntryFormat                          string // "kafka" or "pulsar"
 
 	SocketRequestMaxBytes       int32
 	ConnectionsMaxIdleMs        int64

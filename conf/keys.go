@@ -262,6 +262,21 @@ var keys = []key{
 		setURL(func(c *Config) *string { return &c.BrokerServiceURL }, "pulsar", "pulsar+ssl")),
 	both("webServiceUrl", "", "Pulsar admin URL (http://host:8080), for topic administration.",
 		setURL(func(c *Config) *string { return &c.WebServiceURL }, "http", "https")),
+	both("brokerClientAuthenticationPlugin", "", "How KOP authenticates to Pulsar, as in Pulsar's broker.conf: org.apache.pulsar.client.impl.auth.AuthenticationToken (or token), …TLS (tls), …oauth2.AuthenticationOAuth2 (oauth2); empty: none.",
+		func(c *Config, k, v string) error {
+			c.BrokerClientAuthenticationPlugin = strings.TrimSpace(v)
+			return nil
+		}),
+	{name: "brokerClientAuthenticationParameters", same: true, sensitive: true, doc: "Parameters of brokerClientAuthenticationPlugin, as Pulsar takes them: token:<JWT> or file:///path for tokens, JSON for oauth2, tlsCertFile:…,tlsKeyFile:… for TLS.",
+		set: func(c *Config, k, v string) error {
+			c.BrokerClientAuthenticationParameters = strings.TrimSpace(v)
+			return nil
+		}},
+	both("brokerClientTrustCertsFilePath", "", "PEM CA certificates KOP trusts for pulsar+ssl:// and https:// Pulsar URLs (empty: the system's).",
+		func(c *Config, k, v string) error {
+			c.BrokerClientTrustCertsFilePath = strings.TrimSpace(v)
+			return nil
+		}),
 	both("kafkaTenant", "public", "Pulsar tenant of Kafka topics.", setName(func(c *Config) *string { return &c.KafkaTenant })),
 	both("kafkaNamespace", "default", "Pulsar namespace of Kafka topics, inside kafkaTenant.", setName(func(c *Config) *string { return &c.KafkaNamespace })),
 	both("entryFormat", "kafka", "How Kafka batches are stored in Pulsar: kafka (one message per batch) or pulsar (one per record, readable by Pulsar consumers).",

@@ -103,6 +103,11 @@ type Config struct {
 	// is Pulsar's admin API; Kafka topics live in KafkaTenant/KafkaNamespace.
 	BrokerServiceURL string
 	WebServiceURL    string
+	// PulsarAuth authenticates KOP to Pulsar (plugin and parameters as
+	// Pulsar names them); PulsarTrustCerts is the CA file for TLS URLs.
+	PulsarAuthPlugin string
+	PulsarAuthParams string
+	PulsarTrustCerts string
 	KafkaTenant      string
 	KafkaNamespace   string
 

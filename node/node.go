@@ -73,9 +73,12 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	// in the backend before it commits the topic (PrepareTopic).
 	switch {
 	case cfg.BrokerServiceURL != "":
-		n.backend, err = pulsarbridge.New(ctx, pulsarbridge.Options{
+		pb, err := pulsarbridge.New(ctx, pulsarbridge.Options{
 			ServiceURL:    cfg.BrokerServiceURL,
 			WebServiceURL: cfg.WebServiceURL,
+			AuthPlugin:    cfg.PulsarAuthPlugin,
+			AuthParams:    cfg.PulsarAuthParams,
+			TrustCerts:    cfg.PulsarTrustCerts,
 			Tenant:        cfg.KafkaTenant,
 			Namespace:     cfg.KafkaNamespace,
 			Logger:        cfg.Logger.With("component", "pulsar"),
@@ -87,8 +90,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			DedupeBufferSize:       cfg.DedupeBufferSize,
 		})
 		if err != nil {
+			// n.backend stays nil: a typed nil *Backend in it would be
+			// closed by the failed start's cleanup.
 			return nil, fmt.Errorf("connect to Pulsar (brokerServiceUrl %s, webServiceUrl %s): %w", cfg.BrokerServiceURL, cfg.WebServiceURL, err)
 		}
+		n.backend = pb
 		n.log.Info("storing Kafka data in Pulsar", "brokerServiceUrl", cfg.BrokerServiceURL, "tenant", cfg.KafkaTenant, "namespace", cfg.KafkaNamespace)
 	default:
 		n.backend, err = disklog.New(filepath.Join(cfg.DataDir, "logs"), disklog.Options{

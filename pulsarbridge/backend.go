@@ -2,6 +2,7 @@ package pulsarbridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,8 +27,15 @@ import (
 type Options struct {
 	ServiceURL    string // brokerServiceUrl: pulsar://host:6650
 	WebServiceURL string // webServiceUrl: http://host:8080 (the admin API)
-	Tenant        string // kafkaTenant, default "public"
-	Namespace     string // kafkaNamespace, default "default"
+	// AuthPlugin and AuthParams authenticate to Pulsar, as Pulsar's
+	// brokerClientAuthenticationPlugin/-Parameters name them (token,
+	// tls, oauth2 and their Java class names); empty: no authentication.
+	AuthPlugin string
+	AuthParams string
+	// TrustCerts is the PEM CA file for pulsar+ssl:// and https:// URLs.
+	TrustCerts string
+	Tenant     string // kafkaTenant, default "public"
+	Namespace  string // kafkaNamespace, default "default"
 	// OperationTimeout bounds admin calls and Pulsar operations that have
 	// no caller context (default 30 s).
 	OperationTimeout time.Duration
@@ -114,12 +122,22 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.ServiceURL == "" || opts.WebServiceURL == "" {
 		return nil, errors.New("pulsarbridge: both the broker service URL and the web service URL are required")
 	}
-	admin, err := pulsaradmin.NewClient(&pulsaradmin.Config{WebServiceURL: opts.WebServiceURL})
+	admin, err := pulsaradmin.NewClient(&pulsaradmin.Config{WebServiceURL: opts.WebServiceURL,
+		AuthPlugin: opts.AuthPlugin, AuthParams: opts.AuthParams, TLSTrustCertsFilePath: opts.TrustCerts})
 	if err != nil {
 		return nil, fmt.Errorf("pulsarbridge: admin client for %s: %w", opts.WebServiceURL, err)
 	}
+	var auth pulsar.Authentication
+	if opts.AuthPlugin != "" {
+		if auth, err = pulsar.NewAuthentication(opts.AuthPlugin, goAuthParams(opts.AuthPlugin, opts.AuthParams)); err != nil {
+			// The parameters may hold a secret: the error names the plugin.
+			return nil, fmt.Errorf("pulsarbridge: brokerClientAuthenticationPlugin %s: %w", opts.AuthPlugin, errors.New("the plugin or its parameters are not valid"))
+		}
+	}
 	client, err := pulsar.NewClient(pulsar.ClientOptions{
-		URL: opts.ServiceURL,
+		Authentication:        auth,
+		TLSTrustCertsFilePath: opts.TrustCerts,
+		URL:                   opts.ServiceURL,
 		// Bounds lookups and producer creation, also a producer's
 		// reconnection: a lookup sent while Pulsar restarts waits this
 		// long for an answer before the next attempt.
@@ -480,4 +498,31 @@ func (b *Backend) applyRetention(ctx context.Context, topic string, cfg storage.
 	}
 	b.retention[topic] = p
 	return nil
+}
+
+// goAuthParams turns authentication parameters as Pulsar's Java side takes
+// them (token:<JWT>, file:///path, key1:value1,key2:value2) into the JSON
+// object pulsar-client-go wants; JSON is kept as it is.
+func goAuthParams(plugin, params string) string {
+	params = strings.TrimSpace(params)
+	if strings.HasPrefix(params, "{") {
+		return params
+	}
+	m := map[string]string{}
+	switch {
+	case (plugin == "token" || strings.HasSuffix(plugin, ".AuthenticationToken")) && strings.HasPrefix(params, "token:"):
+		m["token"] = strings.TrimPrefix(params, "token:")
+	case (plugin == "token" || strings.HasSuffix(plugin, ".AuthenticationToken")) && strings.HasPrefix(params, "file:"):
+		m["file"] = strings.TrimPrefix(strings.TrimPrefix(params, "file:"), "//")
+	case plugin == "token" || strings.HasSuffix(plugin, ".AuthenticationToken"):
+		m["token"] = params
+	default:
+		for _, kv := range strings.Split(params, ",") {
+			if k, v, ok := strings.Cut(kv, ":"); ok {
+				m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }

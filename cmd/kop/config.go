@@ -59,6 +59,9 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		AutoLeaderRebalance:       c.AutoLeaderRebalanceEnable,
 		BrokerServiceURL:          c.BrokerServiceURL,
 		WebServiceURL:             c.WebServiceURL,
+		PulsarAuthPlugin:          c.BrokerClientAuthenticationPlugin,
+		PulsarAuthParams:          c.BrokerClientAuthenticationParameters,
+		PulsarTrustCerts:          c.BrokerClientTrustCertsFilePath,
 		KafkaTenant:               c.KafkaTenant,
 		KafkaNamespace:            c.KafkaNamespace,
 		Groups: coordinator.Config{

@@ -3,13 +3,16 @@
 # development and tests, on 127.0.0.1 with configurable ports.
 #
 #   pulsar.sh build                     resolve the jars into target/lib
-#   pulsar.sh up   [--data DIR] [--broker-port P] [--web-port P] [--bookie-port P]
+#   pulsar.sh up   [--data DIR] [--broker-port P] [--web-port P] [--bookie-port P] [--extra-conf FILE]
 #   pulsar.sh down [--data DIR]
 #
 # Defaults: PULSAR_DATA (deploy/pulsar/data), PULSAR_BROKER_PORT (6650),
 # PULSAR_WEB_PORT (8080), PULSAR_BOOKIE_PORT (3181). `up` returns once the
 # admin API answers and public/default exists, and prints the service URLs;
 # the process id is in DIR/pulsar.pid, which `down` uses to stop it.
+# --extra-conf appends FILE's keys to standalone.conf (later keys win: token
+# authentication, TLS); PULSAR_ADMIN_TOKEN is then the token `up` checks the
+# admin API with.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 data=${PULSAR_DATA:-$here/data}
@@ -17,6 +20,7 @@ broker_port=${PULSAR_BROKER_PORT:-6650}
 web_port=${PULSAR_WEB_PORT:-8080}
 bookie_port=${PULSAR_BOOKIE_PORT:-3181}
 start_timeout=${PULSAR_START_TIMEOUT:-180}
+extra_conf=
 
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -29,6 +33,7 @@ while [ $# -gt 0 ]; do
     --broker-port) broker_port=$2; shift 2 ;;
     --web-port) web_port=$2; shift 2 ;;
     --bookie-port) bookie_port=$2; shift 2 ;;
+    --extra-conf) extra_conf=$2; shift 2 ;;
     *) echo "pulsar.sh: unknown argument $1" >&2; usage ;;
   esac
 done
@@ -44,8 +49,12 @@ build() {
 }
 
 admin_ok() {
-  curl -fsS "http://127.0.0.1:$web_port/admin/v2/clusters" >/dev/null 2>&1 &&
-    curl -fsS "http://127.0.0.1:$web_port/admin/v2/namespaces/public" 2>/dev/null | grep -q 'public/default'
+  local auth=()
+  if [ -n "${PULSAR_ADMIN_TOKEN:-}" ]; then
+    auth=(-H "Authorization: Bearer $PULSAR_ADMIN_TOKEN")
+  fi
+  curl -fsS "${auth[@]}" "http://127.0.0.1:$web_port/admin/v2/clusters" >/dev/null 2>&1 &&
+    curl -fsS "${auth[@]}" "http://127.0.0.1:$web_port/admin/v2/namespaces/public" 2>/dev/null | grep -q 'public/default'
 }
 
 up() {
@@ -58,6 +67,9 @@ up() {
   fi
   sed -e "s/@BROKER_PORT@/$broker_port/" -e "s/@WEB_PORT@/$web_port/" \
     "$here/standalone.conf" >"$data/standalone.conf"
+  if [ -n "$extra_conf" ]; then
+    cat "$extra_conf" >>"$data/standalone.conf"
+  fi
   # Run from the data directory: standalone writes relative paths there.
   (cd "$data" && exec nohup java -Xms256m -Xmx1g -XX:+UseG1GC \
     -Dlog4j2.configurationFile="$here/log4j2.xml" -Dpulsar.log.dir="$data" \

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"github.com/kop-project/kop/internal/freeport"
 )
@@ -25,6 +26,9 @@ type Pulsar struct {
 	WebURL     string // http://127.0.0.1:port
 	Dir        string // its data directory ("" when not started here)
 	script     string
+	bookiePort string
+	extraConf  string
+	adminToken string
 }
 
 // Script is the path of deploy/pulsar/pulsar.sh in this checkout.
@@ -33,12 +37,28 @@ func Script() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "deploy", "pulsar", "pulsar.sh")
 }
 
+// Options change the standalone Start runs.
+type Options struct {
+	// ExtraConf lines (key=value) are added to standalone.conf, after
+	// its own (later keys win): token authentication, for one.
+	ExtraConf []string
+	// AdminToken is the token the admin API is checked with, when
+	// ExtraConf turns authentication on.
+	AdminToken string
+}
+
 // Start starts a Pulsar standalone in a new temporary directory (building
 // deploy/pulsar on first use) and returns once its admin API answers.
 func Start() (*Pulsar, error) {
 	if u, w := os.Getenv("KOP_TEST_PULSAR_URL"), os.Getenv("KOP_TEST_PULSAR_WEB_URL"); u != "" && w != "" {
 		return &Pulsar{ServiceURL: u, WebURL: w}, nil
 	}
+	return StartWith(Options{})
+}
+
+// StartWith starts a standalone of its own with opts (never the one of
+// KOP_TEST_PULSAR_URL).
+func StartWith(opts Options) (*Pulsar, error) {
 	dir, err := os.MkdirTemp("", "kop-pulsar")
 	if err != nil {
 		return nil, err
@@ -51,13 +71,29 @@ func Start() (*Pulsar, error) {
 	if err != nil {
 		return nil, err
 	}
+	bkport, err := freeport.Take()
+	if err != nil {
+		return nil, err
+	}
 	p := &Pulsar{
 		ServiceURL: "pulsar://127.0.0.1:" + strconv.Itoa(bport),
 		WebURL:     "http://127.0.0.1:" + strconv.Itoa(wport),
 		Dir:        dir,
 		script:     Script(),
+		bookiePort: strconv.Itoa(bkport),
+		adminToken: opts.AdminToken,
 	}
-	cmd := exec.Command(p.script, "up", "--data", dir, "--broker-port", strconv.Itoa(bport), "--web-port", strconv.Itoa(wport))
+	args := []string{"up", "--data", dir, "--broker-port", strconv.Itoa(bport), "--web-port", strconv.Itoa(wport), "--bookie-port", p.bookiePort}
+	if len(opts.ExtraConf) > 0 {
+		p.extraConf = filepath.Join(dir, "extra.conf")
+		if err := os.WriteFile(p.extraConf, []byte(strings.Join(opts.ExtraConf, "\n")+"\n"), 0o600); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		args = append(args, "--extra-conf", p.extraConf)
+	}
+	cmd := exec.Command(p.script, args...)
+	cmd.Env = append(os.Environ(), "PULSAR_ADMIN_TOKEN="+opts.AdminToken)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -93,7 +129,13 @@ func (p *Pulsar) Restart() error {
 
 func (p *Pulsar) up() error {
 	bport, wport := p.ServiceURL[len("pulsar://127.0.0.1:"):], p.WebURL[len("http://127.0.0.1:"):]
-	out, err := exec.Command(p.script, "up", "--data", p.Dir, "--broker-port", bport, "--web-port", wport).CombinedOutput()
+	args := []string{"up", "--data", p.Dir, "--broker-port", bport, "--web-port", wport, "--bookie-port", p.bookiePort}
+	if p.extraConf != "" {
+		args = append(args, "--extra-conf", p.extraConf)
+	}
+	cmd := exec.Command(p.script, args...)
+	cmd.Env = append(os.Environ(), "PULSAR_ADMIN_TOKEN="+p.adminToken)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pulsar.sh up: %v\n%s", err, out)
 	}
