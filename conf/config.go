@@ -128,6 +128,8 @@ type Config struct {
 	TransactionalIdExpirationMs                          int64
 	TransactionAbortTimedOutTransactionCleanupIntervalMs int32
 
+	// InterBrokerListenerName is the listener brokers reach each other on.
+	InterBrokerListenerName string
 	// TLS of SSL and SASL_SSL listeners (PEM files).
 	KopSslKeystoreLocation   string
 	KopSslKeyLocation        string

@@ -202,6 +202,11 @@ var keys = []key{
 			}
 			return
 		}},
+	both("interBrokerListenerName", "", "Listener the other brokers connect to (transaction markers), PLAINTEXT or SSL (with kopSslKeystoreLocation's certificate as client certificate); empty: the first of kafkaListeners (Kafka's inter.broker.listener.name).",
+		func(c *Config, k, v string) error {
+			c.InterBrokerListenerName = strings.ToUpper(strings.TrimSpace(v))
+			return nil
+		}),
 	both("kafkaProtocolMap", "", "Security protocol of each listener name that is not itself a protocol, comma-separated NAME:PROTOCOL (INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT).",
 		func(c *Config, k, v string) (err error) { c.KafkaProtocolMap, err = parseProtocolMap(k, v); return }),
 	both("kafkaServicePort", "", "Legacy shorthand: the port of the PLAINTEXT listener when kafkaListeners is not set.",

@@ -276,6 +276,23 @@ func (c *Config) finish(logger *slog.Logger) error {
 		}
 	}
 
+	// The inter-broker listener.
+	if c.InterBrokerListenerName == "" {
+		c.InterBrokerListenerName = c.KafkaListeners[0].Name
+	}
+	var inter *Listener
+	for i, l := range c.KafkaListeners {
+		if l.Name == c.InterBrokerListenerName {
+			inter = &c.KafkaListeners[i]
+		}
+	}
+	if inter == nil {
+		return keyError("interBrokerListenerName", c.InterBrokerListenerName, "must name one of kafkaListeners ("+joinNames(c.KafkaListeners)+")")
+	}
+	if inter.UsesSASL() && (c.Mode == KafkaBroker || c.Sources["interBrokerListenerName"] != SourceDefault) {
+		return keyError("interBrokerListenerName", c.InterBrokerListenerName, "must be a PLAINTEXT or SSL listener (add one, e.g. INTERNAL:SSL in kafkaProtocolMap): brokers do not authenticate to each other with SASL")
+	}
+
 	// Security of the listeners.
 	for _, l := range c.KafkaListeners {
 		if l.UsesTLS() && c.KopSslKeystoreLocation == "" {

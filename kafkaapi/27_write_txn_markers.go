@@ -2,6 +2,7 @@ package kafkaapi
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -117,6 +118,7 @@ func (s *Server) writeLocalMarkers(ctx context.Context, producerID int64, epoch 
 
 // peers holds Kafka clients to the other brokers, for WriteTxnMarkers.
 type peers struct {
+	tls     *tls.Config // nil: plaintext
 	mu      sync.Mutex
 	clients map[int32]*kgo.Client
 }
@@ -136,7 +138,11 @@ func (p *peers) client(meta Metadata, id int32) (*kgo.Client, error) {
 	if len(seeds) == 0 {
 		return nil, fmt.Errorf("broker %d is not registered", id)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ClientID("kop-txn-coordinator"))
+	opts := []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ClientID("kop-txn-coordinator")}
+	if p.tls != nil {
+		opts = append(opts, kgo.DialTLSConfig(p.tls.Clone()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}

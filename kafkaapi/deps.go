@@ -2,6 +2,7 @@ package kafkaapi
 
 import (
 	"context"
+	"crypto/tls"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -95,6 +96,10 @@ type Deps struct {
 	// Auth runs SASL exchanges on SASL listeners; nil when there are
 	// none.
 	Auth *security.Authenticator
+	// PeerTLS, when set, is how this broker connects to the others'
+	// inter-broker listener (an SSL listener; its certificate is the
+	// client certificate, so the brokers' subjects are their principals).
+	PeerTLS *tls.Config
 	// Authz configures authorization by the ACLs in Security.
 	Authz AuthzConfig
 	// Security holds SCRAM credentials and ACLs

@@ -122,6 +122,7 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 		s.cfg.QueuedMaxRequestBytes = max(cfg.QueuedMaxRequestBytes, int64(cfg.MaxRequestBytes))
 		s.queued = semaphore.NewWeighted(s.cfg.QueuedMaxRequestBytes)
 	}
+	s.peers.tls = deps.PeerTLS
 	if deps.Authz.Enabled && deps.Security != nil {
 		s.authz = newAuthorizer(deps.Authz, deps.Security)
 	}

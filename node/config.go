@@ -87,6 +87,11 @@ type Config struct {
 	// once it is reachable again (failover.go).
 	AutoLeaderRebalance bool
 
+	// InterBrokerListener names the listener other brokers connect to
+	// (transaction markers); empty: the first. PeerTLS is the client TLS
+	// configuration for it when it is an SSL listener.
+	InterBrokerListener string
+	PeerTLS             *tls.Config
 	// SASL configures SASL_PLAINTEXT and SASL_SSL listeners.
 	SASL SASLConfig
 	// Authz configures ACL enforcement.

@@ -180,6 +180,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Auth:       auth,
 		Security:   n.meta,
 		Authz:      cfg.Authz,
+		PeerTLS:    cfg.PeerTLS,
 	}, cfg.Logger.With("component", "kafka"))
 	n.txns.Start()
 	for _, l := range cfg.Listeners {
@@ -223,9 +224,15 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 // Kafka broker address).
 func (n *Node) buildRegistration() (raftmeta.Broker, error) {
 	b := raftmeta.Broker{ID: n.cfg.NodeID, Rack: n.cfg.Rack, Version: n.cfg.Version, Listeners: map[string]string{}}
-	for i, l := range n.cfg.Listeners {
+	inter := n.cfg.InterBrokerListener
+	if inter == "" && len(n.cfg.Listeners) > 0 {
+		inter = n.cfg.Listeners[0].Name
+	}
+	for _, l := range n.cfg.Listeners {
 		b.Listeners[l.Name] = l.Advertised
-		if i == 0 {
+		// The registered address is the inter-broker listener's: other
+		// brokers send transaction markers there.
+		if l.Name == inter {
 			host, port, err := net.SplitHostPort(l.Advertised)
 			if err != nil {
 				return b, fmt.Errorf("advertised listener %q: %w", l.Advertised, err)

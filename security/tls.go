@@ -161,3 +161,32 @@ func CertificatePrincipal(state tls.ConnectionState) (Principal, bool) {
 	}
 	return Principal{Name: state.PeerCertificates[0].Subject.String(), Mechanism: "SSL"}, true
 }
+
+// ClientTLS is the TLS configuration a broker connects to another's SSL
+// listener with: the CAs of truststore (the system's when empty), and its
+// own certificate (keystore, key) as client certificate.
+func ClientTLS(truststore, keystore, key string) (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if truststore != "" {
+		pem, err := os.ReadFile(truststore)
+		if err != nil {
+			return nil, fmt.Errorf("reading the trust store: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("the trust store %s holds no PEM certificate", truststore)
+		}
+		conf.RootCAs = pool
+	}
+	if keystore != "" {
+		if key == "" {
+			key = keystore
+		}
+		cert, err := tls.LoadX509KeyPair(keystore, key)
+		if err != nil {
+			return nil, fmt.Errorf("loading the certificate and key (%s): %w", keystore, err)
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	return conf, nil
+}

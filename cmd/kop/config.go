@@ -100,6 +100,16 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		}
 		nc.Listeners = append(nc.Listeners, nl)
 	}
+	nc.InterBrokerListener = c.InterBrokerListenerName
+	for _, l := range c.KafkaListeners {
+		if l.Name == c.InterBrokerListenerName && l.UsesTLS() {
+			peer, err := security.ClientTLS(c.KopSslTruststoreLocation, c.KopSslKeystoreLocation, c.KopSslKeyLocation)
+			if err != nil {
+				return node.Config{}, fmt.Errorf("config key %q: %w", "interBrokerListenerName", err)
+			}
+			nc.PeerTLS = peer
+		}
+	}
 	nc.Authz = kafkaapi.AuthzConfig{Enabled: c.AuthorizationEnabled, SuperUsers: c.SuperUserRoles, AllowIfNoACL: c.AllowEveryoneIfNoAclFound}
 	nc.SASL = node.SASLConfig{
 		Mechanisms:  c.SaslAllowedMechanisms,

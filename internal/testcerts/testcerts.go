@@ -60,13 +60,20 @@ func (ca *CA) Server(t testing.TB, cn string) []byte {
 	return ca.issue(t, pkix.Name{CommonName: cn}, x509.ExtKeyUsageServerAuth)
 }
 
+// Broker issues a certificate a broker serves with and presents to the
+// other brokers: for 127.0.0.1 and localhost, usable as server and as
+// client certificate.
+func (ca *CA) Broker(t testing.TB, cn string) []byte {
+	return ca.issue(t, pkix.Name{CommonName: cn}, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+}
+
 // Client issues a client certificate with the subject given; PEM
 // certificate then key.
 func (ca *CA) Client(t testing.TB, subject pkix.Name) []byte {
 	return ca.issue(t, subject, x509.ExtKeyUsageClientAuth)
 }
 
-func (ca *CA) issue(t testing.TB, subject pkix.Name, usage x509.ExtKeyUsage) []byte {
+func (ca *CA) issue(t testing.TB, subject pkix.Name, usage ...x509.ExtKeyUsage) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -74,7 +81,7 @@ func (ca *CA) issue(t testing.TB, subject pkix.Name, usage x509.ExtKeyUsage) []b
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(ca.serial.Add(1)), Subject: subject,
 		NotBefore: time.Now().Add(-12 * time.Hour), NotAfter: time.Now().Add(12 * time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
+		ExtKeyUsage: usage, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
