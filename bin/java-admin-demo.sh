@@ -2,4 +2,6 @@
 # The Kafka Java client admin demo (kafka-clients ${KAFKA_CLIENTS_VERSION:-2.0.0}),
 # against localhost:9092 unless --bootstrap HOST:PORT is given.
 # See examples/kafka-examples/src/main/java/io/kop/examples/AdminDemo.java for its flags.
+# --security PROTOCOL[:MECHANISM:USER:PASSWORD][:CA_PEM] connects over TLS and/or SASL
+# (e.g. SASL_SSL:SCRAM-SHA-256:alice:secret:/path/ca.pem); see kafka-examples.sh.
 exec "$(dirname "$0")/kafka-examples.sh" AdminDemo "$@"

@@ -414,3 +414,24 @@ func TestOAuthBearerNeedsKeySet(t *testing.T) {
 		t.Fatalf("OAUTHBEARER without a SASL listener: %v", err)
 	}
 }
+
+// TestSecureClusterExample: the secured three-node example of
+// deploy/cluster-secure loads, with SASL_SSL for clients, SSL between the
+// brokers and ACLs on.
+func TestSecureClusterExample(t *testing.T) {
+	for id := 1; id <= 3; id++ {
+		path := filepath.Join("..", "deploy", "cluster-secure", fmt.Sprintf("kop-%d.conf", id))
+		logger, logs := capture()
+		c, err := Load(KafkaBroker, []string{"--config", path}, nil, logger)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if logs.Len() > 0 {
+			t.Fatalf("%s logged warnings:\n%s", path, logs)
+		}
+		if len(c.KafkaListeners) != 2 || !c.KafkaListeners[0].UsesSASL() || !c.KafkaListeners[0].UsesTLS() ||
+			c.InterBrokerListenerName != "INTERNAL" || !c.AuthorizationEnabled || c.RaftNodeID != int32(id) {
+			t.Fatalf("%s: %+v", path, c)
+		}
+	}
+}

@@ -15,7 +15,7 @@ import java.util.Properties;
  * Creates a topic, describes it, the cluster and the topic's configs, and
  * deletes the topic again unless {@code --keep} is given.
  *
- * <pre>AdminDemo [--bootstrap localhost:9092] [--topic admin-demo] [--partitions 3] [--keep]</pre>
+ * <pre>AdminDemo [--bootstrap localhost:9092] [--topic admin-demo] [--partitions 3] [--keep] [--client-config FILE]</pre>
  */
 public final class AdminDemo {
     public static void main(String[] argv) throws Exception {
@@ -24,7 +24,7 @@ public final class AdminDemo {
         int partitions = (int) args.getLong("partitions", 3);
         Properties props = new Properties();
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args.get("bootstrap", "localhost:9092"));
-        try (AdminClient admin = AdminClient.create(props)) {
+        try (AdminClient admin = AdminClient.create(args.withClientConfig(props))) {
             DescribeClusterResult cluster = admin.describeCluster();
             System.out.printf("cluster %s, controller %s, brokers %s%n",
                     cluster.clusterId().get(), cluster.controller().get(), cluster.nodes().get());

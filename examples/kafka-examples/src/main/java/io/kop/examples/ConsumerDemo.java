@@ -15,7 +15,7 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * until stopped unless {@code --count N} is given; exits non-zero when
  * {@code --timeout-ms} passes first.
  *
- * <pre>ConsumerDemo [--bootstrap localhost:9092] [--topic test] [--group demo-group] [--count N] [--timeout-ms 60000]</pre>
+ * <pre>ConsumerDemo [--bootstrap localhost:9092] [--topic test] [--group demo-group] [--count N] [--timeout-ms 60000] [--client-config FILE]</pre>
  */
 public final class ConsumerDemo {
     public static void main(String[] argv) {
@@ -35,7 +35,7 @@ public final class ConsumerDemo {
 
         long received = 0;
         long deadline = System.currentTimeMillis() + timeoutMs;
-        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props)) {
+        try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(args.withClientConfig(props))) {
             consumer.subscribe(Collections.singletonList(topic));
             while (count < 0 || received < count) {
                 if (count >= 0 && System.currentTimeMillis() > deadline) {

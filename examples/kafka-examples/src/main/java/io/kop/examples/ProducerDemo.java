@@ -14,7 +14,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * the argument {@code sync} waits for each acknowledgement. Runs until
  * stopped unless {@code --count N} is given.
  *
- * <pre>ProducerDemo [--bootstrap localhost:9092] [--topic test] [--count N] [--idempotent] [sync]</pre>
+ * <pre>ProducerDemo [--bootstrap localhost:9092] [--topic test] [--count N] [--idempotent] [sync] [--client-config FILE]</pre>
  */
 public final class ProducerDemo {
     public static void main(String[] argv) throws Exception {
@@ -33,7 +33,7 @@ public final class ProducerDemo {
 
         AtomicLong acked = new AtomicLong();
         AtomicLong failed = new AtomicLong();
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(props)) {
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(args.withClientConfig(props))) {
             CountDownLatch done = new CountDownLatch(count < 0 ? 1 : (int) count);
             for (long i = 0; count < 0 || i < count; i++) {
                 ProducerRecord<String, String> record = new ProducerRecord<>(topic, "key-" + i, "message-" + i);

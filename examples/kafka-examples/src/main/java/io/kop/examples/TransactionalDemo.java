@@ -559,7 +559,7 @@ public final class TransactionalDemo {
         p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(maxBlockMs));
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        return new KafkaProducer<>(p);
+        return new KafkaProducer<>(a.withClientConfig(p));
     }
 
     private Properties consumerProps(String group, String isolation) {
@@ -578,7 +578,7 @@ public final class TransactionalDemo {
         p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "1000");
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        return p;
+        return a.withClientConfig(p);
     }
 
     /** With --partitions P, creates the topics (P partitions, one replica) unless they exist. */
@@ -590,7 +590,7 @@ public final class TransactionalDemo {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(maxBlockMs));
-        try (AdminClient admin = AdminClient.create(p)) {
+        try (AdminClient admin = AdminClient.create(a.withClientConfig(p))) {
             for (String topic : topics) {
                 step("creating topic " + topic);
                 try {

@@ -74,7 +74,7 @@ public final class WordCountDemo {
         });
         counts.toStream().to(a.get("output", "wordcount-output"), Produced.with(Serdes.String(), Serdes.Long()));
 
-        KafkaStreams streams = new KafkaStreams(b.build(), p);
+        KafkaStreams streams = new KafkaStreams(b.build(), a.withClientConfig(p));
         streams.setUncaughtExceptionHandler((t, e) -> {
             System.out.println("wordcount failed: " + e);
             e.printStackTrace(System.out);
