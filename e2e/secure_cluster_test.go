@@ -96,43 +96,14 @@ func TestSecureClusterTransactions(t *testing.T) {
 			}
 		}
 	}
-	leaders := map[int32]bool{}
-	for len(leaders) == 0 {
-		md, err := op.Metadata(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range md.Topics[topic].Partitions {
-			leaders[p.Leader] = true
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the new topic never appeared in Metadata")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	if len(leaders) < 2 {
-		t.Fatalf("the partitions are led by %v: the test needs several leaders", leaders)
-	}
+	needSeveralLeaders(t, ctx, op, topic)
 
 	app := func(opts ...kgo.Opt) *kgo.Client {
 		return newClient(t, external[0], append([]kgo.Opt{kgo.SeedBrokers(external...), kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}),
 			kgo.SASL(scram.Auth{User: "app", Pass: "app-pw"}.AsSha512Mechanism())}, opts...)...)
 	}
 	p := app(kgo.TransactionalID("app-txn"), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.RecordDeliveryTimeout(time.Minute))
-	for _, commit := range []bool{true, false, true} {
-		if err := p.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < 12; i++ {
-			if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("%v-%d", commit, i))}).FirstErr(); err != nil {
-				t.Fatalf("transactional produce: %v", err)
-			}
-		}
-		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
-			t.Fatalf("end transaction (commit %v): %v", commit, err)
-		}
-	}
+	commitAbortCommit(t, ctx, p)
 	c := app(kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	var got []string
 	for len(got) < 24 {

@@ -210,6 +210,50 @@ func checkKgoTransactions(t *testing.T, addr string) {
 // readCommitted reads topic from the start with a read_committed consumer
 // until it reached the stable end of every partition, and checks it got
 // want values.
+// needSeveralLeaders waits until topic is in Metadata (it reaches every
+// broker a moment after the create) and fails unless its partitions have
+// two leaders or more.
+func needSeveralLeaders(t *testing.T, ctx context.Context, adm *kadm.Client, topic string) {
+	t.Helper()
+	leaders := map[int32]bool{}
+	for len(leaders) == 0 {
+		md, err := adm.Metadata(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range md.Topics[topic].Partitions {
+			leaders[p.Leader] = true
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the new topic never appeared in Metadata")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if len(leaders) < 2 {
+		t.Fatalf("the partitions are led by %v: the test needs several leaders", leaders)
+	}
+}
+
+// commitAbortCommit runs three transactions of 12 records each through the
+// transactional producer p (values "true-i" committed, "false-i" aborted).
+func commitAbortCommit(t *testing.T, ctx context.Context, p *kgo.Client) {
+	t.Helper()
+	for _, commit := range []bool{true, false, true} {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 12; i++ {
+			if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("%v-%d", commit, i))}).FirstErr(); err != nil {
+				t.Fatalf("transactional produce: %v", err)
+			}
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end transaction (commit %v): %v", commit, err)
+		}
+	}
+}
+
 func readCommitted(t *testing.T, addr, topic string, want int) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -337,40 +381,10 @@ func TestTransactionsClusterOnPulsar(t *testing.T) {
 	if res, err := newAdmin(t, bs[0].addr).CreateTopic(ctx, 6, 1, nil, topic); err != nil || res.Err != nil {
 		t.Fatalf("CreateTopic: %v %v", err, res.Err)
 	}
-	// Metadata reaches every broker a moment after the create.
-	leaders := map[int32]bool{}
-	for adm := newAdmin(t, bs[0].addr); len(leaders) == 0; {
-		md, err := adm.Metadata(ctx, topic)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range md.Topics[topic].Partitions {
-			leaders[p.Leader] = true
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the new topic never appeared in Metadata")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	if len(leaders) < 2 {
-		t.Fatalf("the partitions are led by %v: the test needs several leaders", leaders)
-	}
+	needSeveralLeaders(t, ctx, newAdmin(t, bs[0].addr), topic)
 	p := newClient(t, bs[0].addr, seeds, kgo.TransactionalID("cluster-txn"), kgo.DefaultProduceTopic(topic),
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()), kgo.RecordDeliveryTimeout(time.Minute))
-	for _, commit := range []bool{true, false, true} {
-		if err := p.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < 12; i++ {
-			if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprintf("%v-%d", commit, i))}).FirstErr(); err != nil {
-				t.Fatalf("produce: %v", err)
-			}
-		}
-		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
-			t.Fatalf("end transaction (commit %v): %v", commit, err)
-		}
-	}
+	commitAbortCommit(t, ctx, p)
 	for _, v := range readCommitted(t, bs[1].addr, topic, 24) {
 		if !strings.HasPrefix(v, "true-") {
 			t.Fatalf("read_committed read %q", v)

@@ -18,14 +18,9 @@ func (s *Server) handleOffsetCommit(ctx context.Context, r *request, req *kmsg.O
 	// READ on the group, and on each topic (the others answer
 	// TOPIC_AUTHORIZATION_FAILED and are not committed).
 	groupOK := r.may(opRead, resGroup, req.Group)
-	var allowed, denied []kmsg.OffsetCommitRequestTopic
-	for _, t := range req.Topics {
-		if groupOK && r.may(opRead, resTopic, s.topicName(t.Topic, t.TopicID)) {
-			allowed = append(allowed, t)
-		} else {
-			denied = append(denied, t)
-		}
-	}
+	allowed, denied := splitBy(req.Topics, func(t kmsg.OffsetCommitRequestTopic) bool {
+		return groupOK && r.may(opRead, resTopic, s.topicName(t.Topic, t.TopicID))
+	})
 	if len(denied) == 0 {
 		return s.deps.Groups.OffsetCommit(ctx, req), nil
 	}

@@ -13,15 +13,7 @@ func (s *Server) describeGroupsAPI() api {
 }
 
 func (s *Server) handleDescribeGroups(ctx context.Context, r *request, req *kmsg.DescribeGroupsRequest) (kmsg.Response, error) {
-	var allowed []string
-	var denied []string
-	for _, g := range req.Groups {
-		if r.may(opDescribe, resGroup, g) {
-			allowed = append(allowed, g)
-		} else {
-			denied = append(denied, g)
-		}
-	}
+	allowed, denied := splitBy(req.Groups, func(g string) bool { return r.may(opDescribe, resGroup, g) })
 	if len(denied) == 0 {
 		return s.deps.Groups.DescribeGroups(req), nil
 	}

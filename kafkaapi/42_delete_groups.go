@@ -14,14 +14,7 @@ func (s *Server) deleteGroupsAPI() api {
 }
 
 func (s *Server) handleDeleteGroups(ctx context.Context, r *request, req *kmsg.DeleteGroupsRequest) (kmsg.Response, error) {
-	var allowed, denied []string
-	for _, g := range req.Groups {
-		if r.may(opDelete, resGroup, g) {
-			allowed = append(allowed, g)
-		} else {
-			denied = append(denied, g)
-		}
-	}
+	allowed, denied := splitBy(req.Groups, func(g string) bool { return r.may(opDelete, resGroup, g) })
 	if len(denied) == 0 {
 		return s.deps.Groups.DeleteGroups(req), nil
 	}

@@ -19,14 +19,7 @@ func (s *Server) handleOffsetDelete(ctx context.Context, r *request, req *kmsg.O
 		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
 		return resp, nil
 	}
-	var allowed, denied []kmsg.OffsetDeleteRequestTopic
-	for _, t := range req.Topics {
-		if r.may(opRead, resTopic, t.Topic) {
-			allowed = append(allowed, t)
-		} else {
-			denied = append(denied, t)
-		}
-	}
+	allowed, denied := splitBy(req.Topics, func(t kmsg.OffsetDeleteRequestTopic) bool { return r.may(opRead, resTopic, t.Topic) })
 	if len(denied) == 0 {
 		return s.deps.Groups.OffsetDelete(ctx, req), nil
 	}

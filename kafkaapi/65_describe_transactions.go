@@ -14,14 +14,7 @@ func (s *Server) describeTransactionsAPI() api {
 }
 
 func (s *Server) handleDescribeTransactions(ctx context.Context, r *request, req *kmsg.DescribeTransactionsRequest) (kmsg.Response, error) {
-	var allowed, denied []string
-	for _, id := range req.TransactionalIDs {
-		if r.may(opDescribe, resTxnID, id) {
-			allowed = append(allowed, id)
-		} else {
-			denied = append(denied, id)
-		}
-	}
+	allowed, denied := splitBy(req.TransactionalIDs, func(id string) bool { return r.may(opDescribe, resTxnID, id) })
 	if len(denied) == 0 {
 		return s.deps.Txns.DescribeTransactions(req), nil
 	}

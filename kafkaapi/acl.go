@@ -225,3 +225,15 @@ func configAuthError(t kmsg.ConfigResourceType) int16 {
 	}
 	return kerr.ClusterAuthorizationFailed.Code
 }
+
+// splitBy splits xs into those ok allows and the rest, in order.
+func splitBy[T any](xs []T, ok func(T) bool) (yes, no []T) {
+	for _, x := range xs {
+		if ok(x) {
+			yes = append(yes, x)
+		} else {
+			no = append(no, x)
+		}
+	}
+	return yes, no
+}
