@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -432,6 +433,20 @@ func TestSecureClusterExample(t *testing.T) {
 		if len(c.KafkaListeners) != 2 || !c.KafkaListeners[0].UsesSASL() || !c.KafkaListeners[0].UsesTLS() ||
 			c.InterBrokerListenerName != "INTERNAL" || !c.AuthorizationEnabled || c.RaftNodeID != int32(id) {
 			t.Fatalf("%s: %+v", path, c)
+		}
+	}
+}
+
+// TestSuperUsers: ';' or ',' separated, distinguished names kept whole.
+func TestSuperUsers(t *testing.T) {
+	for in, want := range map[string][]string{
+		"admin,CN=kop-broker,O=Acme,User:ops": {"User:admin", "User:CN=kop-broker,O=Acme", "User:ops"},
+		"CN=a,O=x;CN=b,O=y":                   {"User:CN=a,O=x", "User:CN=b,O=y"},
+		" admin ; ANONYMOUS ":                 {"User:admin", "User:ANONYMOUS"},
+		"":                                    nil,
+	} {
+		if got := parseSuperUsers(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("parseSuperUsers(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -423,21 +423,8 @@ var keys = []key{
 		setInt64(func(c *Config) *int64 { return &c.ConnectionFailedAuthenticationDelayMs }, 0, 60000)),
 	both("authorizationEnabled", "false", "Enforce Kafka ACLs (CreateAcls, …) on every request; off, every client may do everything.",
 		setBool(func(c *Config) *bool { return &c.AuthorizationEnabled })),
-	both("superUserRoles", "", "Principals that may do everything, comma-separated: user names (a SCRAM user, a token's role, a certificate's subject as CN=…) or User:<name>.",
-		func(c *Config, k, v string) error {
-			c.SuperUserRoles = nil
-			for _, r := range strings.Split(v, ",") {
-				r = strings.TrimSpace(r)
-				if r == "" {
-					continue
-				}
-				if !strings.HasPrefix(r, "User:") {
-					r = "User:" + r
-				}
-				c.SuperUserRoles = append(c.SuperUserRoles, r)
-			}
-			return nil
-		}),
+	both("superUserRoles", "", "Principals that may do everything: user names (a SCRAM user, a token's role, a certificate's subject as CN=…,O=…) or User:<name>, separated by ';' (Kafka's super.users) or ','; with ',' the parts of a distinguished name stay together.",
+		func(c *Config, k, v string) error { c.SuperUserRoles = parseSuperUsers(v); return nil }),
 	both("allowEveryoneIfNoAclFound", "false", "With authorizationEnabled, let every principal act on a resource no ACL names (Kafka's allow.everyone.if.no.acl.found).",
 		setBool(func(c *Config) *bool { return &c.AllowEveryoneIfNoAclFound })),
 	both("transactionMaxTimeoutMs", "900000", "Largest transaction.timeout.ms a transactional producer may ask for (Kafka's transaction.max.timeout.ms).",
@@ -455,4 +442,37 @@ func lookupKey(name string) (key, bool) {
 		}
 	}
 	return key{}, false
+}
+
+// parseSuperUsers splits superUserRoles. ';' separates entries as in
+// Kafka's super.users; without one, ',' does (Pulsar's superUserRoles),
+// except that a part holding '=' right after one that holds '=' continues
+// a distinguished name (CN=kop-broker,O=Acme is one subject). Entries
+// without a principal type get User:.
+func parseSuperUsers(v string) []string {
+	var entries []string
+	if strings.Contains(v, ";") {
+		entries = strings.Split(v, ";")
+	} else {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if n := len(entries); n > 0 && strings.Contains(part, "=") && strings.Contains(entries[n-1], "=") {
+				entries[n-1] += "," + part
+				continue
+			}
+			entries = append(entries, part)
+		}
+	}
+	var out []string
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		if !strings.HasPrefix(e, "User:") {
+			e = "User:" + e
+		}
+		out = append(out, e)
+	}
+	return out
 }

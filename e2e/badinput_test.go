@@ -153,7 +153,7 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("unimplemented api key", func(t *testing.T) {
 		c := dialRaw(t, b.addr)
-		c.write(frame(kmsg.DescribeACLs.Int16(), 0, 1, false, make([]byte, 16)))
+		c.write(frame(kmsg.DescribeDelegationToken.Int16(), 0, 1, false, make([]byte, 16)))
 		c.expectClosed()
 	})
 	t.Run("unsupported version", func(t *testing.T) {

@@ -61,6 +61,13 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 		switch {
 		case rt.Topic != nil && isInternalTopic(*rt.Topic),
 			rt.Topic == nil && rt.TopicID == s.offsetsTopicID():
+			if !r.may(opDescribe, resTopic, offsetsTopic) {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic, mt.TopicID, mt.AuthorizedOperations = rt.Topic, rt.TopicID, noOps
+				mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
 			resp.Topics = append(resp.Topics, s.offsetsTopicMetadata(req))
 			continue
 		case rt.Topic != nil:
@@ -92,7 +99,14 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		if !autoCreate || !r.may(opCreate, resCluster, clusterName) && !r.may(opCreate, resTopic, *rt.Topic) {
+		if autoCreate && !r.may(opCreate, resCluster, clusterName) && !r.may(opCreate, resTopic, *rt.Topic) {
+			// As Kafka: a topic one may not create is not auto-created,
+			// and the client learns why instead of retrying.
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		if !autoCreate {
 			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			resp.Topics = append(resp.Topics, mt)
 			continue

@@ -59,7 +59,7 @@ func (s *Server) handleDescribeUserScramCredentials(_ context.Context, r *reques
 		}
 		resp.Results = append(resp.Results, res)
 	}
-	if req.Users == nil {
+	if len(req.Users) == 0 { // null or empty: every user
 		for _, u := range order {
 			add(u, 0, "")
 		}

@@ -42,6 +42,21 @@ func (s *Server) handleAlterUserScramCredentials(ctx context.Context, r *request
 			users = append(users, user)
 		}
 	}
+	if !r.may(opAlter, resCluster, clusterName) {
+		// Checked first: the answers must not tell which users exist.
+		for _, d := range req.Deletions {
+			note(d.Name)
+		}
+		for _, u := range req.Upsertions {
+			note(u.Name)
+		}
+		for _, u := range users {
+			res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+			res.User, res.ErrorCode = u, kerr.ClusterAuthorizationFailed.Code
+			resp.Results = append(resp.Results, res)
+		}
+		return resp, nil
+	}
 	existing := map[raftmeta.ScramKey]bool{}
 	if s.deps.Security != nil {
 		for _, c := range s.deps.Security.ScramCredentials() {
@@ -93,11 +108,6 @@ func (s *Server) handleAlterUserScramCredentials(ctx context.Context, r *request
 	for k, n := range changed {
 		if n > 1 {
 			fail(k.User, kerr.DuplicateResource.Code, "A user credential cannot be altered twice in the same request")
-		}
-	}
-	if !r.may(opAlter, resCluster, clusterName) {
-		for _, u := range users {
-			fail(u, kerr.ClusterAuthorizationFailed.Code, "")
 		}
 	}
 	if s.deps.Security == nil {

@@ -21,10 +21,6 @@ func (s *Server) handleDescribeCluster(ctx context.Context, r *request, req *kms
 		resp.ErrorMessage = &msg
 		return resp, nil
 	}
-	if !r.may(opDescribe, resCluster, clusterName) {
-		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
-		return resp, nil
-	}
 	resp.EndpointType = 1
 	resp.ClusterID = s.deps.Meta.ClusterID()
 	resp.ControllerID = -1

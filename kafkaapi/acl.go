@@ -150,18 +150,41 @@ func (a *authorizer) allowed(p security.Principal, host, op, rtype, name string)
 // anyAllowed says whether p holds an ALLOW of op on some resource of
 // rtype (InitProducerId of an idempotent producer needs WRITE on a
 // topic, any topic, as Kafka 2.8+ asks).
+//
+// As Kafka's authorizeByResourceType: a resource no binding names is
+// allowed when AllowIfNoACL is; an ALLOW counts unless a DENY of the same
+// resource pattern (or of every resource, the literal "*") applies too.
 func (a *authorizer) anyAllowed(p security.Principal, host, op, rtype string) bool {
 	if a == nil || !a.cfg.Enabled || slices.Contains(a.cfg.SuperUsers, p.String()) {
 		return true
 	}
-	for _, acl := range a.current() {
-		if acl.ResourceType == rtype && acl.Permission == "allow" && implies(acl.Operation, op) &&
-			(acl.Principal == p.String() || acl.Principal == "User:*") && (acl.Host == "*" || acl.Host == host) {
+	if a.cfg.AllowIfNoACL && a.allowed(p, host, op, rtype, unnamedResource) {
+		return true
+	}
+	applies := func(acl raftmeta.Acl) bool {
+		return acl.ResourceType == rtype && (acl.Principal == p.String() || acl.Principal == "User:*") && (acl.Host == "*" || acl.Host == host)
+	}
+	acls := a.current()
+	denied := func(allow raftmeta.Acl) bool {
+		for _, d := range acls {
+			if applies(d) && d.Permission == "deny" && (d.Operation == op || d.Operation == opAll) &&
+				(d.PatternType == "literal" && d.ResourceName == "*" || d.PatternType == allow.PatternType && d.ResourceName == allow.ResourceName) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, acl := range acls {
+		if applies(acl) && acl.Permission == "allow" && implies(acl.Operation, op) && !denied(acl) {
 			return true
 		}
 	}
 	return false
 }
+
+// unnamedResource is a resource name no ACL can name (Kafka names cannot
+// hold NUL): only wildcard bindings match it.
+const unnamedResource = "\x00unnamed"
 
 // may says whether the request's principal may do op on the resource.
 func (r *request) may(op, rtype, name string) bool {

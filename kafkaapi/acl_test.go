@@ -63,6 +63,21 @@ func TestAuthorizer(t *testing.T) {
 	if !a.anyAllowed(alice, "127.0.0.1", opWrite, resTopic) || a.anyAllowed(bob, "127.0.0.1", opWrite, resTopic) {
 		t.Error("anyAllowed(WRITE on some topic)")
 	}
+	// A literal "*" DENY of WRITE takes back every topic ALLOW.
+	denyAll := &fakeAcls{acls: []raftmeta.Acl{
+		acl(resTopic, "orders", "literal", "User:alice", "*", opWrite, "allow"),
+		acl(resTopic, "*", "literal", "User:alice", "*", opWrite, "deny"),
+	}, version: 1}
+	if newAuthorizer(AuthzConfig{Enabled: true}, denyAll).anyAllowed(alice, "127.0.0.1", opWrite, resTopic) {
+		t.Error("anyAllowed ignores a DENY of every topic")
+	}
+	// allowEveryoneIfNoAclFound: an idempotent producer with no topic ACL
+	// at all is allowed, as Kafka's authorizeByResourceType does.
+	onlyCluster := &fakeAcls{acls: []raftmeta.Acl{acl(resCluster, clusterName, "literal", "User:root", "*", opAlter, "allow")}, version: 1}
+	if !newAuthorizer(AuthzConfig{Enabled: true, AllowIfNoACL: true}, onlyCluster).anyAllowed(bob, "127.0.0.1", opWrite, resTopic) ||
+		newAuthorizer(AuthzConfig{Enabled: true}, onlyCluster).anyAllowed(bob, "127.0.0.1", opWrite, resTopic) {
+		t.Error("anyAllowed and allowEveryoneIfNoAclFound")
+	}
 	open := newAuthorizer(AuthzConfig{Enabled: true, AllowIfNoACL: true}, store)
 	if !open.allowed(bob, "127.0.0.1", opRead, resGroup, "unnamed") || open.allowed(bob, "127.0.0.1", opWrite, resTopic, "orders") {
 		t.Error("allowEveryoneIfNoAclFound: only resources no ACL names are open")

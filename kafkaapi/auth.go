@@ -85,6 +85,18 @@ func (c *conn) rawSASL(token []byte) (outgoing, bool) {
 	return outgoing{frame: append(frame, answer...)}, true
 }
 
+// rawSASLSafe is rawSASL with a panic (a bug) closing the connection, as
+// handle does for requests.
+func (c *conn) rawSASLSafe(token []byte) (o outgoing, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.s.log.Error("SASL exchange panic", "panic", v)
+			o, ok = outgoing{}, false
+		}
+	}()
+	return c.rawSASL(token)
+}
+
 // saslStep feeds the exchange one client message. On success it records
 // the principal and the session's end.
 func (c *conn) saslStep(msg []byte) ([]byte, error) {

@@ -134,7 +134,7 @@ func (c *conn) readLoop() {
 		for c.queued.Load() > readAheadBytes {
 			select {
 			case <-c.drained:
-			case <-c.ctx.Done():
+			case <-c.readCtx.Done():
 				return
 			}
 		}
@@ -317,7 +317,10 @@ func (c *conn) work() {
 		}
 		c.out <- o
 		if o.closeAfter {
+			// The writer still sends o (it drains c.out); the reader,
+			// perhaps waiting for read-ahead room, is released.
 			c.stopReading()
+			c.cancel()
 			break
 		}
 	}
@@ -387,7 +390,7 @@ func (c *conn) finish(f func() []byte) (frame []byte) {
 // unknown key, an unsupported version — as Kafka does.
 func (c *conn) execute(body []byte) (outgoing, bool) {
 	if c.auth.raw {
-		return c.rawSASL(body)
+		return c.rawSASLSafe(body)
 	}
 	h, rest, err := parseHeader(body)
 	if err != nil {

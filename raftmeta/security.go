@@ -45,7 +45,11 @@ func (c ScramCredential) validate() error {
 	if err := c.key().validate(); err != nil {
 		return err
 	}
-	if c.Iterations < 1 || len(c.Salt) == 0 || len(c.Salt) > 1024 || len(c.StoredKey) == 0 || len(c.StoredKey) > 64 || len(c.ServerKey) != len(c.StoredKey) {
+	size := 32 // SHA-256
+	if c.Mechanism == "SCRAM-SHA-512" {
+		size = 64
+	}
+	if c.Iterations < 4096 || c.Iterations > 16384 || len(c.Salt) == 0 || len(c.Salt) > 1024 || len(c.StoredKey) != size || len(c.ServerKey) != size {
 		return fmt.Errorf("%w: SCRAM credential of %q is malformed", ErrInvalidCommand, c.User)
 	}
 	return nil

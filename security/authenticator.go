@@ -81,6 +81,10 @@ type Authenticator struct {
 	creds      Credentials
 	rand       io.Reader
 	secret     []byte
+	// hashing bounds the PLAIN password checks against SCRAM
+	// credentials (a PBKDF2 each) running at once, so that a flood of
+	// logins cannot take every core from the clients already in.
+	hashing chan struct{}
 }
 
 // NewAuthenticator checks cfg.
@@ -96,7 +100,8 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	if cfg.Rand == nil {
 		return nil, errors.New("security: Config.Rand is required")
 	}
-	return &Authenticator{mechanisms: slices.Clone(cfg.Mechanisms), tokens: cfg.Tokens, oauth: cfg.OAuth, creds: cfg.Credentials, rand: cfg.Rand, secret: cfg.Secret}, nil
+	return &Authenticator{mechanisms: slices.Clone(cfg.Mechanisms), tokens: cfg.Tokens, oauth: cfg.OAuth, creds: cfg.Credentials, rand: cfg.Rand, secret: cfg.Secret,
+		hashing: make(chan struct{}, 1)}, nil
 }
 
 // Mechanisms are the enabled mechanisms, as SaslHandshake lists them.
@@ -116,9 +121,13 @@ func (a *Authenticator) Start(mechanism string) (Exchange, error) {
 	return &plainExchange{a: a}, nil
 }
 
-// fakeSalt is the salt shown for an unknown user.
-func (a *Authenticator) fakeSalt(user string) []byte {
-	return hmacSum(sha256.New, a.secret, []byte(user))
+// fakeCredential is the credential an unknown user is answered with: the
+// same on every attempt to this broker.
+func (a *Authenticator) fakeCredential(user, mechanism string) ScramCredential {
+	h, _ := scramHash(mechanism)
+	key := func(label string) []byte { return hmacSum(h, a.secret, []byte(label+"\x00"+mechanism+"\x00"+user)) }
+	return ScramCredential{Salt: hmacSum(sha256.New, a.secret, []byte(user)), Iterations: MinScramIterations,
+		StoredKey: key("stored"), ServerKey: key("server")}
 }
 
 // plainExchange is SASL PLAIN (RFC 4616): one message,
@@ -158,7 +167,10 @@ func (x *plainExchange) Step(msg []byte) ([]byte, *Principal, error) {
 			break
 		}
 		if cred, ok := x.a.creds.ScramCredential(user, m); ok {
-			if cred.checkPassword(m, password) {
+			x.a.hashing <- struct{}{}
+			good := cred.checkPassword(m, password)
+			<-x.a.hashing
+			if good {
 				return nil, &Principal{Name: user, Mechanism: Plain}, nil
 			}
 			break

@@ -198,10 +198,10 @@ func (x *scramExchange) first(msg string) ([]byte, *Principal, error) {
 	}
 	if !x.known {
 		// A stand-in credential: the exchange goes on and fails at the
-		// proof, as a wrong password would, so that the answers do not
-		// say which users exist.
-		salted, _ := SaltedPassword(x.mechanism, "", x.a.fakeSalt(user), MinScramIterations)
-		x.cred, _ = CredentialFromSalted(x.mechanism, salted, x.a.fakeSalt(user), MinScramIterations)
+		// proof, as a wrong password would. Its keys are HMACs, not a
+		// PBKDF2 of anything, so an unknown user costs no more than a
+		// known one (the server never runs PBKDF2 for SCRAM).
+		x.cred = x.a.fakeCredential(user, x.mechanism)
 	}
 	snonce := make([]byte, 24)
 	if _, err := io.ReadFull(x.a.rand, snonce); err != nil {

@@ -3,6 +3,8 @@ package security
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -159,7 +161,19 @@ func CertificatePrincipal(state tls.ConnectionState) (Principal, bool) {
 	if len(state.VerifiedChains) == 0 || len(state.PeerCertificates) == 0 {
 		return Principal{}, false
 	}
-	return Principal{Name: state.PeerCertificates[0].Subject.String(), Mechanism: "SSL"}, true
+	return Principal{Name: subjectName(state.PeerCertificates[0]), Mechanism: "SSL"}, true
+}
+
+// subjectName is a certificate's subject as Java's
+// X500Principal.getName() writes it (RFC 2253: the RDNs as encoded, last
+// first), which is how Kafka names SSL principals, so ACLs and super users
+// written for Kafka match.
+func subjectName(cert *x509.Certificate) string {
+	var seq pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(cert.RawSubject, &seq); err != nil || len(rest) > 0 {
+		return cert.Subject.String()
+	}
+	return seq.String()
 }
 
 // ClientTLS is the TLS configuration a broker connects to another's SSL
