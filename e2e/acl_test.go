@@ -104,6 +104,16 @@ func TestAcls(t *testing.T) {
 			t.Fatalf("%s has %d records: a refused produce was written", topic, n)
 		}
 	}
+	// The operations Metadata reports are alice's: WRITE and DESCRIBE.
+	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.Version, mreq.IncludeTopicAuthorizedOperations = 8, true
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("orders")
+	mreq.Topics = append(mreq.Topics, mt)
+	mresp, err := mreq.RequestWith(ctx, alice)
+	if err != nil || len(mresp.Topics) != 1 || mresp.Topics[0].AuthorizedOperations != 1<<kmsg.ACLOperationWrite|1<<kmsg.ACLOperationDescribe {
+		t.Fatalf("alice's authorized operations on orders: %+v, %v; want WRITE and DESCRIBE", mresp, err)
+	}
 	// bob reads what the super user wrote to logs-app, by assignment; a
 	// group he has no ACL on is refused.
 	superProducer := newClient(t, sb.ssl, kgo.DialTLSConfig(mtls))

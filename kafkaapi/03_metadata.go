@@ -17,8 +17,9 @@ func (s *Server) metadataAPI() api {
 	return api{key: 3, min: 0, max: 13, handle: handlerOf(s.handleMetadata)}
 }
 
-// authorized operation bits reported when asked (no authorizer: all the
-// operations that apply to the resource).
+// authorized operation bits reported when asked: those of the operations
+// that apply to the resource that the principal may perform
+// (request.allowedOps).
 const (
 	topicOps   = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
 	clusterOps = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
@@ -36,7 +37,7 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 	}
 	resp.AuthorizedOperations = noOps
 	if req.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = clusterOps
+		resp.AuthorizedOperations = r.allowedOps(clusterOps, resCluster, clusterName)
 	}
 
 	all := req.Topics == nil || req.Version == 0 && len(req.Topics) == 0
@@ -44,11 +45,11 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 		// Only the topics the principal may describe are listed.
 		for _, t := range s.deps.Meta.Topics() {
 			if r.may(opDescribe, resTopic, t.Name) {
-				resp.Topics = append(resp.Topics, s.topicMetadata(t, req))
+				resp.Topics = append(resp.Topics, s.topicMetadata(r, t, req))
 			}
 		}
 		if r.may(opDescribe, resTopic, offsetsTopic) {
-			resp.Topics = append(resp.Topics, s.offsetsTopicMetadata(req))
+			resp.Topics = append(resp.Topics, s.offsetsTopicMetadata(r, req))
 		}
 		return resp, nil
 	}
@@ -68,7 +69,7 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
-			resp.Topics = append(resp.Topics, s.offsetsTopicMetadata(req))
+			resp.Topics = append(resp.Topics, s.offsetsTopicMetadata(r, req))
 			continue
 		case rt.Topic != nil:
 			t, ok = s.deps.Meta.Topic(*rt.Topic)
@@ -83,7 +84,7 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 			continue
 		}
 		if ok {
-			resp.Topics = append(resp.Topics, s.topicMetadata(t, req))
+			resp.Topics = append(resp.Topics, s.topicMetadata(r, t, req))
 			continue
 		}
 		mt := kmsg.NewMetadataResponseTopic()
@@ -121,19 +122,19 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 			created, _ = s.deps.Meta.Topic(*rt.Topic)
 		}
 		s.log.Info("auto-created topic", "topic", created.Name, "partitions", len(created.Partitions))
-		resp.Topics = append(resp.Topics, s.topicMetadata(created, req))
+		resp.Topics = append(resp.Topics, s.topicMetadata(r, created, req))
 	}
 	return resp, nil
 }
 
-func (s *Server) topicMetadata(t raftmeta.Topic, req *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {
+func (s *Server) topicMetadata(r *request, t raftmeta.Topic, req *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
 	mt.TopicID = t.ID
 	mt.AuthorizedOperations = noOps
 	if req.IncludeTopicAuthorizedOperations {
-		mt.AuthorizedOperations = topicOps
+		mt.AuthorizedOperations = r.allowedOps(topicOps, resTopic, t.Name)
 	}
 	for _, p := range t.Partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()

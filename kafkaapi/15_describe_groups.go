@@ -14,14 +14,16 @@ func (s *Server) describeGroupsAPI() api {
 
 func (s *Server) handleDescribeGroups(ctx context.Context, r *request, req *kmsg.DescribeGroupsRequest) (kmsg.Response, error) {
 	allowed, denied := splitBy(req.Groups, func(g string) bool { return r.may(opDescribe, resGroup, g) })
-	if len(denied) == 0 {
-		return s.deps.Groups.DescribeGroups(req), nil
-	}
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	if len(allowed) > 0 {
 		part := *req
 		part.Groups = allowed
 		resp = s.deps.Groups.DescribeGroups(&part)
+	}
+	for i := range resp.Groups {
+		if g := &resp.Groups[i]; g.AuthorizedOperations != noOps {
+			g.AuthorizedOperations = r.allowedOps(g.AuthorizedOperations, resGroup, g.Group)
+		}
 	}
 	for _, g := range denied {
 		dg := kmsg.NewDescribeGroupsResponseGroup()

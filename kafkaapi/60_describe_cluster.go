@@ -29,7 +29,7 @@ func (s *Server) handleDescribeCluster(ctx context.Context, r *request, req *kms
 	}
 	resp.ClusterAuthorizedOperations = noOps
 	if req.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOps
+		resp.ClusterAuthorizedOperations = r.allowedOps(clusterOps, resCluster, clusterName)
 	}
 	for _, b := range s.brokersFor(r.conn.listener) {
 		db := kmsg.NewDescribeClusterResponseBroker()

@@ -260,3 +260,18 @@ func splitBy[T any](xs []T, ok func(T) bool) (yes, no []T) {
 	}
 	return yes, no
 }
+
+// allowedOps keeps of the operation bits ops (bit i: ACL operation code
+// i) those the principal may perform on the resource.
+func (r *request) allowedOps(ops int32, rtype, name string) int32 {
+	if r.conn.s.authz == nil {
+		return ops
+	}
+	var out int32
+	for code := 0; code < 31; code++ {
+		if ops&(1<<code) != 0 && r.may(aclOperationName(kmsg.ACLOperation(code)), rtype, name) {
+			out |= 1 << code
+		}
+	}
+	return out
+}

@@ -38,7 +38,7 @@ func (s *Server) offsetsTopicID() raftmeta.TopicID {
 
 // offsetsTopicMetadata describes the internal topic, every partition led by
 // the group coordinator (the Raft leader).
-func (s *Server) offsetsTopicMetadata(req *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {
+func (s *Server) offsetsTopicMetadata(r *request, req *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := offsetsTopic
 	mt.Topic = &name
@@ -46,7 +46,7 @@ func (s *Server) offsetsTopicMetadata(req *kmsg.MetadataRequest) kmsg.MetadataRe
 	mt.IsInternal = true
 	mt.AuthorizedOperations = noOps
 	if req.IncludeTopicAuthorizedOperations {
-		mt.AuthorizedOperations = topicOps
+		mt.AuthorizedOperations = r.allowedOps(topicOps, resTopic, offsetsTopic)
 	}
 	leader, ok := s.deps.Meta.LeaderID()
 	for i := int32(0); i < offsetsTopicPartitions; i++ {
