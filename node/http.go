@@ -29,6 +29,12 @@ func (n *Node) startHTTP() error {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return
 		}
+		// From the moment Close begins: load balancers and orchestrators
+		// stop sending clients here while requests in flight finish.
+		if n.closing.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		if _, ok := n.meta.LeaderID(); !ok {
 			http.Error(w, "no raft leader", http.StatusServiceUnavailable)
 			return

@@ -116,3 +116,26 @@ func TestNodeServesKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadyzDuringShutdown: /readyz answers 200 once the broker serves,
+// and 503 as soon as a shutdown has begun (Close sets closing first).
+func TestReadyzDuringShutdown(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	get := func() int {
+		t.Helper()
+		c := http.Client{Timeout: 10 * time.Second}
+		resp, err := c.Get("http://" + n.cfg.HTTPAddress + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != http.StatusOK {
+		t.Fatalf("/readyz of a serving broker = %d, want 200", code)
+	}
+	n.closing.Store(true)
+	if code := get(); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz once shutdown began = %d, want 503", code)
+	}
+}
