@@ -92,6 +92,9 @@ type Config struct {
 	// configuration for it when it is an SSL listener.
 	InterBrokerListener string
 	PeerTLS             *tls.Config
+	// LogLevel, when set, is the level of Logger, which
+	// GET/PUT /loglevel on the admin endpoint read and change.
+	LogLevel *slog.LevelVar
 	// SASL configures SASL_PLAINTEXT and SASL_SSL listeners.
 	SASL SASLConfig
 	// Authz configures ACL enforcement.

@@ -3,8 +3,11 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kop-project/kop/storage"
@@ -41,6 +44,25 @@ func (n *Node) startHTTP() error {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	if lv := n.cfg.LogLevel; lv != nil {
+		// The log level, changed at run time: PUT /loglevel with debug,
+		// info, warn or error in the body (logLevel at start-up).
+		mux.HandleFunc("GET /loglevel", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintln(w, strings.ToLower(lv.Level().String()))
+		})
+		mux.HandleFunc("PUT /loglevel", func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 64))
+			var l slog.Level
+			if err := l.UnmarshalText([]byte(strings.TrimSpace(string(body)))); err != nil {
+				http.Error(w, "want debug, info, warn or error", http.StatusBadRequest)
+				return
+			}
+			old := lv.Level()
+			lv.Set(l)
+			n.log.Warn("log level changed through the admin endpoint", "from", old.String(), "to", l.String(), "remote", r.RemoteAddr)
+			fmt.Fprintln(w, strings.ToLower(l.String()))
+		})
+	}
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		// Until start-up completes the fields below are being set.

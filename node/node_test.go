@@ -29,6 +29,8 @@ func startNode(t *testing.T, dataDir string) *Node {
 	t.Helper()
 	kafka := freeAddr(t)
 	raft := freeAddr(t)
+	level := new(slog.LevelVar)
+	level.Set(slog.LevelWarn)
 	cfg := Config{
 		NodeID:                 0,
 		Mode:                   "standalone",
@@ -40,7 +42,8 @@ func startNode(t *testing.T, dataDir string) *Node {
 		AllowAutoTopicCreation: true,
 		DefaultNumPartitions:   2,
 		TopicDefaults:          map[string]string{},
-		Logger:                 slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger:                 slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level})),
+		LogLevel:               level,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -137,5 +140,35 @@ func TestReadyzDuringShutdown(t *testing.T) {
 	n.closing.Store(true)
 	if code := get(); code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz once shutdown began = %d, want 503", code)
+	}
+}
+
+// TestLogLevelAtRunTime: GET /loglevel says the level, PUT changes the
+// logger's level, and a bad level is refused with 400.
+func TestLogLevelAtRunTime(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	c := http.Client{Timeout: 10 * time.Second}
+	do := func(method, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+n.cfg.HTTPAddress+"/loglevel", strings.NewReader(body))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	if code, body := do("GET", ""); code != 200 || body != "warn" {
+		t.Fatalf("GET /loglevel = %d %q, want 200 warn", code, body)
+	}
+	if code, body := do("PUT", "debug\n"); code != 200 || body != "debug" || n.cfg.LogLevel.Level() != slog.LevelDebug {
+		t.Fatalf("PUT debug = %d %q, level %v", code, body, n.cfg.LogLevel.Level())
+	}
+	if !n.log.Enabled(context.Background(), slog.LevelDebug) {
+		t.Fatal("the broker's logger does not log debug after the change")
+	}
+	if code, _ := do("PUT", "loud"); code != http.StatusBadRequest || n.cfg.LogLevel.Level() != slog.LevelDebug {
+		t.Fatalf("PUT loud = %d, level %v; want 400 and no change", code, n.cfg.LogLevel.Level())
 	}
 }

@@ -81,12 +81,15 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kop: %v\n", err)
 		return exitConfig
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	level := new(slog.LevelVar) // changed at run time through the admin endpoint
+	level.Set(cfg.LogLevel)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ncfg, err := nodeConfig(mode, cfg, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "kop: %v\n", err)
 		return exitConfig
 	}
+	ncfg.LogLevel = level
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	logger.Info("starting kop", "version", version, "mode", args[0], "nodeId", ncfg.NodeID, "dataDir", ncfg.DataDir)
