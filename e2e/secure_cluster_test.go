@@ -97,6 +97,33 @@ func TestSecureClusterTransactions(t *testing.T) {
 		}
 	}
 	needSeveralLeaders(t, ctx, op, topic)
+	// The user and its ACLs reach every broker through Raft a moment after
+	// the broker that took them answered (as ACLs propagate in Kafka);
+	// the application starts once each broker has them.
+	for i, b := range bs {
+		adm := kadm.NewClient(newClient(t, b.addr, kgo.DialTLSConfig(opTLS)))
+		checkFor(t, time.Minute, fmt.Sprintf("broker %d to see the SCRAM user and the ACLs", i+1), func() error {
+			users, err := adm.DescribeUserSCRAMs(ctx, "app")
+			if err != nil || users["app"].Err != nil {
+				return fmt.Errorf("DescribeUserSCRAMs: %v %v", err, users["app"].Err)
+			}
+			acls, err := adm.DescribeACLs(ctx, kadm.NewACLs().AnyResource().Allow("User:app").AllowHosts().Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternAny))
+			if err != nil {
+				return err
+			}
+			n := 0
+			for _, d := range acls {
+				if d.Err != nil {
+					return d.Err
+				}
+				n += len(d.Described)
+			}
+			if n != 3 { // WRITE and READ on the topic, WRITE on the transactional id
+				return fmt.Errorf("%d ACL bindings of User:app, want 3", n)
+			}
+			return nil
+		})
+	}
 
 	app := func(opts ...kgo.Opt) *kgo.Client {
 		return newClient(t, external[0], append([]kgo.Opt{kgo.SeedBrokers(external...), kgo.DialTLSConfig(&tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}),
