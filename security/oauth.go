@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -34,7 +33,7 @@ type OAuthConfig struct {
 // OAuthVerifier checks OAUTHBEARER tokens.
 type OAuthVerifier struct {
 	cfg  OAuthConfig
-	keys *fileCache[*jose.JSONWebKeySet]
+	keys *reloading[*jose.JSONWebKeySet]
 }
 
 // NewOAuthVerifier loads the key set.
@@ -45,16 +44,20 @@ func NewOAuthVerifier(cfg OAuthConfig) (*OAuthVerifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := &OAuthVerifier{cfg: cfg, keys: newFileCache(cfg.JWKSFile, func(b []byte) (*jose.JSONWebKeySet, error) {
+	v := &OAuthVerifier{cfg: cfg, keys: newReloading([]string{cfg.JWKSFile}, func() (*jose.JSONWebKeySet, error) {
+		b, err := os.ReadFile(cfg.JWKSFile)
+		if err != nil {
+			return nil, err
+		}
 		var set jose.JSONWebKeySet
 		if err := json.Unmarshal(b, &set); err != nil {
-			return nil, fmt.Errorf("not a JSON Web Key Set: %w", err)
+			return nil, fmt.Errorf("%s: not a JSON Web Key Set: %w", cfg.JWKSFile, err)
 		}
 		if len(set.Keys) == 0 {
-			return nil, errors.New("the key set holds no key")
+			return nil, fmt.Errorf("%s: the key set holds no key", cfg.JWKSFile)
 		}
 		return &set, nil
-	})}
+	}, nil)}
 	if _, err := v.keys.get(); err != nil {
 		return nil, err
 	}
@@ -170,55 +173,4 @@ func (x *oauthExchange) Step(msg []byte) ([]byte, *Principal, error) {
 		return nil, nil, failed("the authorization id must be the token's subject")
 	}
 	return nil, &Principal{Name: claims.Subject, Mechanism: OAuthBearer, ExpiresMs: claims.ExpiresMs}, nil
-}
-
-// fileCache holds what a file parses to, parsed again when the file's
-// modification time changes (checked at most once a second).
-type fileCache[T any] struct {
-	path  string
-	parse func([]byte) (T, error)
-	cache struct {
-		val     T
-		stamp   time.Time
-		checked time.Time
-	}
-	mu sync.Mutex
-}
-
-func newFileCache[T any](path string, parse func([]byte) (T, error)) *fileCache[T] {
-	return &fileCache[T]{path: path, parse: parse}
-}
-
-func (c *fileCache[T]) get() (T, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if !c.cache.checked.IsZero() && now.Sub(c.cache.checked) < time.Second {
-		return c.cache.val, nil
-	}
-	c.cache.checked = now
-	st, err := os.Stat(c.path)
-	if err != nil {
-		if !c.cache.stamp.IsZero() {
-			return c.cache.val, nil // keep what loaded
-		}
-		var zero T
-		return zero, err
-	}
-	if c.cache.stamp.Equal(st.ModTime()) {
-		return c.cache.val, nil
-	}
-	b, err := os.ReadFile(c.path)
-	if err == nil {
-		var v T
-		if v, err = c.parse(b); err == nil {
-			c.cache.val, c.cache.stamp = v, st.ModTime()
-			return v, nil
-		}
-	}
-	if !c.cache.stamp.IsZero() {
-		return c.cache.val, nil
-	}
-	var zero T
-	return zero, fmt.Errorf("%s: %w", c.path, err)
 }

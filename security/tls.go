@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 )
 
@@ -33,109 +32,66 @@ type TLSConfig struct {
 // at a handshake), so renewed certificates take effect without a restart;
 // a change that does not load keeps the previous ones and is logged.
 func ServerTLS(cfg TLSConfig, log *slog.Logger) (*tls.Config, error) {
-	r := &tlsReloader{cfg: cfg, log: log, now: time.Now}
-	if err := r.load(); err != nil {
+	r, err := newTLSReloader(cfg, log, time.Now)
+	if err != nil {
 		return nil, err
 	}
 	return r.serverConfig(), nil
+}
+
+// tlsReloader is the server configuration of cfg's files, reloaded when
+// they change.
+type tlsReloader struct {
+	cfg   TLSConfig
+	confs *reloading[*tls.Config]
+}
+
+func newTLSReloader(cfg TLSConfig, log *slog.Logger, now func() time.Time) (*tlsReloader, error) {
+	r := &tlsReloader{cfg: cfg}
+	files := []string{cfg.KeystoreLocation}
+	if cfg.KeyLocation != "" {
+		files = append(files, cfg.KeyLocation)
+	}
+	if cfg.TruststoreLocation != "" {
+		files = append(files, cfg.TruststoreLocation)
+	}
+	r.confs = newReloading(files, r.loadConfig, now)
+	r.confs.onReload = func(err error) {
+		if err != nil {
+			log.Error("TLS files changed but do not load; keeping the previous certificate", "err", err)
+		} else {
+			log.Info("TLS certificate reloaded", "file", cfg.KeystoreLocation)
+		}
+	}
+	if _, err := r.confs.get(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func (r *tlsReloader) serverConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: r.cfg.MinVersion,
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			return r.current(), nil
+			return r.confs.get()
 		},
 	}
 }
 
-type tlsReloader struct {
-	cfg     TLSConfig
-	log     *slog.Logger
-	mu      sync.Mutex
-	conf    *tls.Config
-	stamps  []time.Time // modification times of the files loaded
-	checked time.Time
-	now     func() time.Time
-}
-
-func (r *tlsReloader) files() []string {
-	fs := []string{r.cfg.KeystoreLocation}
-	if r.cfg.KeyLocation != "" {
-		fs = append(fs, r.cfg.KeyLocation)
-	}
-	if r.cfg.TruststoreLocation != "" {
-		fs = append(fs, r.cfg.TruststoreLocation)
-	}
-	return fs
-}
-
-func (r *tlsReloader) stat() []time.Time {
-	var out []time.Time
-	for _, f := range r.files() {
-		var t time.Time
-		if st, err := os.Stat(f); err == nil {
-			t = st.ModTime()
-		}
-		out = append(out, t)
-	}
-	return out
-}
-
-func (r *tlsReloader) current() *tls.Config {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now := r.now(); now.Sub(r.checked) >= time.Second {
-		r.checked = now
-		stamps := r.stat()
-		changed := false
-		for i := range stamps {
-			changed = changed || !stamps[i].Equal(r.stamps[i])
-		}
-		if changed {
-			if err := r.loadLocked(); err != nil {
-				// Keep serving the certificate that works; try again
-				// on the next change.
-				r.stamps = stamps
-				r.log.Error("TLS files changed but do not load; keeping the previous certificate", "err", err)
-			} else {
-				r.log.Info("TLS certificate reloaded", "file", r.cfg.KeystoreLocation)
-			}
-		}
-	}
-	return r.conf
-}
-
-func (r *tlsReloader) load() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.loadLocked()
-}
-
-func (r *tlsReloader) loadLocked() error {
-	stamps := r.stat()
-	keyFile := r.cfg.KeyLocation
-	if keyFile == "" {
-		keyFile = r.cfg.KeystoreLocation
-	}
-	cert, err := tls.LoadX509KeyPair(r.cfg.KeystoreLocation, keyFile)
+// loadConfig builds the server configuration from the files.
+func (r *tlsReloader) loadConfig() (*tls.Config, error) {
+	cert, err := loadKeyPair(r.cfg.KeystoreLocation, r.cfg.KeyLocation)
 	if err != nil {
-		return fmt.Errorf("loading the certificate and key (%s): %w", r.cfg.KeystoreLocation, err)
+		return nil, err
 	}
 	conf := &tls.Config{MinVersion: r.cfg.MinVersion, Certificates: []tls.Certificate{cert}}
 	if conf.MinVersion == 0 {
 		conf.MinVersion = tls.VersionTLS12
 	}
 	if r.cfg.TruststoreLocation != "" {
-		pem, err := os.ReadFile(r.cfg.TruststoreLocation)
-		if err != nil {
-			return fmt.Errorf("reading the trust store: %w", err)
+		if conf.ClientCAs, err = loadTrustStore(r.cfg.TruststoreLocation); err != nil {
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("the trust store %s holds no PEM certificate", r.cfg.TruststoreLocation)
-		}
-		conf.ClientCAs = pool
 	}
 	switch r.cfg.ClientAuth {
 	case "", "none":
@@ -145,13 +101,12 @@ func (r *tlsReloader) loadLocked() error {
 	case "required":
 		conf.ClientAuth = tls.RequireAndVerifyClientCert
 	default:
-		return fmt.Errorf("client auth %q: want none, requested or required", r.cfg.ClientAuth)
+		return nil, fmt.Errorf("client auth %q: want none, requested or required", r.cfg.ClientAuth)
 	}
 	if conf.ClientAuth != tls.NoClientCert && conf.ClientCAs == nil {
-		return errors.New("client certificates are requested but no trust store is set")
+		return nil, errors.New("client certificates are requested but no trust store is set")
 	}
-	r.conf, r.stamps = conf, stamps
-	return nil
+	return conf, nil
 }
 
 // CertificatePrincipal is the principal of a verified client certificate:
@@ -182,25 +137,44 @@ func subjectName(cert *x509.Certificate) string {
 func ClientTLS(truststore, keystore, key string) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if truststore != "" {
-		pem, err := os.ReadFile(truststore)
+		pool, err := loadTrustStore(truststore)
 		if err != nil {
-			return nil, fmt.Errorf("reading the trust store: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("the trust store %s holds no PEM certificate", truststore)
+			return nil, err
 		}
 		conf.RootCAs = pool
 	}
 	if keystore != "" {
-		if key == "" {
-			key = keystore
-		}
-		cert, err := tls.LoadX509KeyPair(keystore, key)
+		cert, err := loadKeyPair(keystore, key)
 		if err != nil {
-			return nil, fmt.Errorf("loading the certificate and key (%s): %w", keystore, err)
+			return nil, err
 		}
 		conf.Certificates = []tls.Certificate{cert}
 	}
 	return conf, nil
+}
+
+// loadKeyPair loads a PEM certificate chain and its key (from keystore
+// itself when key is empty).
+func loadKeyPair(keystore, key string) (tls.Certificate, error) {
+	if key == "" {
+		key = keystore
+	}
+	cert, err := tls.LoadX509KeyPair(keystore, key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("loading the certificate and key (%s): %w", keystore, err)
+	}
+	return cert, nil
+}
+
+// loadTrustStore reads a PEM bundle of CA certificates.
+func loadTrustStore(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the trust store: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("the trust store %s holds no PEM certificate", path)
+	}
+	return pool, nil
 }

@@ -63,8 +63,8 @@ func TestServerTLSReloadAndClientCertificates(t *testing.T) {
 	ks := testcerts.Write(t, dir, "broker.pem", ca.Server(t, "broker-1"))
 	ts := testcerts.Write(t, dir, "ca.pem", ca.PEM)
 	now := time.Unix(1000, 0)
-	r := &tlsReloader{cfg: TLSConfig{KeystoreLocation: ks, TruststoreLocation: ts, ClientAuth: "required"}, log: slog.New(slog.DiscardHandler), now: func() time.Time { return now }}
-	if err := r.load(); err != nil {
+	r, err := newTLSReloader(TLSConfig{KeystoreLocation: ks, TruststoreLocation: ts, ClientAuth: "required"}, slog.New(slog.DiscardHandler), func() time.Time { return now })
+	if err != nil {
 		t.Fatal(err)
 	}
 	server := r.serverConfig()
