@@ -28,7 +28,7 @@ const (
 
 func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.MetadataRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	resp.Brokers = s.brokersFor(r.conn.listener)
+	resp.Brokers = s.brokersFor(r.conn.lis.Name)
 	cid := s.deps.Meta.ClusterID()
 	resp.ClusterID = &cid
 	resp.ControllerID = -1

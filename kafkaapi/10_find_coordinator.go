@@ -27,7 +27,7 @@ func (s *Server) handleFindCoordinator(ctx context.Context, r *request, req *kms
 		keys = []string{req.CoordinatorKey}
 	}
 	for _, k := range keys {
-		c := s.findCoordinator(r.conn.listener, req.CoordinatorType, k)
+		c := s.findCoordinator(r.conn.lis.Name, req.CoordinatorType, k)
 		if req.CoordinatorType == 0 && !r.may(opDescribe, resGroup, k) {
 			c = kmsg.NewFindCoordinatorResponseCoordinator()
 			c.Key, c.NodeID, c.Port, c.ErrorCode = k, -1, -1, kerr.GroupAuthorizationFailed.Code

@@ -31,7 +31,7 @@ func (s *Server) handleDescribeCluster(ctx context.Context, r *request, req *kms
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = r.allowedOps(clusterOps, resCluster, clusterName)
 	}
-	for _, b := range s.brokersFor(r.conn.listener) {
+	for _, b := range s.brokersFor(r.conn.lis.Name) {
 		db := kmsg.NewDescribeClusterResponseBroker()
 		db.NodeID, db.Host, db.Port, db.Rack = b.NodeID, b.Host, b.Port, b.Rack
 		resp.Brokers = append(resp.Brokers, db)

@@ -192,12 +192,7 @@ func (r *request) may(op, rtype, name string) bool {
 }
 
 // remoteHost is the client's address as ACL hosts name it.
-func (c *conn) remoteHost() string {
-	if c.host == "" {
-		c.host = remoteIP(c.nc)
-	}
-	return c.host
-}
+func (c *conn) remoteHost() string { return c.host }
 
 // aclNames maps the wire enums of the ACL APIs to the stored names.
 func aclResourceName(t kmsg.ACLResourceType) string { return strings.ToLower(t.String()) }

@@ -28,15 +28,14 @@ import (
 // responses in request order as they complete. A request of any other API
 // waits until the Produce requests before it completed.
 type conn struct {
-	s        *Server
-	nc       net.Conn
-	lis      Listener
-	listener string      // lis.Name
-	auth     authState   // the worker's (auth.go)
-	authed   atomic.Bool // auth.done, for the reader
-	host     string      // the client's address (remoteHost)
-	ctx      context.Context
-	cancel   context.CancelFunc
+	s      *Server
+	nc     net.Conn
+	lis    Listener
+	auth   authState   // the worker's (auth.go)
+	authed atomic.Bool // auth.done, for the reader
+	host   string      // the client's address, as ACL hosts name it
+	ctx    context.Context
+	cancel context.CancelFunc
 	// readCtx ends when the connection stops reading (stopReading): a
 	// read waiting for request budget gives up then.
 	readCtx    context.Context
@@ -66,10 +65,11 @@ type outgoing struct {
 func newConn(s *Server, nc net.Conn, lis Listener) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	readCtx, readCancel := context.WithCancel(ctx)
+	host := remoteIP(nc)
 	if lis.TLS != nil {
 		nc = tls.Server(nc, lis.TLS)
 	}
-	return &conn{s: s, nc: nc, lis: lis, listener: lis.Name, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
+	return &conn{s: s, nc: nc, lis: lis, host: host, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
 		frames: make(chan []byte, s.cfg.MaxInFlight), drained: make(chan struct{}, 1),
 		out: make(chan outgoing, s.cfg.MaxInFlight)}
 }

@@ -184,7 +184,7 @@ func (s *Server) Serve(ln net.Listener, lis Listener) error {
 			return fmt.Errorf("kafkaapi: accept on %s: %w", ln.Addr(), err)
 		}
 		c := newConn(s, nc, lis)
-		ip := remoteIP(nc)
+		ip := c.host
 		s.mu.Lock()
 		if s.closed.Load() {
 			s.mu.Unlock()
