@@ -154,6 +154,9 @@ type Config struct {
 	AuthorizationEnabled      bool
 	SuperUserRoles            []string // principals, User:name
 	AllowEveryoneIfNoAclFound bool
+	// Tenancy.
+	KafkaEnableMultiTenantMetadata bool
+	KopAuthorizationCacheRefreshMs int64
 
 	// Sources says where each known key's value came from.
 	Sources map[string]Source

@@ -112,6 +112,9 @@ func TestPulsarTokenAuth(t *testing.T) {
 	if out, _ := os.ReadFile(b.logPath); strings.Contains(string(out), token("kop", secret)) {
 		t.Fatal("the broker's log shows its Pulsar token")
 	}
+	t.Run("tenants", func(t *testing.T) {
+		testTenants(t, p, secret, func(sub string) string { return token(sub, secret) })
+	})
 }
 
 // secretOf is the token in a config's authentication parameters.

@@ -201,7 +201,8 @@ func endOffset(t *testing.T, adm *kadm.Client, topic string) int64 {
 }
 
 // TestSecurityOtherClients: kcat (librdkafka) with SCRAM-SHA-256 over
-// SASL_SSL, confluent-kafka with PLAIN over SASL_SSL, kafka-python with
+// SASL_SSL, confluent-kafka with PLAIN and SCRAM-SHA-512 over SASL_SSL
+// (with Pulsar tokens: TestPulsarTokenAuth/tenants), kafka-python with
 // SCRAM-SHA-512 over SASL_PLAINTEXT (SaslHandshake v0 and bare tokens).
 func TestSecurityOtherClients(t *testing.T) {
 	if testing.Short() {
@@ -230,7 +231,8 @@ errs = []
 p.produce("py-secure", b"hello", on_delivery=lambda err, msg: errs.append(err))
 p.flush(30)
 assert errs == [None], errs
-c = Consumer(dict(conf, **{"group.id": "py-secure", "auto.offset.reset": "earliest"}))
+# The consumer logs in with SCRAM-SHA-512 instead.
+c = Consumer(dict(conf, **{"sasl.mechanism": "SCRAM-SHA-512", "group.id": "py-secure", "auto.offset.reset": "earliest"}))
 c.subscribe(["py-secure"])
 while True:
     m = c.poll(30)

@@ -1,6 +1,8 @@
 package kafkaapi
 
 import (
+	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -9,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kop-project/kop/raftmeta"
+	"github.com/kop-project/kop/scope"
 	"github.com/kop-project/kop/security"
 )
 
@@ -47,6 +50,18 @@ type AuthzConfig struct {
 	// AllowIfNoACL lets everyone act on a resource no ACL names
 	// (allow.everyone.if.no.acl.found).
 	AllowIfNoACL bool
+	// Pulsar, when set, grants principals that logged in with a Pulsar
+	// token what Pulsar's own permissions grant their role, as KoP does
+	// (pulsarAllows); Kafka's DENY bindings still win.
+	Pulsar PulsarPermissions
+}
+
+// PulsarPermissions is Pulsar's authorization data (implemented by
+// *pulsarbridge.Permissions): actions "produce" and "consume" granted on
+// a topic's namespace or the topic, and its tenant's admin roles.
+type PulsarPermissions interface {
+	Allowed(ctx context.Context, topic, role string, actions ...string) (bool, error)
+	TenantAdmin(ctx context.Context, topic, role string) (bool, error)
 }
 
 // AclStore holds the ACL bindings (implemented by *raftmeta.Store).
@@ -66,6 +81,7 @@ type AclStore interface {
 type authorizer struct {
 	cfg   AuthzConfig
 	store AclStore
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	version uint64
@@ -73,8 +89,8 @@ type authorizer struct {
 	acls    []raftmeta.Acl // the store's, as of version
 }
 
-func newAuthorizer(cfg AuthzConfig, store AclStore) *authorizer {
-	return &authorizer{cfg: cfg, store: store}
+func newAuthorizer(cfg AuthzConfig, store AclStore, log *slog.Logger) *authorizer {
+	return &authorizer{cfg: cfg, store: store, log: log}
 }
 
 // current returns the bindings, reloading them when they changed (the
@@ -113,15 +129,46 @@ func resourceMatches(acl raftmeta.Acl, rtype, name string) bool {
 	return acl.ResourceName == name || acl.ResourceName == "*"
 }
 
-// allowed says whether p, connected from host, may do op on the resource.
-func (a *authorizer) allowed(p security.Principal, host, op, rtype, name string) bool {
+// allowed says whether p, connected from host, may do op on the resource
+// of stored name (qualified by a tenant namespace, package scope; the
+// bindings name resources as clients do).
+func (a *authorizer) allowed(ctx context.Context, p security.Principal, host, op, rtype, stored string) bool {
 	if a == nil || !a.cfg.Enabled {
 		return true
 	}
-	principal := p.String()
-	if slices.Contains(a.cfg.SuperUsers, principal) {
+	if slices.Contains(a.cfg.SuperUsers, p.String()) {
 		return true
 	}
+	name := stored
+	switch rtype {
+	case resTopic:
+		_, name = scope.SplitTopic(stored)
+	case resGroup, resTxnID:
+		_, name = scope.SplitID(stored)
+	}
+	switch a.byACLs(p, host, op, rtype, name) {
+	case granted:
+		return true
+	case refused:
+		return false
+	}
+	if a.cfg.Pulsar != nil && p.Tenant != "" {
+		return a.pulsarAllows(ctx, p, op, rtype, stored)
+	}
+	return false
+}
+
+type verdict int
+
+const (
+	noVerdict verdict = iota // no binding allows (nor denies)
+	granted
+	refused // a DENY binding matched
+)
+
+// byACLs is the bindings' verdict.
+func (a *authorizer) byACLs(p security.Principal, host, op, rtype, name string) verdict {
+	principal := p.String()
 	named, allow := false, false
 	for _, acl := range a.current() {
 		if !resourceMatches(acl, rtype, name) {
@@ -135,16 +182,61 @@ func (a *authorizer) allowed(p security.Principal, host, op, rtype, name string)
 			continue
 		}
 		if acl.Permission == "deny" && (acl.Operation == op || acl.Operation == opAll) {
-			return false
+			return refused
 		}
 		if acl.Permission == "allow" && implies(acl.Operation, op) {
 			allow = true
 		}
 	}
-	if !named {
-		return a.cfg.AllowIfNoACL
+	if allow || !named && a.cfg.AllowIfNoACL {
+		return granted
 	}
-	return allow
+	return noVerdict
+}
+
+// pulsarAllows is what Pulsar grants a token principal's role, as KoP
+// maps it: on a topic, READ needs consume, WRITE produce, DESCRIBE (and
+// DESCRIBE_CONFIGS) either, CREATE produce (Pulsar lets a producer
+// create topics too), anything else the tenant's admin; groups and
+// transactional ids are the principal's (KoP does not check them; its
+// namespace keeps other tenants' apart); on the cluster, DESCRIBE and
+// IDEMPOTENT_WRITE. A Pulsar that cannot be asked refuses.
+func (a *authorizer) pulsarAllows(ctx context.Context, p security.Principal, op, rtype, stored string) bool {
+	if rtype == resTopic && scope.ValidateTopic(stored) != nil {
+		return false // a name no topic can have: nothing to ask Pulsar
+	}
+	var actions []string
+	switch rtype {
+	case resGroup, resTxnID:
+		return true
+	case resCluster:
+		return op == opDescribe || op == opIdempotentWrite
+	case resTopic:
+		switch op {
+		case opRead:
+			actions = []string{"consume"}
+		case opWrite, opCreate:
+			actions = []string{"produce"}
+		case opDescribe, opDescribeConfigs:
+			actions = []string{"produce", "consume"}
+		}
+	default:
+		return false
+	}
+	var (
+		ok  bool
+		err error
+	)
+	if actions == nil {
+		ok, err = a.cfg.Pulsar.TenantAdmin(ctx, stored, p.Name)
+	} else {
+		ok, err = a.cfg.Pulsar.Allowed(ctx, stored, p.Name, actions...)
+	}
+	if err != nil {
+		a.log.Warn("refused: Pulsar's permissions could not be read", "principal", p.String(), "topic", stored, "err", err)
+		return false
+	}
+	return ok
 }
 
 // anyAllowed says whether p holds an ALLOW of op on some resource of
@@ -158,9 +250,10 @@ func (a *authorizer) anyAllowed(p security.Principal, host, op, rtype string) bo
 	if a == nil || !a.cfg.Enabled || slices.Contains(a.cfg.SuperUsers, p.String()) {
 		return true
 	}
-	if a.cfg.AllowIfNoACL && a.allowed(p, host, op, rtype, unnamedResource) {
+	if a.cfg.AllowIfNoACL && a.byACLs(p, host, op, rtype, unnamedResource) == granted {
 		return true
 	}
+
 	applies := func(acl raftmeta.Acl) bool {
 		return acl.ResourceType == rtype && (acl.Principal == p.String() || acl.Principal == "User:*") && (acl.Host == "*" || acl.Host == host)
 	}
@@ -188,7 +281,28 @@ const unnamedResource = "\x00unnamed"
 
 // may says whether the request's principal may do op on the resource.
 func (r *request) may(op, rtype, name string) bool {
-	return r.conn.s.authz.allowed(r.conn.principal(), r.conn.remoteHost(), op, rtype, name)
+	if r.conn.s.authz == nil {
+		return true
+	}
+	if r.conn.s.cfg.Tenancy != nil && !r.conn.owns(rtype, name) {
+		// Another namespace's (a listing's entry, dropped on the way out):
+		// refused without asking anyone.
+		return false
+	}
+	return r.conn.s.authz.allowed(r.conn.ctx, r.conn.principal(), r.conn.remoteHost(), op, rtype, name)
+}
+
+// owns says whether a stored name belongs to the connection's namespace.
+func (c *conn) owns(rtype, stored string) bool {
+	switch rtype {
+	case resTopic:
+		_, ok := c.ns.VisibleTopic(stored)
+		return ok
+	case resGroup, resTxnID:
+		_, ok := c.ns.VisibleID(stored)
+		return ok
+	}
+	return true
 }
 
 // remoteHost is the client's address as ACL hosts name it.

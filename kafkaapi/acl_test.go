@@ -1,6 +1,8 @@
 package kafkaapi
 
 import (
+	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -35,7 +37,7 @@ func TestAuthorizer(t *testing.T) {
 		acl(resTopic, "secret", "literal", "User:*", "*", opAll, "deny"),
 		acl(resTopic, "secret", "literal", "User:alice", "*", opRead, "allow"),
 	}, version: 1}
-	a := newAuthorizer(AuthzConfig{Enabled: true, SuperUsers: []string{"User:root"}}, store)
+	a := newAuthorizer(AuthzConfig{Enabled: true, SuperUsers: []string{"User:root"}}, store, slog.Default())
 	alice, bob, root := security.Principal{Name: "alice"}, security.Principal{Name: "bob"}, security.Principal{Name: "root"}
 	for _, c := range []struct {
 		p           security.Principal
@@ -56,7 +58,7 @@ func TestAuthorizer(t *testing.T) {
 		{bob, "127.0.0.1", opRead, resGroup, "unnamed", false},            // no ACL
 		{root, "127.0.0.1", opAlter, resCluster, clusterName, true},       // super user
 	} {
-		if got := a.allowed(c.p, c.host, c.op, c.rt, c.res); got != c.want {
+		if got := a.allowed(context.Background(), c.p, c.host, c.op, c.rt, c.res); got != c.want {
 			t.Errorf("%s from %s: %s %s %q = %v, want %v", c.p, c.host, c.op, c.rt, c.res, got, c.want)
 		}
 	}
@@ -68,27 +70,27 @@ func TestAuthorizer(t *testing.T) {
 		acl(resTopic, "orders", "literal", "User:alice", "*", opWrite, "allow"),
 		acl(resTopic, "*", "literal", "User:alice", "*", opWrite, "deny"),
 	}, version: 1}
-	if newAuthorizer(AuthzConfig{Enabled: true}, denyAll).anyAllowed(alice, "127.0.0.1", opWrite, resTopic) {
+	if newAuthorizer(AuthzConfig{Enabled: true}, denyAll, slog.Default()).anyAllowed(alice, "127.0.0.1", opWrite, resTopic) {
 		t.Error("anyAllowed ignores a DENY of every topic")
 	}
 	// allowEveryoneIfNoAclFound: an idempotent producer with no topic ACL
 	// at all is allowed, as Kafka's authorizeByResourceType does.
 	onlyCluster := &fakeAcls{acls: []raftmeta.Acl{acl(resCluster, clusterName, "literal", "User:root", "*", opAlter, "allow")}, version: 1}
-	if !newAuthorizer(AuthzConfig{Enabled: true, AllowIfNoACL: true}, onlyCluster).anyAllowed(bob, "127.0.0.1", opWrite, resTopic) ||
-		newAuthorizer(AuthzConfig{Enabled: true}, onlyCluster).anyAllowed(bob, "127.0.0.1", opWrite, resTopic) {
+	if !newAuthorizer(AuthzConfig{Enabled: true, AllowIfNoACL: true}, onlyCluster, slog.Default()).anyAllowed(bob, "127.0.0.1", opWrite, resTopic) ||
+		newAuthorizer(AuthzConfig{Enabled: true}, onlyCluster, slog.Default()).anyAllowed(bob, "127.0.0.1", opWrite, resTopic) {
 		t.Error("anyAllowed and allowEveryoneIfNoAclFound")
 	}
-	open := newAuthorizer(AuthzConfig{Enabled: true, AllowIfNoACL: true}, store)
-	if !open.allowed(bob, "127.0.0.1", opRead, resGroup, "unnamed") || open.allowed(bob, "127.0.0.1", opWrite, resTopic, "orders") {
+	open := newAuthorizer(AuthzConfig{Enabled: true, AllowIfNoACL: true}, store, slog.Default())
+	if !open.allowed(context.Background(), bob, "127.0.0.1", opRead, resGroup, "unnamed") || open.allowed(context.Background(), bob, "127.0.0.1", opWrite, resTopic, "orders") {
 		t.Error("allowEveryoneIfNoAclFound: only resources no ACL names are open")
 	}
 	store.acls = append(store.acls, acl(resTopic, "orders", "literal", "User:bob", "*", opWrite, "allow"))
 	store.version++
-	if !a.allowed(bob, "127.0.0.1", opWrite, resTopic, "orders") {
+	if !a.allowed(context.Background(), bob, "127.0.0.1", opWrite, resTopic, "orders") {
 		t.Error("a new ACL is not seen")
 	}
 	var off *authorizer
-	if !off.allowed(bob, "h", opAlter, resCluster, clusterName) {
+	if !off.allowed(context.Background(), bob, "h", opAlter, resCluster, clusterName) {
 		t.Error("no authorizer must allow everything")
 	}
 }

@@ -1,12 +1,15 @@
 package kafkaapi
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kop-project/kop/scope"
 	"github.com/kop-project/kop/security"
 )
 
@@ -113,9 +116,22 @@ func (c *conn) saslStep(msg []byte) ([]byte, error) {
 		return answer, nil // more steps
 	}
 	c.auth.exchange, c.auth.raw = nil, false
-	if c.auth.done && c.auth.principal.Name != p.Name {
+	ns, err := c.s.cfg.Tenancy.namespaceOf(*p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", security.ErrAuthenticationFailed, err)
+	}
+	if c.auth.done && (c.auth.principal.Name != p.Name || c.ns != ns) {
 		return nil, errReauthPrincipal
 	}
+	if t := c.s.cfg.Tenancy; t != nil && t.Check != nil && ns != scope.Default && !c.auth.done {
+		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
+		err := t.Check(ctx, string(ns), p.Name)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", security.ErrAuthenticationFailed, err)
+		}
+	}
+	c.ns = ns
 	c.auth.principal, c.auth.done = *p, true
 	c.authed.Store(true)
 	c.auth.expires = time.Time{}

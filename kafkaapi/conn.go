@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kop-project/kop/scope"
 	"github.com/kop-project/kop/security"
 )
 
@@ -34,6 +35,9 @@ type conn struct {
 	auth   authState   // the worker's (auth.go)
 	authed atomic.Bool // auth.done, for the reader
 	host   string      // the client's address, as ACL hosts name it
+	// ns is the tenant namespace the principal works in (scope.go); the
+	// worker's, set by authentication.
+	ns     scope.Namespace
 	ctx    context.Context
 	cancel context.CancelFunc
 	// readCtx ends when the connection stops reading (stopReading): a
@@ -431,6 +435,10 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 		c.s.log.Warn("closing connection: undecodable request", "remote", c.nc.RemoteAddr(), "api", kmsg.NameForKey(h.key), "version", h.version, "err", err)
 		return outgoing{}, false
 	}
+	ns, scoped := c.ns, c.s.cfg.Tenancy != nil
+	if scoped {
+		c.s.scopeRequest(ns, req)
+	}
 	r := &request{conn: c, header: h}
 	resp, err := c.s.handle(c.ctx, a, r, req)
 	if err != nil {
@@ -446,10 +454,16 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 		return outgoing{finish: func() []byte {
 			r.finish()
 			defer r.encoded()
+			if scoped {
+				scopeResponse(ns, resp)
+			}
 			return c.frame(h, resp, flexible)
 		}}, true
 	}
 	defer r.encoded()
+	if scoped {
+		scopeResponse(ns, resp)
+	}
 	return outgoing{frame: c.frame(h, resp, flexible), closeAfter: r.closeAfter, delay: r.delay}, true
 }
 

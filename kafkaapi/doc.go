@@ -16,6 +16,12 @@
 // one connection are stored in flight together. Any other request waits
 // until the produce requests before it are complete.
 //
+// With tenancy (scope.go), a client that logged in with a Pulsar token
+// works in its tenant's namespace: the worker rewrites the names of each
+// decoded request to the stored, namespace-qualified names before the
+// handler runs, and the response's back (dropping other namespaces'
+// entries from listings), so handlers only ever see stored names.
+//
 // It must not hold cluster metadata (raftmeta does, behind the Metadata
 // interface), store records (partition and storage do), or run group
 // membership (coordinator does); it translates between the wire and those

@@ -58,6 +58,9 @@ type Config struct {
 	FailedAuthenticationDelay time.Duration
 	// Now is the clock of SASL sessions (time.Now).
 	Now func() time.Time
+	// Tenancy, when set, gives clients that log in with a Pulsar token
+	// their tenant's namespace (scope.go).
+	Tenancy *Tenancy
 }
 
 // Server serves the Kafka protocol on one or more listeners.
@@ -124,7 +127,7 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 	}
 	s.peers.tls = deps.PeerTLS
 	if deps.Authz.Enabled && deps.Security != nil {
-		s.authz = newAuthorizer(deps.Authz, deps.Security)
+		s.authz = newAuthorizer(deps.Authz, deps.Security, s.log)
 	}
 	for _, a := range s.registry() {
 		a := a

@@ -99,6 +99,12 @@ type Config struct {
 	SASL SASLConfig
 	// Authz configures ACL enforcement.
 	Authz kafkaapi.AuthzConfig
+	// MultiTenant gives token logins their tenant's namespace
+	// (kafkaEnableMultiTenantMetadata).
+	MultiTenant bool
+	// AuthzCacheRefresh is how long Pulsar's permissions are cached
+	// (kopAuthorizationCacheRefreshMs).
+	AuthzCacheRefresh time.Duration
 
 	// Groups configures the group coordinator (its Logger is set by the
 	// node).

@@ -30,6 +30,7 @@ type Node struct {
 	log     *slog.Logger
 	meta    *raftmeta.Store
 	backend storage.Backend
+	perms   *pulsarbridge.Permissions // Pulsar's, for token logins (auth.go)
 	parts   *partition.Manager
 	groups  *coordinator.Coordinator
 	txns    *txn.Coordinator
@@ -169,6 +170,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		RequestTimeout:            cfg.RequestTimeout,
 		ReauthMs:                  cfg.SASL.ReauthMs,
 		FailedAuthenticationDelay: cfg.SASL.FailedDelay,
+		Tenancy:                   n.tenancy(),
 	}, kafkaapi.Deps{
 		NodeID:     cfg.NodeID,
 		Meta:       n.meta,
@@ -179,7 +181,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		HoldsLease: n.holdsLease,
 		Auth:       auth,
 		Security:   n.meta,
-		Authz:      cfg.Authz,
+		Authz:      n.authz(),
 		PeerTLS:    cfg.PeerTLS,
 	}, cfg.Logger.With("component", "kafka"))
 	n.txns.Start()

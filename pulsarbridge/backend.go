@@ -19,6 +19,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 
 	"github.com/kop-project/kop/internal/bufpool"
+	"github.com/kop-project/kop/scope"
 	"github.com/kop-project/kop/storage"
 	"github.com/kop-project/kop/storage/compaction"
 )
@@ -68,7 +69,7 @@ type Backend struct {
 	admin  pulsaradmin.Client
 
 	nsOnce sync.Mutex
-	nsOK   bool
+	nsOK   map[string]bool // Pulsar namespaces made ready
 
 	// topicMu serialises creating and growing partitioned topics (Pulsar
 	// refuses concurrent or shrinking updates) and guards retention.
@@ -157,9 +158,23 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	return b, nil
 }
 
-// topicName is the partitioned topic of Kafka topic t.
+// topicName is the partitioned topic of a stored topic name t: in
+// kafkaTenant/kafkaNamespace, or in the tenant's namespace that qualifies
+// it (package scope).
 func (b *Backend) topicName(t string) string {
-	return "persistent://" + b.opts.Tenant + "/" + b.opts.Namespace + "/" + t
+	ns, name := scope.SplitTopic(t)
+	return "persistent://" + b.namespaceOf(ns) + "/" + name
+}
+
+// namespaceOf is the Pulsar namespace of a KOP namespace.
+func (b *Backend) namespaceOf(ns scope.Namespace) string {
+	return ns.PulsarNamespace(b.opts.Tenant + "/" + b.opts.Namespace)
+}
+
+// ensureTopicNamespace makes the namespace of stored topic name t ready.
+func (b *Backend) ensureTopicNamespace(ctx context.Context, t string) error {
+	ns, _ := scope.SplitTopic(t)
+	return b.ensureNamespace(ctx, ns)
 }
 
 // partitionName is the Pulsar topic of one partition.
@@ -187,36 +202,42 @@ func unavailable(what string, err error) error {
 	return fmt.Errorf("pulsarbridge: %s: %w: %v", what, storage.ErrUnavailable, err)
 }
 
-// ensureNamespace creates the tenant and namespace when missing, with
-// infinite retention (Pulsar must not drop entries only because no
-// subscription holds them) and message deduplication.
-func (b *Backend) ensureNamespace(ctx context.Context) error {
+// ensureNamespace creates the namespace when missing, with infinite
+// retention (Pulsar must not drop entries only because no subscription
+// holds them) and message deduplication. kafkaTenant is created too when
+// missing; a tenant's own namespace needs its tenant to exist already
+// (the tenant's Pulsar administrator made it).
+func (b *Backend) ensureNamespace(ctx context.Context, kns scope.Namespace) error {
 	b.nsOnce.Lock()
 	defer b.nsOnce.Unlock()
-	if b.nsOK {
+	ns := b.namespaceOf(kns)
+	if b.nsOK[ns] {
 		return nil
 	}
-	if _, err := b.admin.Tenants().Get(b.opts.Tenant); err != nil {
+	tenant, _, _ := strings.Cut(ns, "/")
+	if _, err := b.admin.Tenants().Get(tenant); err != nil {
 		if httpStatus(err) != http.StatusNotFound {
-			return unavailable("get tenant "+b.opts.Tenant, err)
+			return unavailable("get tenant "+tenant, err)
+		}
+		if kns != scope.Default {
+			return fmt.Errorf("pulsarbridge: Pulsar tenant %q does not exist", tenant)
 		}
 		clusters, err := b.admin.Clusters().ListWithContext(ctx)
 		if err != nil {
 			return unavailable("list clusters", err)
 		}
-		if err := b.admin.Tenants().Create(utils.TenantData{Name: b.opts.Tenant, AllowedClusters: clusters}); err != nil && httpStatus(err) != http.StatusConflict {
-			return unavailable("create tenant "+b.opts.Tenant, err)
+		if err := b.admin.Tenants().Create(utils.TenantData{Name: tenant, AllowedClusters: clusters}); err != nil && httpStatus(err) != http.StatusConflict {
+			return unavailable("create tenant "+tenant, err)
 		}
-		b.log.Info("created Pulsar tenant", "tenant", b.opts.Tenant)
+		b.log.Info("created Pulsar tenant", "tenant", tenant)
 	}
-	ns := b.opts.Tenant + "/" + b.opts.Namespace
 	nsName, err := utils.GetNamespaceName(ns)
 	if err != nil {
 		return fmt.Errorf("pulsarbridge: namespace %q: %w", ns, err)
 	}
-	nss, err := b.admin.Namespaces().GetNamespaces(b.opts.Tenant)
+	nss, err := b.admin.Namespaces().GetNamespaces(tenant)
 	if err != nil {
-		return unavailable("list namespaces of "+b.opts.Tenant, err)
+		return unavailable("list namespaces of "+tenant, err)
 	}
 	found := false
 	for _, n := range nss {
@@ -251,7 +272,10 @@ func (b *Backend) ensureNamespace(ctx context.Context) error {
 	if err := b.admin.Namespaces().SetTopicAutoCreationWithContext(ctx, *nsName, utils.TopicAutoCreationConfig{Allow: false}); err != nil {
 		return unavailable("turn topic auto-creation off in "+ns, err)
 	}
-	b.nsOK = true
+	if b.nsOK == nil {
+		b.nsOK = map[string]bool{}
+	}
+	b.nsOK[ns] = true
 	return nil
 }
 
@@ -266,7 +290,7 @@ func (b *Backend) ensureNamespace(ctx context.Context) error {
 func (b *Backend) EnsureTopic(ctx context.Context, topic string, partitions int32) error {
 	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
-	if err := b.ensureNamespace(ctx); err != nil {
+	if err := b.ensureTopicNamespace(ctx, topic); err != nil {
 		return err
 	}
 	tn, err := utils.GetTopicName(b.topicName(topic))
@@ -324,7 +348,7 @@ func (b *Backend) ensureTopicLocked(ctx context.Context, tn utils.TopicName, n i
 // grow tn while any exists); a stray holding entries is not touched and
 // makes an error naming it.
 func (b *Backend) removeStrayPartitions(ctx context.Context, tn utils.TopicName) error {
-	nsName, err := utils.GetNamespaceName(b.opts.Tenant + "/" + b.opts.Namespace)
+	nsName, err := utils.GetNamespaceName(tn.GetTenant() + "/" + tn.GetNamespace())
 	if err != nil {
 		return fmt.Errorf("pulsarbridge: namespace: %w", err)
 	}
@@ -375,7 +399,7 @@ const partitionSuffix = "-partition-"
 func (b *Backend) Open(ctx context.Context, tp storage.TopicPartition, cfg storage.TopicConfig) (storage.PartitionLog, error) {
 	ctx, cancel := b.opCtx(ctx)
 	defer cancel()
-	if err := b.ensureNamespace(ctx); err != nil {
+	if err := b.ensureTopicNamespace(ctx, tp.Topic); err != nil {
 		return nil, err
 	}
 	return openLog(ctx, b, tp, cfg)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kop-project/kop/internal/pulsartest"
 	"github.com/kop-project/kop/recordbatch"
+	"github.com/kop-project/kop/scope"
 	"github.com/kop-project/kop/storage"
 	"github.com/kop-project/kop/storage/storagetest"
 )
@@ -280,7 +281,7 @@ func TestEnsureTopicRemovesEmptyStray(t *testing.T) {
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := b.ensureNamespace(ctx); err != nil {
+	if err := b.ensureNamespace(ctx, scope.Default); err != nil {
 		t.Fatal(err)
 	}
 	// Pulsar's admin API refuses to create such a topic: strays come from

@@ -492,10 +492,14 @@ func (l *partitionLog) removeOrphans(ctx context.Context, current *sideLog) erro
 	return nil
 }
 
-// sideTopics lists the side topics of the partitions whose topic names
-// start with prefix.
+// sideTopics lists the side topics of the partitions whose Pulsar topic
+// names start with prefix (a full name, persistent://tenant/ns/...).
 func (b *Backend) sideTopics(ctx context.Context, prefix string) ([]string, error) {
-	nsName, err := utils.GetNamespaceName(b.opts.Tenant + "/" + b.opts.Namespace)
+	tn, err := utils.GetTopicName(prefix)
+	if err != nil {
+		return nil, fmt.Errorf("pulsarbridge: topic name %q: %w", prefix, err)
+	}
+	nsName, err := utils.GetNamespaceName(tn.GetTenant() + "/" + tn.GetNamespace())
 	if err != nil {
 		return nil, fmt.Errorf("pulsarbridge: namespace: %w", err)
 	}

@@ -1,9 +1,11 @@
 // Package pulsarbridge implements storage.Backend on Apache Pulsar with
 // pulsar-client-go and its pulsaradmin. Kafka topic T is the partitioned
-// topic persistent://{kafkaTenant}/{kafkaNamespace}/T; Kafka partition p is
-// its topic T-partition-p. Tenant and namespace are created when missing
-// (with infinite Pulsar retention: Pulsar must not drop entries just
-// because no subscription holds them).
+// topic persistent://{kafkaTenant}/{kafkaNamespace}/T, and a tenant's T
+// (stored as tenant/namespace/T, package scope) is persistent://tenant/
+// namespace/T; Kafka partition p is its topic T-partition-p. Namespaces
+// are created when missing, kafkaTenant too (with infinite Pulsar
+// retention: Pulsar must not drop entries just because no subscription
+// holds them). Permissions reads Pulsar's grants for token logins.
 //
 // # Offsets
 //

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
+	"github.com/kop-project/kop/scope"
 )
 
 // fsmState is the replicated metadata. It is only mutated by
@@ -139,13 +140,20 @@ func (s *fsmState) collidingTopic(name string) (string, bool) {
 	if !strings.ContainsAny(name, "._") {
 		return "", false
 	}
-	key := strings.ReplaceAll(name, ".", "_")
+	key := collisionKey(name)
 	for other := range s.topics {
-		if strings.ReplaceAll(other, ".", "_") == key {
+		if collisionKey(other) == key {
 			return other, true
 		}
 	}
 	return "", false
+}
+
+// collisionKey is a stored topic name with '.' read as '_' in the topic
+// part (a tenant namespace's name is Pulsar's and kept as it is).
+func collisionKey(stored string) string {
+	ns, name := scope.SplitTopic(stored)
+	return string(ns) + "/" + strings.ReplaceAll(name, ".", "_")
 }
 
 func (s *fsmState) deleteTopic(c *deleteTopicCmd) error {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+
+	"github.com/kop-project/kop/scope"
 )
 
 // NoLeader is the partition leader value meaning "no broker leads it".
@@ -122,24 +125,15 @@ func cloneMap(m map[string]string) map[string]string {
 }
 
 // MaxTopicNameLength is Kafka's limit on topic names.
-const MaxTopicNameLength = 249
+const MaxTopicNameLength = scope.MaxTopicNameLength
 
-// ValidateTopicName applies Kafka's topic-name rules: 1..249 characters from
-// [a-zA-Z0-9._-], and not "." or "..". The error wraps ErrInvalidTopic.
+// ValidateTopicName checks a stored topic name: Kafka's rules (1..249
+// characters from [a-zA-Z0-9._-], not "." or ".."), optionally qualified
+// by a tenant's namespace ("tenant/namespace/T", see package scope). The
+// error wraps ErrInvalidTopic.
 func ValidateTopicName(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%w: empty name", ErrInvalidTopic)
-	case name == "." || name == "..":
-		return fmt.Errorf("%w: %q is not allowed", ErrInvalidTopic, name)
-	case len(name) > MaxTopicNameLength:
-		return fmt.Errorf("%w: name is %d characters, the limit is %d", ErrInvalidTopic, len(name), MaxTopicNameLength)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("%w: %q contains %q; legal characters are [a-zA-Z0-9._-]", ErrInvalidTopic, name, c)
-		}
+	if err := scope.ValidateTopic(name); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidTopic, strings.TrimPrefix(err.Error(), scope.ErrInvalidName.Error()+": "))
 	}
 	return nil
 }

@@ -111,6 +111,8 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		}
 	}
 	nc.Authz = kafkaapi.AuthzConfig{Enabled: c.AuthorizationEnabled, SuperUsers: c.SuperUserRoles, AllowIfNoACL: c.AllowEveryoneIfNoAclFound}
+	nc.MultiTenant = c.KafkaEnableMultiTenantMetadata
+	nc.AuthzCacheRefresh = time.Duration(c.KopAuthorizationCacheRefreshMs) * time.Millisecond
 	nc.SASL = node.SASLConfig{
 		Mechanisms:  c.SaslAllowedMechanisms,
 		ReauthMs:    c.ConnectionsMaxReauthMs,

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kop-project/kop/scope"
+
 	"github.com/kop-project/kop/storage"
 	"github.com/kop-project/kop/storage/compaction"
 )
@@ -134,24 +136,16 @@ func (b *Backend) removeDeleted() error {
 	return nil
 }
 
-// ValidTopicName reports whether name is a legal Kafka topic name: 1 to
-// 249 characters of [a-zA-Z0-9._-], and not "." or "..".
-func ValidTopicName(name string) bool {
-	if name == "" || len(name) > 249 || name == "." || name == ".." {
-		return false
-	}
-	for _, c := range []byte(name) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ValidTopicName reports whether name is a legal stored topic name: a
+// Kafka topic name, or one qualified by a tenant's namespace (package
+// scope).
+func ValidTopicName(name string) bool { return scope.ValidateTopic(name) == nil }
 
-// partitionDir is "<topic>-<partition>"; parsePartitionDir splits on the
-// last '-', which is unambiguous because a partition number has none.
+// partitionDir is "<topic>-<partition>", a namespace's '/' written as '+'
+// (in no legal name); parsePartitionDir splits on the last '-', which is
+// unambiguous because a partition number has none.
 func partitionDir(tp storage.TopicPartition) string {
-	return tp.Topic + "-" + strconv.Itoa(int(tp.Partition))
+	return strings.ReplaceAll(tp.Topic, "/", "+") + "-" + strconv.Itoa(int(tp.Partition))
 }
 
 func parsePartitionDir(name string) (storage.TopicPartition, bool) {
@@ -160,10 +154,11 @@ func parsePartitionDir(name string) (storage.TopicPartition, bool) {
 		return storage.TopicPartition{}, false
 	}
 	p, err := strconv.ParseInt(name[i+1:], 10, 32)
-	if err != nil || p < 0 || strconv.FormatInt(p, 10) != name[i+1:] || !ValidTopicName(name[:i]) {
+	topic := strings.ReplaceAll(name[:i], "+", "/")
+	if err != nil || p < 0 || strconv.FormatInt(p, 10) != name[i+1:] || !ValidTopicName(topic) {
 		return storage.TopicPartition{}, false
 	}
-	return storage.TopicPartition{Topic: name[:i], Partition: int32(p)}, true
+	return storage.TopicPartition{Topic: topic, Partition: int32(p)}, true
 }
 
 // Open implements storage.Backend. Opening a partition that is already
