@@ -194,6 +194,8 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"--kafkaListeners=SASL_SSL://127.0.0.1:9092", "kopSslKeystoreLocation", "SASL_SSL listener"},
 		{"--kopSslClientAuth=required", "kopSslTruststoreLocation", "client certificates"},
 		{"--kopSslClientAuth=always", "kopSslClientAuth", "none"},
+		{"--raftSecurityProtocol=SSL", "kopSslKeystoreLocation", "raftSecurityProtocol is SSL"},
+		{"--raftSecurityProtocol=SASL_SSL", "raftSecurityProtocol", "PLAINTEXT or SSL"},
 		{"--kopSslKeystoreType=JKS", "kopSslKeystoreType", "PEM"},
 		{"--kopSslEnabledProtocols=SSLv3", "kopSslEnabledProtocols", "TLSv1.2"},
 		{"--saslAllowedMechanisms=GSSAPI", "saslAllowedMechanisms", "not supported"},
@@ -431,7 +433,7 @@ func TestSecureClusterExample(t *testing.T) {
 			t.Fatalf("%s logged warnings:\n%s", path, logs)
 		}
 		if len(c.KafkaListeners) != 2 || !c.KafkaListeners[0].UsesSASL() || !c.KafkaListeners[0].UsesTLS() ||
-			c.InterBrokerListenerName != "INTERNAL" || !c.AuthorizationEnabled || c.RaftNodeID != int32(id) {
+			c.InterBrokerListenerName != "INTERNAL" || !c.AuthorizationEnabled || c.RaftNodeID != int32(id) || c.RaftSecurityProtocol != "SSL" {
 			t.Fatalf("%s: %+v", path, c)
 		}
 	}

@@ -128,6 +128,8 @@ type Config struct {
 	TransactionalIdExpirationMs                          int64
 	TransactionAbortTimedOutTransactionCleanupIntervalMs int32
 
+	// RaftSecurityProtocol is PLAINTEXT or SSL (the Raft port).
+	RaftSecurityProtocol string
 	// InterBrokerListenerName is the listener brokers reach each other on.
 	InterBrokerListenerName string
 	// TLS of SSL and SASL_SSL listeners (PEM files).

@@ -233,6 +233,15 @@ var keys = []key{
 		set: setHostPort(func(c *Config) *string { return &c.RaftBindAddress }, false)},
 	both("raftAdvertisedAddress", "", "host:port other brokers reach the Raft transport on; empty: raftBindAddress, with 0.0.0.0 replaced by the host name.",
 		setHostPort(func(c *Config) *string { return &c.RaftAdvertisedAddress }, true)),
+	both("raftSecurityProtocol", "PLAINTEXT", "PLAINTEXT or SSL: with SSL the Raft port (Raft and forwarded metadata writes) speaks TLS only, every broker presents kopSslKeystoreLocation's certificate and must present one chaining to kopSslTruststoreLocation.",
+		func(c *Config, k, v string) error {
+			v = strings.ToUpper(strings.TrimSpace(v))
+			if v != "PLAINTEXT" && v != "SSL" {
+				return keyError(k, v, "must be PLAINTEXT or SSL")
+			}
+			c.RaftSecurityProtocol = v
+			return nil
+		}),
 	both("raftPeers", "", "Raft voters of the cluster, comma-separated id@host:port, this broker included (kafka-broker only; ignored by standalone).",
 		func(c *Config, k, v string) (err error) {
 			if c.Mode != KafkaBroker {

@@ -299,6 +299,13 @@ func (c *Config) finish(logger *slog.Logger) error {
 			return keyError("kopSslKeystoreLocation", "", fmt.Sprintf("must name the PEM certificate and key of the %s listener %s", l.SecurityProtocol, l.Name))
 		}
 	}
+	if c.RaftSecurityProtocol == "SSL" && (c.KopSslKeystoreLocation == "" || c.KopSslTruststoreLocation == "") {
+		key := "kopSslKeystoreLocation"
+		if c.KopSslKeystoreLocation != "" {
+			key = "kopSslTruststoreLocation"
+		}
+		return keyError(key, "", "must be set: raftSecurityProtocol is SSL (the broker's certificate, and the CAs of the other brokers' certificates)")
+	}
 	if c.KopSslClientAuth != "none" && c.KopSslTruststoreLocation == "" {
 		return keyError("kopSslTruststoreLocation", "", "must name the CAs of client certificates when kopSslClientAuth is "+c.KopSslClientAuth)
 	}

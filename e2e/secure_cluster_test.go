@@ -35,6 +35,7 @@ func TestSecureClusterTransactions(t *testing.T) {
 	kv["kopSslKeystoreLocation"] = testcerts.Write(t, dir, "broker.pem", ca.Broker(t, "kop-broker"))
 	kv["kopSslTruststoreLocation"] = testcerts.Write(t, dir, "ca.pem", ca.PEM)
 	kv["kopSslClientAuth"] = "requested"
+	kv["raftSecurityProtocol"] = "SSL"
 	kv["authorizationEnabled"] = "true"
 	kv["superUserRoles"] = "CN=kop-broker"
 	for k, v := range txnBrokerConf {

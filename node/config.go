@@ -47,7 +47,10 @@ type Config struct {
 
 	RaftBind       string
 	RaftAdvertised string
-	RaftPeers      []raftmeta.Peer
+	// RaftTLS and RaftPeerTLS put the Raft port under TLS with mutual
+	// certificates (raftSecurityProtocol=SSL); nil: plain TCP.
+	RaftTLS, RaftPeerTLS *tls.Config
+	RaftPeers            []raftmeta.Peer
 
 	HTTPAddress string // empty disables the admin endpoint
 

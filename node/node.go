@@ -119,6 +119,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		DataDir:           cfg.DataDir,
 		BindAddress:       cfg.RaftBind,
 		AdvertisedAddress: cfg.RaftAdvertised,
+		TLS:               cfg.RaftTLS,
+		PeerTLS:           cfg.RaftPeerTLS,
 		Peers:             peers,
 		Bootstrap:         true,
 		Logger:            cfg.Logger.With("component", "raft"),

@@ -238,7 +238,7 @@ func TestForwardRefusesBadCommands(t *testing.T) {
 	before := s.raft.LastIndex()
 	send := func(data []byte) forwardResponse {
 		t.Helper()
-		conn, err := dialKind(c.cfgs[0].BindAddress, 5*time.Second, connForward)
+		conn, err := dialKind(c.cfgs[0].BindAddress, 5*time.Second, connForward, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +266,7 @@ func TestForwardRefusesBadCommands(t *testing.T) {
 		t.Fatalf("refused commands reached the log: last index %d, was %d", after, before)
 	}
 
-	conn, err := dialKind(c.cfgs[0].BindAddress, 5*time.Second, 0x7f)
+	conn, err := dialKind(c.cfgs[0].BindAddress, 5*time.Second, 0x7f, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

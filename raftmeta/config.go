@@ -2,6 +2,7 @@ package raftmeta
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,6 +67,13 @@ type Config struct {
 	// Default 10s.
 	ApplyTimeout time.Duration
 
+	// TLS, when set, is the Raft port's server configuration: every peer
+	// (Raft RPCs and forwarded writes) must connect with TLS and, as the
+	// configuration should require, a client certificate it verifies.
+	// PeerTLS is how this node connects to its peers then. Both or none.
+	TLS     *tls.Config
+	PeerTLS *tls.Config
+
 	// PrepareTopic, when set, runs on the Raft leader before it commits a
 	// command that creates a topic or grows it, with the topic's new
 	// partition count; an error refuses the command (ErrPrepareFailed).
@@ -90,6 +98,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.BindAddress == "" {
 		errs = append(errs, errors.New("BindAddress: must be set"))
+	}
+	if (cfg.TLS == nil) != (cfg.PeerTLS == nil) {
+		errs = append(errs, errors.New("TLS and PeerTLS: set both or neither"))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -89,7 +89,7 @@ func (s *Store) forward(ctx context.Context, t commandType, data []byte) (any, e
 		return nil, fmt.Errorf("raftmeta: %s: %w", t, err)
 	}
 	deadline := time.Now().Add(timeout)
-	c, err := dialKind(string(addr), timeout, connForward)
+	c, err := dialKind(string(addr), timeout, connForward, s.mux.peerTLS)
 	if err != nil {
 		return nil, s.notLeader(fmt.Errorf("forwarding %s to %s: %w", t, addr, err))
 	}

@@ -134,7 +134,7 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftmeta: checking for existing raft state in %s: %w", dir, err)
 	}
-	if s.trans, s.mux, err = newTransport(cfg.BindAddress, cfg.AdvertisedAddress, newHCLogAdapter(cfg.Logger, "raft-net"), s.log); err != nil {
+	if s.trans, s.mux, err = newTransport(cfg.BindAddress, cfg.AdvertisedAddress, cfg.TLS, cfg.PeerTLS, newHCLogAdapter(cfg.Logger, "raft-net"), s.log); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -1,6 +1,7 @@
 package raftmeta
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,7 +35,8 @@ const (
 // newTransport listens on bind and advertises advertise (host:port, a
 // hostname is resolved once here). An unspecified IP (0.0.0.0, ::) cannot
 // be dialled by peers, so it is refused with the reason.
-func newTransport(bind, advertise string, logger hclog.Logger, log *slog.Logger) (*raft.NetworkTransport, *mux, error) {
+// With serverTLS the port speaks TLS only and peerTLS dials peers.
+func newTransport(bind, advertise string, serverTLS, peerTLS *tls.Config, logger hclog.Logger, log *slog.Logger) (*raft.NetworkTransport, *mux, error) {
 	addr, err := net.ResolveTCPAddr("tcp", advertise)
 	if err != nil {
 		return nil, nil, fmt.Errorf("raftmeta: resolving advertised address %q: %w", advertise, err)
@@ -49,7 +51,10 @@ func newTransport(bind, advertise string, logger hclog.Logger, log *slog.Logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("raftmeta: raft transport on %s (advertised %s): %w", bind, addr, err)
 	}
-	m := newMux(ln, addr, log)
+	if serverTLS != nil {
+		ln = tls.NewListener(ln, serverTLS)
+	}
+	m := newMux(ln, addr, peerTLS, log)
 	t := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  m,
 		MaxPool: transportMaxPool,
@@ -66,6 +71,7 @@ func newTransport(bind, advertise string, logger hclog.Logger, log *slog.Logger)
 type mux struct {
 	ln        net.Listener
 	advertise net.Addr
+	peerTLS   *tls.Config // dialling peers; nil: plain TCP
 	log       *slog.Logger
 	raftConns chan net.Conn
 	forward   atomic.Pointer[func(net.Conn)]
@@ -73,8 +79,8 @@ type mux struct {
 	closeOnce sync.Once
 }
 
-func newMux(ln net.Listener, advertise net.Addr, log *slog.Logger) *mux {
-	m := &mux{ln: ln, advertise: advertise, log: log, raftConns: make(chan net.Conn), done: make(chan struct{})}
+func newMux(ln net.Listener, advertise net.Addr, peerTLS *tls.Config, log *slog.Logger) *mux {
+	m := &mux{ln: ln, advertise: advertise, peerTLS: peerTLS, log: log, raftConns: make(chan net.Conn), done: make(chan struct{})}
 	go m.serve()
 	return m
 }
@@ -104,11 +110,16 @@ func (m *mux) serve() {
 	}
 }
 
-// route reads a connection's first byte and hands it on.
+// route reads a connection's first byte (after the TLS handshake, on a TLS
+// port: a peer without a certificate the port trusts gets no further) and
+// hands it on.
 func (m *mux) route(c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(transportTimeout))
 	var kind [1]byte
 	if _, err := io.ReadFull(c, kind[:]); err != nil {
+		if _, isTLS := c.(*tls.Conn); isTLS && !errors.Is(err, io.EOF) {
+			m.log.Warn("raftmeta: refused a connection on the raft port", "remote", c.RemoteAddr(), "err", err)
+		}
 		c.Close()
 		return
 	}
@@ -158,11 +169,21 @@ func (m *mux) Addr() net.Addr { return m.advertise }
 // Dial implements raft.StreamLayer: a connection that announces itself as
 // Raft's.
 func (m *mux) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialKind(string(address), timeout, connRaft)
+	return dialKind(string(address), timeout, connRaft, m.peerTLS)
 }
 
-func dialKind(address string, timeout time.Duration, kind byte) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", address, timeout)
+// dialKind connects to a peer's Raft port, with TLS when peerTLS is set,
+// and announces the connection's kind.
+func dialKind(address string, timeout time.Duration, kind byte, peerTLS *tls.Config) (net.Conn, error) {
+	var (
+		c   net.Conn
+		err error
+	)
+	if peerTLS != nil {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", address, peerTLS)
+	} else {
+		c, err = net.DialTimeout("tcp", address, timeout)
+	}
 	if err != nil {
 		return nil, err
 	}

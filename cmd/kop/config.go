@@ -100,6 +100,23 @@ func nodeConfig(mode conf.Mode, c *conf.Config, logger *slog.Logger) (node.Confi
 		}
 		nc.Listeners = append(nc.Listeners, nl)
 	}
+	if c.RaftSecurityProtocol == "SSL" {
+		raftTLS, err := security.ServerTLS(security.TLSConfig{
+			KeystoreLocation:   c.KopSslKeystoreLocation,
+			KeyLocation:        c.KopSslKeyLocation,
+			TruststoreLocation: c.KopSslTruststoreLocation,
+			ClientAuth:         "required",
+			MinVersion:         c.KopSslMinVersion,
+		}, logger.With("component", "raft-tls"))
+		if err != nil {
+			return node.Config{}, fmt.Errorf("config key %q: %w", "raftSecurityProtocol", err)
+		}
+		peer, err := security.ClientTLS(c.KopSslTruststoreLocation, c.KopSslKeystoreLocation, c.KopSslKeyLocation)
+		if err != nil {
+			return node.Config{}, fmt.Errorf("config key %q: %w", "raftSecurityProtocol", err)
+		}
+		nc.RaftTLS, nc.RaftPeerTLS = raftTLS, peer
+	}
 	nc.InterBrokerListener = c.InterBrokerListenerName
 	for _, l := range c.KafkaListeners {
 		if l.Name == c.InterBrokerListenerName && l.UsesTLS() {
