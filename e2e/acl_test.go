@@ -152,6 +152,52 @@ func TestAcls(t *testing.T) {
 		t.Fatalf("anonymous producing: %v, want TOPIC_AUTHORIZATION_FAILED", err)
 	}
 
+	// TxnOffsetCommit commits the topics alice may read and refuses the
+	// others, as Kafka does.
+	mustCreate(kadm.NewACLs().Allow("User:alice").AllowHosts().TransactionalIDs("tx").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral))
+	mustCreate(kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("orders").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternLiteral))
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.TransactionalID, ip.TransactionTimeoutMillis = kmsg.StringPtr("tx"), 60000
+	var ipr *kmsg.InitProducerIDResponse
+	for {
+		ipr, err = ip.RequestWith(ctx, alice)
+		if err == nil && ipr.ErrorCode == 0 {
+			break
+		}
+		if err == nil && !kerr.IsRetriable(kerr.ErrorForCode(ipr.ErrorCode)) || ctx.Err() != nil {
+			t.Fatalf("alice's InitProducerId: %+v %v", ipr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.TransactionalID, ao.ProducerID, ao.ProducerEpoch, ao.Group = "tx", ipr.ProducerID, ipr.ProducerEpoch, "g"
+	if aor, err := ao.RequestWith(ctx, alice); err != nil || aor.ErrorCode != 0 {
+		t.Fatalf("alice's AddOffsetsToTxn: %+v %v", aor, err)
+	}
+	toc := kmsg.NewPtrTxnOffsetCommitRequest()
+	toc.TransactionalID, toc.Group, toc.ProducerID, toc.ProducerEpoch = "tx", "g", ipr.ProducerID, ipr.ProducerEpoch
+	for _, topic := range []string{"orders", "secret"} {
+		tt := kmsg.NewTxnOffsetCommitRequestTopic()
+		tt.Topic = topic
+		tp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		tp.Partition, tp.Offset = 0, 1
+		tt.Partitions = append(tt.Partitions, tp)
+		toc.Topics = append(toc.Topics, tt)
+	}
+	tocr, err := toc.RequestWith(ctx, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]int16{}
+	for _, rt := range tocr.Topics {
+		for _, rp := range rt.Partitions {
+			codes[rt.Topic] = rp.ErrorCode
+		}
+	}
+	if codes["orders"] != 0 || codes["secret"] != kerr.TopicAuthorizationFailed.Code || len(codes) != 2 {
+		t.Fatalf("TxnOffsetCommit of orders and secret answered %v; want orders committed, secret TOPIC_AUTHORIZATION_FAILED", codes)
+	}
+
 	described, err := admin.DescribeACLs(ctx, kadm.NewACLs().AnyResource().Allow().AllowHosts().Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternAny))
 	if err != nil {
 		t.Fatal(err)
@@ -163,8 +209,8 @@ func TestAcls(t *testing.T) {
 		}
 		n += len(d.Described)
 	}
-	if n != 3 {
-		t.Fatalf("DescribeACLs found %d bindings, want 3: %+v", n, described)
+	if n != 5 {
+		t.Fatalf("DescribeACLs found %d bindings, want 5: %+v", n, described)
 	}
 	deleted, err := admin.DeleteACLs(ctx, kadm.NewACLs().Allow("User:alice").AllowHosts().Topics("orders").Operations(kadm.OpWrite).ResourcePatternType(kadm.ACLPatternLiteral))
 	if err != nil || len(deleted) != 1 || deleted[0].Err != nil || len(deleted[0].Deleted) != 1 {
