@@ -2,7 +2,9 @@ package security
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -129,4 +131,90 @@ func TestServerTLSRefusesBadSettings(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// FuzzTLSHandshake: whatever a client sends to a TLS listener configured
+// by ServerTLS (client certificates requested), the handshake ends — with
+// an error for anything but a real client — without a panic, and never
+// names a principal for bytes that did not present a verified
+// certificate.
+func FuzzTLSHandshake(f *testing.F) {
+	ca := testcerts.NewCA(f)
+	dir := f.TempDir()
+	server, err := ServerTLS(TLSConfig{
+		KeystoreLocation:   testcerts.Write(f, dir, "server.pem", ca.Server(f, "kop")),
+		TruststoreLocation: testcerts.Write(f, dir, "ca.pem", ca.PEM),
+		ClientAuth:         "requested",
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	// A real ClientHello, and a plaintext Kafka request, as seeds.
+	hello := captureClientHello(f)
+	f.Add(hello)
+	f.Add([]byte{0, 0, 0, 20, 0, 18, 0, 3, 0, 0, 0, 1, 0, 4, 'k', 'c', 'a', 't'})
+	f.Add([]byte{22, 3, 1, 0, 5, 1, 0, 0, 1, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if st, err := serverHandshake(server, in); err == nil {
+			if _, ok := CertificatePrincipal(st); ok {
+				t.Fatalf("a principal from %d fuzzed bytes", len(in))
+			}
+		}
+	})
+}
+
+// serverHandshake runs a server handshake against a client that sends in
+// and hangs up.
+func serverHandshake(server *tls.Config, in []byte) (tls.ConnectionState, error) {
+	client, srvSide := net.Pipe()
+	defer client.Close()
+	srvSide.SetDeadline(time.Now().Add(2 * time.Second))
+	go io.Copy(io.Discard, client) // what the server answers
+	go func() {
+		client.Write(in)
+		client.Close() // then EOF: the handshake cannot wait for more
+	}()
+	srv := tls.Server(srvSide, server)
+	err := srv.Handshake()
+	srvSide.Close()
+	return srv.ConnectionState(), err
+}
+
+// captureClientHello is the first flight a Go TLS client sends.
+func captureClientHello(tb testing.TB) []byte {
+	c, s := net.Pipe()
+	go tls.Client(c, &tls.Config{ServerName: "127.0.0.1", InsecureSkipVerify: true}).Handshake()
+	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := s.Read(buf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.Close()
+	s.Close()
+	return buf[:n]
+}
+
+// FuzzSubjectName: any subject bytes in a certificate give a name (the
+// RFC 2253 form or, when they do not parse, Go's), never a panic.
+func FuzzSubjectName(f *testing.F) {
+	ca := testcerts.NewCA(f)
+	pemBytes := ca.Client(f, pkix.Name{CommonName: "app", OrganizationalUnit: []string{"payments"}})
+	cert, err := tls.X509KeyPair(pemBytes, pemBytes)
+	if err != nil {
+		f.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		f.Fatal(err)
+	}
+	if got := subjectName(leaf); got != "CN=app,OU=payments" {
+		f.Fatalf("subjectName = %q", got)
+	}
+	f.Add(leaf.RawSubject)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c := *leaf
+		c.RawSubject = raw
+		_ = subjectName(&c)
+	})
 }
