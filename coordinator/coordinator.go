@@ -124,11 +124,12 @@ type Coordinator struct {
 	store Store
 	log   *slog.Logger
 
-	mu     sync.Mutex
-	status status
-	epoch  uint64 // bumped on each leadership change; stale timers check it
-	closed bool
-	groups map[string]*group // only groups not Dead; a group leaves it before it becomes Dead
+	mu      sync.Mutex
+	status  status
+	epoch   uint64 // bumped on each leadership change; stale timers check it
+	closed  bool
+	groups  map[string]*group // only groups not Dead; a group leaves it before it becomes Dead
+	metrics *groupMetrics
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -139,7 +140,9 @@ type Coordinator struct {
 func New(store Store, cfg Config) *Coordinator {
 	cfg.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Coordinator{cfg: cfg, store: store, log: cfg.Logger, groups: map[string]*group{}, ctx: ctx, cancel: cancel}
+	c := &Coordinator{cfg: cfg, store: store, log: cfg.Logger, groups: map[string]*group{}, ctx: ctx, cancel: cancel}
+	c.metrics = newGroupMetrics(c)
+	return c
 }
 
 // Start follows Raft leadership: it loads the groups when this broker

@@ -388,6 +388,7 @@ func (c *Coordinator) completeJoinLocked(g *group) {
 		}
 	}
 	g.generation++
+	c.metrics.rebalances.Inc()
 	if len(g.members) == 0 {
 		g.state, g.protocol, g.leader = Empty, "", ""
 		// Written once the lock is released; nothing waits for it.

@@ -29,6 +29,23 @@ func TestKcatThroughPulsar(t *testing.T) {
 		fmt.Fprintf(&in, "k%d:v%d\n", i, i)
 	}
 	kcat(t, in.Bytes(), "-b", b.addr, "-P", "-t", "via-pulsar", "-K:", "-X", "acks=all", "-X", "enable.idempotence=true")
+	// pulsar-client-go's own metrics are on the broker's /metrics, with
+	// the ones deploy/ queries (its error counter appears with the first
+	// error).
+	mfs := scrape(t, b)
+	for _, name := range []string{"pulsar_client_producer_latency_seconds", "pulsar_client_messages_published", "pulsar_client_producers_opened"} {
+		if mfs[name] == nil {
+			t.Errorf("/metrics of a broker on Pulsar has no %s", name)
+		}
+	}
+	if v, _ := value(mfs, "kop_topic_messages_in_total", map[string]string{"topic": "via-pulsar"}); v != n {
+		t.Errorf("kop_topic_messages_in_total{topic=via-pulsar} = %v, want %d", v, n)
+	}
+	for _, name := range deployMetrics(t) {
+		if strings.HasPrefix(name, "pulsar_client_") && name != "pulsar_client_producer_errors" && mfs[name] == nil {
+			t.Errorf("deploy/ queries %s, which a broker on Pulsar does not export", name)
+		}
+	}
 	check := func(label string) map[string]int {
 		t.Helper()
 		out := kcat(t, nil, "-b", b.addr, "-C", "-t", "via-pulsar", "-o", "beginning", "-e", "-q", "-f", "%p %o %k %s\n")

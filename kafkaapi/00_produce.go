@@ -85,9 +85,12 @@ func (s *Server) handleProduce(ctx context.Context, r *request, req *kmsg.Produc
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					start := time.Now()
 					if pend := s.producePartition(ctx, t, rp, sp, req.TransactionID != nil); pend != nil {
+						a := appending{pend: pend, sp: sp, topic: t.Name, start: start,
+							bytes: len(rp.Records), records: recordbatch.CountRecords(rp.Records)}
 						mu.Lock()
-						inFlight = append(inFlight, appending{pend, sp, t.Name})
+						inFlight = append(inFlight, a)
 						mu.Unlock()
 					}
 				}()
@@ -118,6 +121,10 @@ type appending struct {
 	pend  *partition.Pending
 	sp    *kmsg.ProduceResponseTopicPartition
 	topic string
+	// For the metrics: when the append started, the batch's size and
+	// records.
+	start          time.Time
+	bytes, records int
 }
 
 // finishProduce waits for one partition's append and fills its response.
@@ -131,6 +138,10 @@ func (s *Server) finishProduce(ctx context.Context, a appending) {
 		a.sp.ErrorMessage = errMessage(err)
 		return
 	}
+	s.metrics.appendTime.Observe(time.Since(a.start).Seconds())
+	tm := s.metrics.topics.of(a.topic)
+	tm.bytesIn.Add(float64(a.bytes))
+	tm.messagesIn.Add(float64(a.records))
 	a.sp.BaseOffset = res.BaseOffset
 	a.sp.LogAppendTime = res.LogAppendTime
 	a.sp.LogStartOffset = res.LogStartOffset

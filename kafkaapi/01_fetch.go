@@ -94,6 +94,7 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 		resp.Topics = append(resp.Topics, st)
 	}
 
+	defer s.countFetched(parts)
 	deadline := time.Now().Add(time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond)
 	maxBytes := int(req.MaxBytes)
 	if maxBytes <= 0 {
@@ -110,9 +111,10 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 		if failed || total >= int(req.MinBytes) || !time.Now().Before(deadline) || len(parts) == 0 {
 			return resp, nil
 		}
-		s.metrics.fetchWaits.Add(1)
+		s.metrics.fetchWaits.Inc()
+		s.metrics.longPolls.Inc()
 		woke := waitAny(ctx, changed, deadline)
-		s.metrics.fetchWaits.Add(-1)
+		s.metrics.fetchWaits.Dec()
 		if !woke {
 			// Deadline or connection gone: answer with what we have (the
 			// reads above found nothing new worth the wait).
@@ -250,5 +252,16 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) b
 		return false
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// countFetched adds what a fetch returns to its topics' counters.
+func (s *Server) countFetched(parts []*fetchPart) {
+	for _, fp := range parts {
+		if n := len(fp.resp.RecordBatches); n > 0 {
+			tm := s.metrics.topics.of(fp.p.Topic())
+			tm.bytesOut.Add(float64(n))
+			tm.messagesOut.Add(float64(recordbatch.CountRecords(fp.resp.RecordBatches)))
+		}
 	}
 }

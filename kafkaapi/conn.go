@@ -44,7 +44,7 @@ type conn struct {
 	// read waiting for request budget gives up then.
 	readCtx    context.Context
 	readCancel context.CancelFunc
-	frames     chan []byte
+	frames     chan frame
 	queued     atomic.Int64  // bytes of frames read but not yet executed
 	drained    chan struct{} // signalled by the worker as it takes frames
 	stopping   atomic.Bool
@@ -56,10 +56,23 @@ type conn struct {
 // outgoing is one response on its way to the writer: a frame, or a finish
 // that completes the response and returns its frame; reserved is the
 // request budget its body holds until then.
+// frame is a request's body and when its last byte was read.
+type frame struct {
+	body     []byte
+	received time.Time
+}
+
 type outgoing struct {
 	frame    []byte
 	finish   func() []byte
 	reserved int
+	// key is the request's API; received, started and ready time it
+	// (kafkaapi metrics): last byte read, handling begun, response
+	// complete (for a finish, when it returns). Zero key and times: no
+	// request to time (a raw SASL token).
+	key                      int16
+	timed                    bool
+	received, started, ready time.Time
 	// closeAfter closes the connection once frame is written (a failed
 	// authentication), delay after the request was handled.
 	closeAfter bool
@@ -74,7 +87,7 @@ func newConn(s *Server, nc net.Conn, lis Listener) *conn {
 		nc = tls.Server(nc, lis.TLS)
 	}
 	return &conn{s: s, nc: nc, lis: lis, host: host, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
-		frames: make(chan []byte, s.cfg.MaxInFlight), drained: make(chan struct{}, 1),
+		frames: make(chan frame, s.cfg.MaxInFlight), drained: make(chan struct{}, 1),
 		out: make(chan outgoing, s.cfg.MaxInFlight)}
 }
 
@@ -209,10 +222,10 @@ func (c *conn) readLoop() {
 			c.debugClose("read body", err)
 			return
 		}
-		c.s.metrics.bytesIn.Add(int64(size) + 4)
+		c.s.metrics.bytesIn.Add(float64(size) + 4)
 		c.queued.Add(int64(len(body)))
 		select {
-		case c.frames <- body:
+		case c.frames <- frame{body, time.Now()}:
 		case <-c.ctx.Done():
 			c.s.unreserve(len(body))
 			return
@@ -287,19 +300,27 @@ func (c *conn) work() {
 		defer close(writerDone)
 		c.write()
 	}()
-	for body := range c.frames {
+	for f := range c.frames {
+		body := f.body
 		c.queued.Add(-int64(len(body)))
 		select {
 		case c.drained <- struct{}{}:
 		default:
 		}
+		c.s.metrics.inFlight.Inc()
+		started := time.Now()
 		o, ok := c.execute(body)
 		if !ok {
+			c.s.metrics.inFlight.Dec()
 			c.s.unreserve(len(body))
-			c.s.metrics.rejected.Add(1)
+			c.s.metrics.rejected.Inc()
 			c.stopReading()
 			c.cancel()
 			break
+		}
+		o.received, o.started = f.received, started
+		if o.finish == nil {
+			o.ready = time.Now()
 		}
 		if o.finish == nil {
 			// Answered: the decoded request (which may alias the
@@ -309,6 +330,7 @@ func (c *conn) work() {
 			o.reserved = len(body) // a produce's batches wait for its appends
 		}
 		if o.frame == nil && o.finish == nil {
+			c.s.metrics.inFlight.Dec() // acks=0: no response
 			continue
 		}
 		if o.delay > 0 {
@@ -330,8 +352,8 @@ func (c *conn) work() {
 	}
 	close(c.out)
 	// Drain what the reader still hands over so it never blocks.
-	for body := range c.frames {
-		c.s.unreserve(len(body))
+	for f := range c.frames {
+		c.s.unreserve(len(f.body))
 	}
 	<-writerDone
 }
@@ -356,13 +378,18 @@ func (c *conn) write() {
 			}
 			c.unfinished.Done()
 			c.s.unreserve(o.reserved)
+			o.ready = time.Now()
 		}
+		c.s.metrics.inFlight.Dec()
 		if broken {
 			continue // the connection is closing: drain
 		}
-		c.s.metrics.bytesOut.Add(int64(len(frame)))
+		c.s.metrics.bytesOut.Add(float64(len(frame)))
 		_, err := bw.Write(frame)
 		c.s.bufs.Put(frame) // bufio copies what it keeps
+		if o.timed {
+			c.s.metrics.observe(o.key, o.received, o.started, o.ready, time.Now())
+		}
 		if err != nil {
 			broken = true
 		} else if len(c.out) == 0 {
@@ -422,7 +449,7 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 	if !a.pipelined {
 		c.unfinished.Wait()
 	}
-	c.s.metrics.requests[h.key].Add(1)
+	c.s.metrics.requests[h.key].Inc()
 	req := kmsg.RequestForKey(h.key)
 	req.SetVersion(h.version)
 	if req.IsFlexible() { // request header v2
@@ -451,9 +478,10 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 	flexible := resp.IsFlexible() && h.key != kmsg.ApiVersions.Int16()
 	if r.finish != nil {
 		c.unfinished.Add(1)
-		return outgoing{finish: func() []byte {
+		return outgoing{key: h.key, timed: true, finish: func() []byte {
 			r.finish()
 			defer r.encoded()
+			c.s.metrics.countErrors(h.key, resp)
 			if scoped {
 				scopeResponse(ns, resp)
 			}
@@ -461,10 +489,11 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 		}}, true
 	}
 	defer r.encoded()
+	c.s.metrics.countErrors(h.key, resp)
 	if scoped {
 		scopeResponse(ns, resp)
 	}
-	return outgoing{frame: c.frame(h, resp, flexible), closeAfter: r.closeAfter, delay: r.delay}, true
+	return outgoing{key: h.key, timed: true, frame: c.frame(h, resp, flexible), closeAfter: r.closeAfter, delay: r.delay}, true
 }
 
 func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Request) (resp kmsg.Response, err error) {

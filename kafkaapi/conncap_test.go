@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -81,9 +82,9 @@ func TestConnectionCaps(t *testing.T) {
 			}
 			// The refusal is counted and logged by the accepting goroutine,
 			// before it closes the connection.
-			for deadline := time.Now().Add(30 * time.Second); s.metrics.refused.Load() != 1; time.Sleep(5 * time.Millisecond) {
+			for deadline := time.Now().Add(30 * time.Second); s.metrics.refusedN.Load() != 1; time.Sleep(5 * time.Millisecond) {
 				if time.Now().After(deadline) {
-					t.Fatalf("%d refused connections counted, want 1", s.metrics.refused.Load())
+					t.Fatalf("%d refused connections counted, want 1", s.metrics.refusedN.Load())
 				}
 			}
 			if !strings.Contains(logs.String(), tc.why) {
@@ -162,7 +163,7 @@ func TestRequestBudgetBackPressure(t *testing.T) {
 	other := dial(t, hog.RemoteAddr().String())
 	answered := make(chan error, 1)
 	go func() { answered <- apiVersionsWorks(t, other, 1) }()
-	for deadline := time.Now().Add(30 * time.Second); s.metrics.budgetWaits.Load() == 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); testutil.ToFloat64(s.metrics.budgetWaits) == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the second request never waited for the budget")
 		}

@@ -74,7 +74,7 @@ type Server struct {
 	queued  *semaphore.Weighted
 	peers   peers       // clients to the other brokers (transaction markers)
 	authz   *authorizer // nil: everything is allowed
-	metrics metrics
+	metrics *metrics
 	// bufs recycles response frames once written (Fetch's are megabytes).
 	bufs   bufpool.Pool
 	closed atomic.Bool
@@ -118,6 +118,7 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 		log:       log,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		metrics:   newMetrics(),
 		perIP:     make(map[string]int),
 	}
 	if cfg.QueuedMaxRequestBytes > 0 {
@@ -198,10 +199,10 @@ func (s *Server) Serve(ln net.Listener, lis Listener) error {
 			s.mu.Unlock()
 			// Logged at 1, 2, 4, 8, … refusals: a flood of connections
 			// must not flood the log too.
-			if n := s.metrics.refused.Load() + 1; n&(n-1) == 0 {
+			if n := s.metrics.refusedN.Add(1); n&(n-1) == 0 {
 				s.log.Warn("refusing a connection", "remote", nc.RemoteAddr().String(), "reason", why, "refused_total", n)
 			}
-			s.metrics.refused.Add(1)
+			s.metrics.refused.Inc()
 			nc.Close()
 			continue
 		}
@@ -213,7 +214,8 @@ func (s *Server) Serve(ln net.Listener, lis Listener) error {
 		s.metrics.connections.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.metrics.connections.Add(-1)
+			defer s.metrics.closed.Inc()
+			defer s.metrics.connections.Dec()
 			c.serve()
 			s.mu.Lock()
 			delete(s.conns, c)

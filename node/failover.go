@@ -148,6 +148,7 @@ func (n *Node) moveFromUnreachable(ctx context.Context, timeout time.Duration) i
 		return 0
 	}
 	moved := n.moveLeaders(ctx, live, func(p raftmeta.Partition) bool { return lost[p.Leader] }, "off an unreachable broker")
+	n.failovers.Add(float64(moved))
 	// Fenced after its partitions moved: until then Metadata still
 	// names it as their leader, and clients must be able to resolve it.
 	for _, b := range n.meta.Brokers() {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kop-project/kop/storage"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // startHTTP serves the admin endpoint: /healthz (the process is up),
@@ -63,21 +63,7 @@ func (n *Node) startHTTP() error {
 			fmt.Fprintln(w, strings.ToLower(l.String()))
 		})
 	}
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		// Until start-up completes the fields below are being set.
-		select {
-		case <-n.ready:
-		default:
-			return
-		}
-		n.kafka.WriteMetrics(w)
-		if cm, ok := n.backend.(storage.CleanerMetrics); ok {
-			cm.WriteCleanerMetrics(w)
-		}
-		fmt.Fprintf(w, "# HELP kop_raft_leader Whether this broker is the metadata Raft leader.\n# TYPE kop_raft_leader gauge\nkop_raft_leader %d\n", boolInt(n.meta.IsLeader()))
-		fmt.Fprintf(w, "# HELP kop_open_partitions Partitions this broker leads and has open.\n# TYPE kop_open_partitions gauge\nkop_open_partitions %d\n", len(n.parts.Open()))
-	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}))
 	n.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := n.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -86,11 +72,4 @@ func (n *Node) startHTTP() error {
 	}()
 	n.log.Info("serving admin endpoint", "addr", ln.Addr().String())
 	return nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

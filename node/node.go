@@ -22,6 +22,7 @@ import (
 	"github.com/kop-project/kop/raftmeta"
 	"github.com/kop-project/kop/storage"
 	"github.com/kop-project/kop/storage/disklog"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Node is a running broker.
@@ -31,12 +32,16 @@ type Node struct {
 	meta    *raftmeta.Store
 	backend storage.Backend
 	perms   *pulsarbridge.Permissions // Pulsar's, for token logins (auth.go)
-	parts   *partition.Manager
-	groups  *coordinator.Coordinator
-	txns    *txn.Coordinator
-	kafka   *kafkaapi.Server
-	http    *http.Server
-	lns     []net.Listener
+	// metrics is the broker's Prometheus registry (metrics.go), served on
+	// /metrics; failovers is its count of partitions moved off lost brokers.
+	metrics   *prometheus.Registry
+	failovers prometheus.Counter
+	parts     *partition.Manager
+	groups    *coordinator.Coordinator
+	txns      *txn.Coordinator
+	kafka     *kafkaapi.Server
+	http      *http.Server
+	lns       []net.Listener
 
 	reg       raftmeta.Broker // this broker's registration
 	closing   atomic.Bool     // Close has begun
@@ -54,6 +59,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		cfg.Logger = slog.Default()
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	n.metrics = n.newRegistry()
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -89,6 +95,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			ConfirmTakeover:        n.confirmTakeover,
 			CleanerBackoff:         cfg.CleanerBackoff,
 			DedupeBufferSize:       cfg.DedupeBufferSize,
+			MetricsRegisterer:      n.metrics,
 		})
 		if err != nil {
 			// n.backend stays nil: a typed nil *Backend in it would be
@@ -108,6 +115,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("open embedded log: %w", err)
 		}
 	}
+	n.registerBackend()
 	n.parts = partition.NewManager(n.backend, cfg.Logger.With("component", "partition"))
 	n.parts.SetTxnIndex(txnIndex{n})
 	peers := cfg.RaftPeers
@@ -132,6 +140,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open raft metadata: %w", err)
 	}
+	n.registerMetrics(n.meta.Collectors()...)
 	if err := n.meta.WaitForLeader(ctx); err != nil {
 		return nil, fmt.Errorf("wait for raft leader: %w", err)
 	}
@@ -186,6 +195,8 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		Authz:      n.authz(),
 		PeerTLS:    cfg.PeerTLS,
 	}, cfg.Logger.With("component", "kafka"))
+	n.registerMetrics(n.kafka.Collectors()...)
+	n.registerMetrics(n.groups.Collectors()...)
 	n.txns.Start()
 	for _, l := range cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Bind)

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsaradmin"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/rest"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kop-project/kop/internal/bufpool"
 	"github.com/kop-project/kop/scope"
@@ -36,7 +37,10 @@ type Options struct {
 	// TrustCerts is the PEM CA file for pulsar+ssl:// and https:// URLs.
 	TrustCerts string
 	Tenant     string // kafkaTenant, default "public"
-	Namespace  string // kafkaNamespace, default "default"
+	// MetricsRegisterer takes pulsar-client-go's own metrics (producer
+	// latency, errors, connections); nil: they are not registered.
+	MetricsRegisterer prometheus.Registerer
+	Namespace         string // kafkaNamespace, default "default"
 	// OperationTimeout bounds admin calls and Pulsar operations that have
 	// no caller context (default 30 s).
 	OperationTimeout time.Duration
@@ -145,6 +149,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		OperationTimeout:  min(opts.OperationTimeout, clientOperationTimeout),
 		ConnectionTimeout: 10 * time.Second,
 		Logger:            plog.NewLoggerWithSlog(opts.Logger.With("component", "pulsar-client")),
+		MetricsRegisterer: metricsRegisterer(opts.MetricsRegisterer),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pulsarbridge: client for %s: %w", opts.ServiceURL, err)
@@ -549,4 +554,14 @@ func goAuthParams(plugin, params string) string {
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// metricsRegisterer is where pulsar-client-go registers its metrics:
+// reg, or a registry of its own nobody serves (the client otherwise uses
+// the process-global default registry).
+func metricsRegisterer(reg prometheus.Registerer) prometheus.Registerer {
+	if reg == nil {
+		return prometheus.NewRegistry()
+	}
+	return reg
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kop-project/kop/recordbatch"
 	"github.com/kop-project/kop/storage"
@@ -385,8 +385,11 @@ func (l *partitionLog) clean(ctx context.Context, force bool) (stats storage.Com
 	return stats, nil
 }
 
-// WriteCleanerMetrics implements storage.CleanerMetrics.
-func (b *Backend) WriteCleanerMetrics(w io.Writer) { b.cleaned.WriteMetrics(w) }
+// Collectors implements storage.Instrumented: the cleaner's totals.
+// (pulsar-client-go's own metrics go to the registerer in Options.)
+func (b *Backend) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{&b.cleaned}
+}
 
 // eachBatch reads the log's batches in [from, to) through Read (so the
 // cleaned part comes from the side topic and pulsar-format records come

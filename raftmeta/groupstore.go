@@ -272,7 +272,11 @@ func (s *Store) applyCommitBatch(batch []*commitRequest) error {
 		// of the log rather than commit offsets its reads do not show.
 		return fmt.Errorf("raftmeta: %s: %w", cmdCommitOffsets, h)
 	}
+	start := time.Now()
 	f := s.raft.Apply(encodeCommitBatch(batch), s.cfg.ApplyTimeout)
+	defer func() {
+		s.metrics.applyTime.WithLabelValues(cmdCommitOffsets.String()).Observe(time.Since(start).Seconds())
+	}()
 	// Raft may drop a future unanswered when it shuts down mid-apply, so
 	// wait for Close too.
 	errc := make(chan error, 1)

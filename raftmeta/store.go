@@ -44,6 +44,7 @@ type Store struct {
 	stableStore *raftboltdb.BoltStore
 
 	commits commitBatcher // coalesces CommitOffsets calls
+	metrics *raftMetrics
 
 	observer *raft.Observer
 	leaderMu sync.Mutex
@@ -93,6 +94,7 @@ func Open(ctx context.Context, cfg Config) (_ *Store, err error) {
 		unreachable: map[int32]time.Time{},
 		done:        make(chan struct{}),
 	}
+	s.metrics = newRaftMetrics(s)
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.closeResources())
@@ -573,10 +575,12 @@ func (s *Store) applyLocal(ctx context.Context, t commandType, data []byte) (any
 	if err := s.prepare(ctx, t, data); err != nil {
 		return nil, 0, fmt.Errorf("raftmeta: %s: %w", t, err)
 	}
+	start := time.Now()
 	f := s.raft.Apply(data, timeout)
 	if err := s.wait(ctx, f); err != nil {
 		return nil, 0, s.raftError(t.String(), err)
 	}
+	s.metrics.applyTime.WithLabelValues(t.String()).Observe(time.Since(start).Seconds())
 	resp := f.Response()
 	if err, ok := resp.(error); ok {
 		return nil, f.Index(), fmt.Errorf("raftmeta: %w", err)

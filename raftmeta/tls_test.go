@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"errors"
 	"testing"
 	"time"
 
@@ -48,12 +49,21 @@ func TestClusterOverTLS(t *testing.T) {
 			c.stop(i)
 		}
 	}()
-	leader := c.leader()
-	follower := (leader + 1) % 3
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := c.stores[follower].CreateTopic(ctx, "over-tls", 1, nil, nil); err != nil {
-		t.Fatalf("a write forwarded over TLS: %v", err)
+	leader := c.leader()
+	for {
+		// From a follower, so the write is forwarded; an election under
+		// way (a busy machine) only delays it.
+		leader = c.leader()
+		_, err := c.stores[(leader+1)%3].CreateTopic(ctx, "over-tls", 1, nil, nil)
+		if err == nil || errors.Is(err, ErrTopicExists) {
+			break
+		}
+		if !errors.Is(err, ErrNotLeader) || ctx.Err() != nil {
+			t.Fatalf("a write forwarded over TLS: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	for i := range 3 {
 		eventually(t, c.stores[i], "the topic replicated over TLS", func() bool {

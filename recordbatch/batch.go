@@ -188,3 +188,20 @@ func SetLogAppendTime(b []byte, ts int64) error {
 	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
 	return UpdateCRC(b)
 }
+
+// CountRecords is the number of records the whole batches at the start of
+// b hold, by their headers' record counts (a trailing partial batch, as a
+// fetch may end with, is not counted).
+func CountRecords(b []byte) int {
+	n := 0
+	for {
+		size, err := batchSize(b)
+		if err != nil {
+			return n
+		}
+		if c := int32(binary.BigEndian.Uint32(b[offRecordCount:])); c > 0 {
+			n += int(c)
+		}
+		b = b[size:]
+	}
+}

@@ -359,3 +359,18 @@ func TestIterate(t *testing.T) {
 		t.Fatalf("IterateVerified: %d batches, %v", n, err)
 	}
 }
+
+func TestCountRecords(t *testing.T) {
+	one := batchtest.Simple(3, 10, 1000)
+	two := batchtest.Simple(5, 10, 1000)
+	all := append(append([]byte(nil), one...), two...)
+	if n := recordbatch.CountRecords(all); n != 8 {
+		t.Fatalf("CountRecords of 3+5 records = %d", n)
+	}
+	if n := recordbatch.CountRecords(all[:len(all)-1]); n != 3 {
+		t.Fatalf("CountRecords with a partial last batch = %d, want 3", n)
+	}
+	if n := recordbatch.CountRecords(nil); n != 0 {
+		t.Fatalf("CountRecords(nil) = %d", n)
+	}
+}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/kop-project/kop/recordbatch"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Errors every PartitionLog implementation returns in the same situations;
@@ -211,8 +211,8 @@ type CompactStats struct {
 	BatchesRemoved int64
 }
 
-// CleanerMetrics is implemented by backends that clean compacted topics:
-// it writes their cleaner's counters in Prometheus' text format.
-type CleanerMetrics interface {
-	WriteCleanerMetrics(w io.Writer)
+// Instrumented is implemented by backends with metrics of their own (the
+// log cleaner's totals, fsync latency): the broker registers them.
+type Instrumented interface {
+	Collectors() []prometheus.Collector
 }

@@ -3,11 +3,10 @@ package compaction
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"sync/atomic"
 
 	"github.com/kop-project/kop/storage"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Totals counts what a backend's cleaner did since it started, for
@@ -37,19 +36,25 @@ func (t *Totals) Add(st storage.CompactStats, err error) {
 	t.batchesRemoved.Add(st.BatchesRemoved)
 }
 
-// WriteMetrics writes the totals in Prometheus' text format.
-func (t *Totals) WriteMetrics(w io.Writer) {
-	for _, m := range []struct {
-		name, help string
-		v          int64
-	}{
-		{"kop_log_cleaner_passes_total", "Cleaning passes of compacted partitions that did work.", t.passes.Load()},
-		{"kop_log_cleaner_failures_total", "Cleaning passes that failed.", t.failures.Load()},
-		{"kop_log_cleaner_read_bytes_total", "Bytes of dirty batches the cleaner read.", t.bytesRead.Load()},
-		{"kop_log_cleaner_written_bytes_total", "Bytes of cleaned batches the cleaner wrote.", t.bytesWritten.Load()},
-		{"kop_log_cleaner_removed_records_total", "Records the cleaner removed.", t.recordsRemoved.Load()},
-		{"kop_log_cleaner_removed_batches_total", "Batches the cleaner dropped whole.", t.batchesRemoved.Load()},
-	} {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", m.name, m.help, m.name, m.name, m.v)
+var totalsDescs = []*prometheus.Desc{
+	prometheus.NewDesc("kop_log_cleaner_passes_total", "Cleaning passes of compacted partitions that did work.", nil, nil),
+	prometheus.NewDesc("kop_log_cleaner_failures_total", "Cleaning passes that failed.", nil, nil),
+	prometheus.NewDesc("kop_log_cleaner_read_bytes_total", "Bytes of dirty batches the cleaner read.", nil, nil),
+	prometheus.NewDesc("kop_log_cleaner_written_bytes_total", "Bytes of cleaned batches the cleaner wrote.", nil, nil),
+	prometheus.NewDesc("kop_log_cleaner_removed_records_total", "Records the cleaner removed.", nil, nil),
+	prometheus.NewDesc("kop_log_cleaner_removed_batches_total", "Batches the cleaner dropped whole.", nil, nil),
+}
+
+// Describe implements prometheus.Collector.
+func (t *Totals) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range totalsDescs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: the totals as counters.
+func (t *Totals) Collect(ch chan<- prometheus.Metric) {
+	for i, v := range []int64{t.passes.Load(), t.failures.Load(), t.bytesRead.Load(), t.bytesWritten.Load(), t.recordsRemoved.Load(), t.batchesRemoved.Load()} {
+		ch <- prometheus.MustNewConstMetric(totalsDescs[i], prometheus.CounterValue, float64(v))
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/kop-project/kop/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
 )
 
 func TestTotals(t *testing.T) {
@@ -17,8 +19,18 @@ func TestTotals(t *testing.T) {
 	tot.Add(storage.CompactStats{}, storage.ErrClosed)          // closed under it: not a failure
 	tot.Add(storage.CompactStats{}, context.Canceled)           // shutdown: not a failure
 	tot.Add(storage.CompactStats{}, errors.New("disk on fire")) // a failure
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&tot)
 	var b bytes.Buffer
-	tot.WriteMetrics(&b)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, want := range []string{
 		"kop_log_cleaner_passes_total 1\n", "kop_log_cleaner_failures_total 1\n", "kop_log_cleaner_read_bytes_total 100\n",
 		"kop_log_cleaner_written_bytes_total 40\n", "kop_log_cleaner_removed_records_total 7\n", "kop_log_cleaner_removed_batches_total 2\n",

@@ -111,7 +111,7 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 	// sees what a crash could take back when every append is synced.
 	synced := false
 	if cfg.FlushMessages > 0 && next-l.flushed.Load() >= cfg.FlushMessages {
-		if err := l.active.f.Sync(); err != nil {
+		if err := l.syncActive(); err != nil {
 			// After a failed fsync the page cache state is unknown:
 			// refuse further writes, as Kafka takes the log offline.
 			l.failed = err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kop-project/kop/scope"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kop-project/kop/storage"
 	"github.com/kop-project/kop/storage/compaction"
@@ -56,6 +56,8 @@ type Backend struct {
 	closed bool
 
 	cleaner cleanerShared
+	// fsyncTime is the latency of the fsyncs that acknowledge appends.
+	fsyncTime prometheus.Histogram
 
 	// ctx ends when the backend closes: the background loops stop and a
 	// cleaning pass in progress gives up.
@@ -100,6 +102,9 @@ func New(dir string, opts Options) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{
+		fsyncTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "kop_disklog_fsync_duration_seconds",
+			Help:    "Latency of the embedded log's fsyncs of appended data (as etcd's wal_fsync_duration_seconds).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}),
 		dir:    dir,
 		opts:   opts,
 		logger: opts.Logger.With("component", "disklog"),
@@ -186,6 +191,7 @@ func (b *Backend) Open(ctx context.Context, tp storage.TopicPartition, cfg stora
 			} else {
 				st.log.onClose = b.forget
 				st.log.cleaner = &b.cleaner
+				st.log.fsyncTime = b.fsyncTime
 			}
 			close(st.done)
 			b.mu.Unlock()
@@ -331,8 +337,11 @@ func (b *Backend) cleanDue() {
 	}
 }
 
-// WriteCleanerMetrics implements storage.CleanerMetrics.
-func (b *Backend) WriteCleanerMetrics(w io.Writer) { b.cleaner.totals.WriteMetrics(w) }
+// Collectors implements storage.Instrumented: the cleaner's totals and
+// the fsync latency.
+func (b *Backend) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{&b.cleaner.totals, b.fsyncTime}
+}
 
 // openLogs lists the logs open now.
 func (b *Backend) openLogs() []*Log {
