@@ -74,5 +74,6 @@ func (s *Server) deleteTopic(ctx context.Context, name string) error {
 		return err
 	}
 	s.log.Info("deleted topic", "topic", name)
+	s.metrics.topics.forget(name) // its series on this broker
 	return nil
 }

@@ -108,8 +108,9 @@ const maxTopicSeries = 1000
 type topicMetrics struct {
 	bytesIn, bytesOut, messagesIn, messagesOut *prometheus.CounterVec
 
+	known sync.Map // topic → *topicCounters: read on every append and fetch
 	mu    sync.Mutex
-	known map[string]*topicCounters
+	n     int // topics in known; guarded by mu
 }
 
 type topicCounters struct {
@@ -126,24 +127,27 @@ func (t *topicMetrics) init(add func(prometheus.Collector)) {
 	t.bytesOut = vec("kop_topic_bytes_out_total", "Record batch bytes fetched, by topic (Kafka: BytesOutPerSec).")
 	t.messagesIn = vec("kop_topic_messages_in_total", "Records appended, by topic (Kafka: MessagesInPerSec).")
 	t.messagesOut = vec("kop_topic_messages_out_total", "Records fetched, by topic.")
-	t.known = map[string]*topicCounters{}
 }
 
 // of is the counters of a topic.
 func (t *topicMetrics) of(topic string) *topicCounters {
+	if c, ok := t.known.Load(topic); ok {
+		return c.(*topicCounters)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if c, ok := t.known[topic]; ok {
-		return c
+	if c, ok := t.known.Load(topic); ok {
+		return c.(*topicCounters)
 	}
 	label := topic
-	if len(t.known) >= maxTopicSeries {
+	if t.n >= maxTopicSeries {
 		label = "_other"
 	}
 	c := &topicCounters{t.bytesIn.WithLabelValues(label), t.bytesOut.WithLabelValues(label),
 		t.messagesIn.WithLabelValues(label), t.messagesOut.WithLabelValues(label)}
 	if label != "_other" {
-		t.known[topic] = c
+		t.known.Store(topic, c)
+		t.n++
 	}
 	return c
 }
@@ -152,10 +156,10 @@ func (t *topicMetrics) of(topic string) *topicCounters {
 func (t *topicMetrics) forget(topic string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, ok := t.known[topic]; !ok {
+	if _, ok := t.known.LoadAndDelete(topic); !ok {
 		return
 	}
-	delete(t.known, topic)
+	t.n--
 	for _, v := range []*prometheus.CounterVec{t.bytesIn, t.bytesOut, t.messagesIn, t.messagesOut} {
 		v.DeleteLabelValues(topic)
 	}
