@@ -15,7 +15,7 @@ FRANZ_GO  ?= $(shell $(GO) list -m -f '{{.Version}}' github.com/twmb/franz-go)
 NORACE_PKGS := ./pulsarbridge/... ./e2e/...
 RACE_PKGS  = $(shell $(GO) list ./... | grep -v -e /pulsarbridge -e /e2e)
 
-.PHONY: all build run test check unit e2e fuzz bench conformance conformance-pulsar deps clean pulsar-build pulsar-up pulsar-down
+.PHONY: all build run run-pulsar test check unit e2e fuzz bench conformance conformance-pulsar deps clean pulsar-build pulsar-up pulsar-down
 
 all: build
 
@@ -24,6 +24,11 @@ build:
 
 run: build
 	./$(BIN) standalone --config conf/kop_standalone.conf
+
+# A real Pulsar standalone and kop standalone storing its data in it;
+# Ctrl-C stops both (scripts/run-pulsar.sh).
+run-pulsar: build pulsar-build
+	BIN=$(BIN) scripts/run-pulsar.sh
 
 # Everything: vet, unit and end-to-end tests, each fuzz target briefly,
 # then franz-go's kgo integration suite against KOP on the embedded log and

@@ -266,7 +266,7 @@ func (l *partitionLog) finishLocked(op *appendOp) {
 				// Some of the entries may be stored: the end offset is
 				// read back from Pulsar when the log settles.
 				l.broken = op.err
-				l.b.log.Warn("append to Pulsar failed; the partition settles before the next append", "topic", l.topic, "err", op.err)
+				l.log.Warn("append to Pulsar failed; the partition settles before the next append", "err", op.err)
 			}
 		case l.broken != nil:
 			// An earlier append failed: this one may be stored after a
@@ -304,7 +304,7 @@ func (l *partitionLog) fenceLocked(cause error) {
 		return
 	}
 	l.fenced = fmt.Errorf("pulsarbridge: %s: %w: another writer took it over: %v", l.topic, storage.ErrFenced, cause)
-	l.b.log.Warn("another writer took the partition over: this log writes no more", "topic", l.topic)
+	l.log.Warn("another writer took the partition over: this log writes no more")
 }
 
 func (l *partitionLog) signalOpDoneLocked() {
@@ -399,6 +399,6 @@ func (l *partitionLog) closeProducer() {
 	select {
 	case <-done:
 	case <-time.After(closeWait):
-		l.b.log.Warn("closing the Pulsar producer takes long; continuing in the background", "topic", l.topic)
+		l.log.Warn("closing the Pulsar producer takes long; continuing in the background")
 	}
 }

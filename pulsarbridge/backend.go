@@ -335,7 +335,7 @@ func (b *Backend) ensureTopicLocked(ctx context.Context, tn utils.TopicName, n i
 			}
 			return err
 		}
-		b.log.Info("added Pulsar partitions", "topic", tn.String(), "from", md.Partitions, "partitions", n)
+		b.log.Info("added Pulsar partitions", "pulsarTopic", tn.String(), "from", md.Partitions, "partitions", n)
 		return nil
 	}
 	if err := b.admin.Topics().CreateWithContext(ctx, tn, n); err != nil {
@@ -344,7 +344,7 @@ func (b *Backend) ensureTopicLocked(ctx context.Context, tn utils.TopicName, n i
 		}
 		return err
 	}
-	b.log.Info("created Pulsar partitioned topic", "topic", tn.String(), "partitions", n)
+	b.log.Info("created Pulsar partitioned topic", "pulsarTopic", tn.String(), "partitions", n)
 	return nil
 }
 

@@ -210,7 +210,7 @@ func (l *partitionLog) cleanLoop() {
 		}
 		// sendCtx ends when the log closes: a pass in progress gives up.
 		if _, err := l.clean(l.sendCtx, false); err != nil && l.sendCtx.Err() == nil && !errors.Is(err, storage.ErrClosed) {
-			l.b.log.Warn("cleaning a compacted partition failed", "topic", l.topic, "err", err)
+			l.log.Warn("cleaning a compacted partition failed", "err", err)
 		}
 	}
 }
@@ -256,7 +256,7 @@ func (l *partitionLog) clean(ctx context.Context, force bool) (stats storage.Com
 	}
 	began := time.Now()
 	if err := l.removeOrphans(ctx, side); err != nil {
-		l.b.log.Warn("removing side topics of failed compaction passes", "topic", l.topic, "err", err)
+		l.log.Warn("removing side topics of failed compaction passes", "err", err)
 	}
 
 	// The offset map over the dirty part, whole batches, up to the first
@@ -375,11 +375,11 @@ func (l *partitionLog) clean(ctx context.Context, force bool) (stats storage.Com
 	}
 	if trims(cfg) {
 		if err := l.trimTo(ctx, mapEnd); err != nil {
-			l.b.log.Warn("trimming the cleaned entries of a compacted partition", "topic", l.topic, "err", err)
+			l.log.Warn("trimming the cleaned entries of a compacted partition", "err", err)
 		}
 	}
 	stats.CleanedTo = mapEnd
-	l.b.log.Info("cleaned compacted partition", "topic", l.topic, "cleaned_to", mapEnd, "keys", pass.Map.Len(),
+	l.log.Info("cleaned compacted partition", "cleaned_to", mapEnd, "keys", pass.Map.Len(),
 		"side_topic", next.name, "records_kept", ns.records, "records_removed", stats.RecordsRemoved,
 		"bytes_read", stats.BytesRead, "bytes_written", stats.BytesWritten, "took", time.Since(began))
 	return stats, nil
@@ -463,7 +463,7 @@ func (l *partitionLog) deleteSide(t pulsarTopic) {
 		ctx, cancel := context.WithTimeout(context.Background(), l.b.opts.OperationTimeout)
 		defer cancel()
 		if err := l.b.admin.Topics().DeleteWithContext(ctx, t.tn, true, true); err != nil && httpStatus(err) != http.StatusNotFound {
-			l.b.log.Warn("deleting an old side topic of a compacted partition", "topic", t.name, "err", err)
+			l.log.Warn("deleting an old side topic of a compacted partition", "sideTopic", t.name, "err", err)
 		}
 	}()
 }
@@ -489,7 +489,7 @@ func (l *partitionLog) removeOrphans(ctx context.Context, current *sideLog) erro
 		if err != nil {
 			continue
 		}
-		l.b.log.Info("deleting the side topic of a compaction pass that did not finish", "topic", name)
+		l.log.Info("deleting the side topic of a compaction pass that did not finish", "sideTopic", name)
 		l.deleteSide(pulsarTopic{name, *tn})
 	}
 	return nil

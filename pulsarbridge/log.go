@@ -3,6 +3,7 @@ package pulsarbridge
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
@@ -47,6 +48,7 @@ type indexPoint struct {
 // entry (the batch's baseOffset).
 type partitionLog struct {
 	b     *Backend
+	log   *slog.Logger // the backend's, with topic, partition and pulsarTopic
 	tp    storage.TopicPartition
 	topic string // persistent://…/T-partition-p
 	tn    utils.TopicName
@@ -99,7 +101,7 @@ func openLog(ctx context.Context, b *Backend, tp storage.TopicPartition, cfg sto
 	if format == "" {
 		format = "kafka"
 	}
-	l := &partitionLog{b: b, tp: tp, topic: topic, tn: *tn, format: format, cfg: cfg, cursors: map[int64]*cursor{},
+	l := &partitionLog{b: b, log: b.log.With("topic", tp.Topic, "partition", tp.Partition, "pulsarTopic", topic), tp: tp, topic: topic, tn: *tn, format: format, cfg: cfg, cursors: map[int64]*cursor{},
 		changed: make(chan struct{}), opDone: make(chan struct{}), cleaning: make(chan struct{}, 1)}
 	l.sendCtx, l.cancelSend = context.WithCancel(context.Background())
 	if err := l.connect(ctx, true); err != nil {
@@ -194,19 +196,19 @@ func (l *partitionLog) SetConfig(cfg storage.TopicConfig) {
 		defer cancel()
 		if trims(cfg) {
 			if err := l.b.subscribe(ctx, l.tn); err != nil {
-				l.b.log.Warn("subscribing a compacted partition before trimming it", "topic", l.topic, "err", err)
+				l.log.Warn("subscribing a compacted partition before trimming it", "err", err)
 				return // retention 0 must wait for the subscription
 			}
 		}
 		if err := l.b.applyRetention(ctx, l.tp.Topic, cfg); err != nil {
-			l.b.log.Warn("applying Kafka retention to Pulsar", "topic", l.topic, "err", err)
+			l.log.Warn("applying Kafka retention to Pulsar", "err", err)
 			return
 		}
 		if trims(old) && !trims(cfg) {
 			// Retention holds the data again: the subscription would
 			// only keep a growing backlog.
 			if err := l.b.admin.Subscriptions().DeleteWithContext(ctx, l.tn, trimSubscription); err != nil && httpStatus(err) != http.StatusNotFound {
-				l.b.log.Warn("removing the trimming subscription of a partition no longer compacted", "topic", l.topic, "err", err)
+				l.log.Warn("removing the trimming subscription of a partition no longer compacted", "err", err)
 			}
 		}
 	}()
@@ -259,7 +261,7 @@ func (l *partitionLog) Close() error {
 	select {
 	case <-done:
 	case <-time.After(closeWait):
-		l.b.log.Warn("closing the Pulsar producer takes long; continuing in the background", "topic", l.topic)
+		l.log.Warn("closing the Pulsar producer takes long; continuing in the background")
 	}
 	l.mu.Lock()
 	l.abandonOpsLocked(fmt.Errorf("pulsarbridge: %s: %w", l.topic, storage.ErrClosed))

@@ -82,7 +82,7 @@ func (l *partitionLog) Read(ctx context.Context, offset int64, maxBytes int) (st
 	// not return it, or the client would skip the missing offsets
 	// silently. Read again once with a reader placed by searching
 	// Pulsar itself.
-	l.b.log.Warn("a Pulsar reader skipped entries: reading again from a searched position", "topic", l.topic, "offset", offset, "err", gap)
+	l.log.Warn("a Pulsar reader skipped entries: reading again from a searched position", "offset", offset, "err", gap)
 	if cur, err = l.cursorAt(ctx, offset, false); err != nil {
 		return res, err
 	}

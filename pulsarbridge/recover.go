@@ -28,7 +28,7 @@ func (l *partitionLog) refreshLoop() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.b.opts.OperationTimeout)
 		if err := l.refreshStart(ctx); err != nil {
-			l.b.log.Debug("refreshing the log start offset", "topic", l.topic, "err", err)
+			l.log.Debug("refreshing the log start offset", "err", err)
 		}
 		cancel()
 	}
@@ -47,7 +47,7 @@ func (l *partitionLog) refreshStart(ctx context.Context) error {
 		return nil // trimmed below the cleaned part, which the side topic holds
 	}
 	if first.base > l.start && first.base <= l.end {
-		l.b.log.Info("log start moved by Pulsar retention", "topic", l.topic, "from", l.start, "to", first.base)
+		l.log.Info("log start moved by Pulsar retention", "from", l.start, "to", first.base)
 		l.start = first.base
 		i := sort.Search(len(l.index), func(i int) bool { return l.index[i].base >= l.start })
 		l.index = l.index[i:]
@@ -112,7 +112,7 @@ func (l *partitionLog) connect(ctx context.Context, takeover bool) error {
 		if uerr := l.b.admin.Topics().UnloadWithContext(ctx, l.tn); uerr != nil {
 			return unavailable("unload "+l.topic+" to fence its previous writer", uerr)
 		}
-		l.b.log.Warn("took the partition over from another writer: unloaded its Pulsar topic", "topic", l.topic, "attempt", attempt)
+		l.log.Warn("took the partition over from another writer: unloaded its Pulsar topic", "attempt", attempt)
 	}
 }
 
@@ -287,7 +287,7 @@ func (l *partitionLog) repair(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if last != nil && last.next > l.end {
-		l.b.log.Warn("entries of a failed send were stored", "topic", l.topic, "end", l.end, "recovered", last.next)
+		l.log.Warn("entries of a failed send were stored", "end", l.end, "recovered", last.next)
 		l.end = last.next
 		if last.batchStart() {
 			l.index = append(l.index, indexPoint{last.base, lastID})

@@ -92,7 +92,7 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	ncfg.LogLevel = level
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	logger.Info("starting kop", "version", version, "mode", args[0], "nodeId", ncfg.NodeID, "dataDir", ncfg.DataDir)
+	logger.Info("starting kop", "version", version, "mode", args[0], "broker", ncfg.NodeID, "dataDir", ncfg.DataDir)
 	n, err := node.Start(ctx, ncfg)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
