@@ -53,23 +53,23 @@ type conn struct {
 	unfinished sync.WaitGroup // responses whose finish has not returned
 }
 
-// outgoing is one response on its way to the writer: a frame, or a finish
-// that completes the response and returns its frame; reserved is the
-// request budget its body holds until then.
 // frame is a request's body and when its last byte was read.
 type frame struct {
 	body     []byte
 	received time.Time
 }
 
+// outgoing is one response on its way to the writer: a frame, or a finish
+// that completes the response and returns its frame; reserved is the
+// request budget its body holds until then.
 type outgoing struct {
 	frame    []byte
 	finish   func() []byte
 	reserved int
-	// key is the request's API; received, started and ready time it
-	// (kafkaapi metrics): last byte read, handling begun, response
-	// complete (for a finish, when it returns). Zero key and times: no
-	// request to time (a raw SASL token).
+	// timed responses answer a request of API key; received, started
+	// and ready time it (metrics.go): last byte read, handling begun,
+	// response complete (for a finish, when it returns). Not timed: a
+	// raw SASL token's answer, the ApiVersions fallback.
 	key                      int16
 	timed                    bool
 	received, started, ready time.Time
@@ -321,8 +321,6 @@ func (c *conn) work() {
 		o.received, o.started = f.received, started
 		if o.finish == nil {
 			o.ready = time.Now()
-		}
-		if o.finish == nil {
 			// Answered: the decoded request (which may alias the
 			// body) is done with.
 			c.s.unreserve(len(body))
