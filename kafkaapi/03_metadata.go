@@ -3,6 +3,7 @@ package kafkaapi
 import (
 	"context"
 	"net"
+	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -35,6 +36,7 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 	if id, ok := s.deps.Meta.LeaderID(); ok {
 		resp.ControllerID = id
 	}
+	live := s.liveSet()
 	resp.AuthorizedOperations = noOps
 	if req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = r.allowedOps(clusterOps, resCluster, clusterName)
@@ -45,7 +47,7 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 		// Only the topics the principal may describe are listed.
 		for _, t := range s.deps.Meta.Topics() {
 			if r.may(opDescribe, resTopic, t.Name) {
-				resp.Topics = append(resp.Topics, s.topicMetadata(r, t, req))
+				resp.Topics = append(resp.Topics, s.topicMetadata(r, t, req, live))
 			}
 		}
 		if r.may(opDescribe, resTopic, offsetsTopic) {
@@ -84,7 +86,7 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 			continue
 		}
 		if ok {
-			resp.Topics = append(resp.Topics, s.topicMetadata(r, t, req))
+			resp.Topics = append(resp.Topics, s.topicMetadata(r, t, req, live))
 			continue
 		}
 		mt := kmsg.NewMetadataResponseTopic()
@@ -122,12 +124,13 @@ func (s *Server) handleMetadata(ctx context.Context, r *request, req *kmsg.Metad
 			created, _ = s.deps.Meta.Topic(*rt.Topic)
 		}
 		s.log.Info("auto-created topic", "topic", created.Name, "partitions", len(created.Partitions))
-		resp.Topics = append(resp.Topics, s.topicMetadata(r, created, req))
+		resp.Topics = append(resp.Topics, s.topicMetadata(r, created, req, live))
 	}
 	return resp, nil
 }
 
-func (s *Server) topicMetadata(r *request, t raftmeta.Topic, req *kmsg.MetadataRequest) kmsg.MetadataResponseTopic {
+// topicMetadata describes a topic; live are the live brokers' ids.
+func (s *Server) topicMetadata(r *request, t raftmeta.Topic, req *kmsg.MetadataRequest, live liveSet) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -136,30 +139,42 @@ func (s *Server) topicMetadata(r *request, t raftmeta.Topic, req *kmsg.MetadataR
 	if req.IncludeTopicAuthorizedOperations {
 		mt.AuthorizedOperations = r.allowedOps(topicOps, resTopic, t.Name)
 	}
-	for _, p := range t.Partitions {
-		mp := kmsg.NewMetadataResponseTopicPartition()
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, len(t.Partitions))
+	// One replica per partition, its leader: one array holds them all,
+	// each partition's replica and ISR lists a slice of it.
+	leaders := make([]int32, len(t.Partitions))
+	for i, p := range t.Partitions {
+		leaders[i] = p.Leader
+		one := leaders[i : i+1 : i+1]
+		mp := &mt.Partitions[i]
+		*mp = kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.Index
 		mp.Leader = p.Leader
 		mp.LeaderEpoch = p.LeaderEpoch
-		mp.Replicas = []int32{p.Leader}
-		mp.ISR = []int32{p.Leader}
-		if !s.brokerAlive(p.Leader) {
+		mp.Replicas, mp.ISR = one, one
+		if !live.has(p.Leader) {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
-			mp.OfflineReplicas = []int32{p.Leader}
+			mp.OfflineReplicas = one
 		}
-		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
 }
 
-func (s *Server) brokerAlive(id int32) bool {
-	for _, b := range s.liveBrokers() {
-		if b.ID == id {
-			return true
-		}
+// liveSet are the ids of the live brokers, looked up per partition.
+type liveSet []int32
+
+func (l liveSet) has(id int32) bool { return slices.Contains(l, id) }
+
+func (s *Server) liveSet() liveSet {
+	brokers := s.liveBrokers()
+	l := make(liveSet, len(brokers))
+	for i, b := range brokers {
+		l[i] = b.ID
 	}
-	return false
+	return l
 }
+
+func (s *Server) brokerAlive(id int32) bool { return s.liveSet().has(id) }
 
 // brokersFor lists the brokers with their address on the named listener.
 func (s *Server) brokersFor(listener string) []kmsg.MetadataResponseBroker {
