@@ -3,8 +3,9 @@
 // idempotent-producer sequence rules, and lets fetches wait for new data.
 //
 // A produced batch goes kafkaapi (00_produce.go) → Manager.Get →
-// Partition.AppendAsync → storage.PartitionLog.Append (storage/disklog),
-// or storage.AsyncAppender.AppendAsync (pulsarbridge), which returns once
+// Partition.AppendAsync → storage.AsyncAppender.AppendAsync (both
+// backends: the embedded log's group commit, pulsarbridge's pipelined
+// sends; a log without it gets a plain Append), which returns once
 // the batch has its offsets and is being stored; the Pending it returns
 // completes when the storage acknowledged it. Appends of one partition
 // are acknowledged in the order they were started. After a failed

@@ -15,6 +15,14 @@ import (
 
 // Append implements storage.PartitionLog.
 func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.Batch) (storage.AppendResult, error) {
+	return l.append(ctx, leaderEpoch, batches, false)
+}
+
+// append writes batches at the log end. Unless assigned, it rewrites
+// their base offset, leader epoch and (LogAppendTime topics) timestamp;
+// assigned batches had that done by AppendAsync (whose caller may be
+// reading them now), and must start at the log end.
+func (l *Log) append(ctx context.Context, leaderEpoch int32, batches []storage.Batch, assigned bool) (storage.AppendResult, error) {
 	res := storage.AppendResult{LogAppendTime: -1}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -86,9 +94,16 @@ func (l *Log) Append(ctx context.Context, leaderEpoch int32, batches []storage.B
 			}
 		}
 		s := l.active
-		recordbatch.SetBaseOffset(b.Raw, next)
-		recordbatch.SetPartitionLeaderEpoch(b.Raw, leaderEpoch)
-		if cfg.LogAppendTime {
+		if assigned {
+			if hdrs[i].BaseOffset != next {
+				l.undo(startActive, startSegs)
+				return res, fmt.Errorf("disklog: batch %d was given offset %d, the log end is %d", i, hdrs[i].BaseOffset, next)
+			}
+		} else {
+			recordbatch.SetBaseOffset(b.Raw, next)
+			recordbatch.SetPartitionLeaderEpoch(b.Raw, leaderEpoch)
+		}
+		if cfg.LogAppendTime && !assigned {
 			if err := recordbatch.SetLogAppendTime(b.Raw, res.LogAppendTime); err != nil {
 				l.undo(startActive, startSegs)
 				return res, fmt.Errorf("disklog: batch %d: %w", i, err)

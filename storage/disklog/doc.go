@@ -48,6 +48,11 @@
 //     periodically in the background. A sealed segment is always fsynced,
 //     with its indexes, before the next one is created, so after a crash
 //     only the last segment can hold a torn tail.
+//   - Group commit (group.go): AppendAsync (storage.AsyncAppender) queues
+//     batches with their offsets assigned and one drainer per log appends
+//     all that is queued with one Append, so appends started while an
+//     fsync runs share the next one; each is acknowledged only when the
+//     Append carrying it returned.
 //   - Recovery: without the clean-shutdown marker the last segment is
 //     scanned batch by batch (lengths, CRC-32C, dense offsets); the file is
 //     truncated at the first invalid batch, its indexes rebuilt, and leader

@@ -56,6 +56,11 @@ type Log struct {
 	failed   error    // a write that could not be undone; guarded by appendMu
 	cleaner  *cleanerShared
 
+	// groupMu guards group, the queue of AppendAsync (group.go); taken
+	// before mu, never held across an Append.
+	groupMu sync.Mutex
+	group   groupState
+
 	// flushed: offsets below it are fsynced. Written under appendMu.
 	flushed atomic.Int64
 	// syncs counts the fsyncs of appended data (the flush policy and
