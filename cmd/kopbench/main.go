@@ -38,6 +38,7 @@ func main() {
 	withDisk := flag.Bool("disk", true, "measure KOP standalone on the embedded log")
 	withPulsar := flag.Bool("pulsar", true, "also compare KOP on Pulsar with pulsar-client-go on the same Pulsar")
 	pulsarRecords := flag.Int("pulsar-records", 500_000, "records per round of the Pulsar comparison")
+	flag.BoolVar(&javaDefaults, "java-defaults", false, "produce as the Java kafka-clients 2.0 producer does by default: batches of at most 16 KiB, no linger, no idempotence, 5 requests in flight (instead of 1 MiB batches from an idempotent producer)")
 	flag.Parse()
 	if *withDisk {
 		if err := run(*bin, *records, *size); err != nil {
@@ -50,6 +51,10 @@ func main() {
 		}
 	}
 }
+
+// javaDefaults makes the plain rows' producer behave as the Java
+// producer's defaults do (-java-defaults).
+var javaDefaults bool
 
 // txnRecords is how many records one transaction of the transactional
 // rows holds.
@@ -86,7 +91,11 @@ func run(bin string, n, size int) error {
 			results = append(results, r)
 		}
 	}
-	fmt.Printf("\nKOP standalone (embedded log, fsync per append), franz-go, %d uncompressed records of %d random bytes, acks=all;\ntransactional: a transaction per %d records, consumed read_committed\n\n", n, size, txnRecords)
+	producer := "1 MiB batches, idempotent"
+	if javaDefaults {
+		producer = "Java's defaults: 16 KiB batches, no idempotence, 5 in flight"
+	}
+	fmt.Printf("\nKOP standalone (embedded log, fsync per append), franz-go (%s), %d uncompressed records of %d random bytes, acks=all;\ntransactional: a transaction per %d records, consumed read_committed\n\n", producer, n, size, txnRecords)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "producer\tpartitions\tproduce MB/s\tproduce rec/s\tp50 latency\tp99 latency\tconsume MB/s\tconsume rec/s\t")
 	for _, r := range results {
@@ -145,6 +154,9 @@ func benchOne(addr, topic string, parts, n, size, perTxn int) (result, error) {
 		kgo.MaxBufferedRecords(20_000)}
 	if perTxn > 0 {
 		opts = append(opts, kgo.TransactionalID("kopbench-"+topic))
+	} else if javaDefaults {
+		opts = append(opts, kgo.ProducerBatchMaxBytes(16384), kgo.ProducerLinger(0),
+			kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(5))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
