@@ -56,8 +56,9 @@ e2e: build pulsar-build
 fuzz:
 	FUZZTIME=$${FUZZTIME:-60s} scripts/fuzz.sh
 
+# PROFILE=1: KOP's CPU and allocation profiles into bench-profiles/.
 bench: build
-	$(GO) run ./cmd/kopbench
+	$(GO) run ./cmd/kopbench $(if $(PROFILE),-profile bench-profiles)
 
 # franz-go's own kgo integration suite against a fresh standalone broker.
 conformance: build

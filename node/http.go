@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -14,8 +15,8 @@ import (
 )
 
 // startHTTP serves the admin endpoint: /healthz (the process is up),
-// /readyz (Kafka is served and the metadata has a leader) and /metrics
-// (Prometheus text format).
+// /readyz (Kafka is served and the metadata has a leader), /metrics
+// (Prometheus), /loglevel and Go's profiles under /debug/pprof/.
 func (n *Node) startHTTP() error {
 	ln, err := net.Listen("tcp", n.cfg.HTTPAddress)
 	if err != nil {
@@ -63,6 +64,13 @@ func (n *Node) startHTTP() error {
 			fmt.Fprintln(w, strings.ToLower(l.String()))
 		})
 	}
+	// Go's profiles (make bench PROFILE=1 takes them): CPU, heap, allocs,
+	// goroutines, mutex and block contention, execution traces.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}))
 	n.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {

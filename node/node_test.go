@@ -172,3 +172,21 @@ func TestLogLevelAtRunTime(t *testing.T) {
 		t.Fatalf("PUT loud = %d, level %v; want 400 and no change", code, n.cfg.LogLevel.Level())
 	}
 }
+
+// TestProfilesServed: the admin endpoint serves Go's profiles, as
+// go tool pprof reads them.
+func TestProfilesServed(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	c := http.Client{Timeout: 30 * time.Second}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/allocs", "/debug/pprof/goroutine?debug=1", "/debug/pprof/profile?seconds=1"} {
+		resp, err := c.Get("http://" + n.cfg.HTTPAddress + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(b) == 0 {
+			t.Fatalf("GET %s = %d with %d bytes", path, resp.StatusCode, len(b))
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -38,6 +39,7 @@ func main() {
 	withDisk := flag.Bool("disk", true, "measure KOP standalone on the embedded log")
 	withPulsar := flag.Bool("pulsar", true, "also compare KOP on Pulsar with pulsar-client-go on the same Pulsar")
 	pulsarRecords := flag.Int("pulsar-records", 500_000, "records per round of the Pulsar comparison")
+	flag.StringVar(&profileDir, "profile", "", "write KOP's CPU profile (over the produce and consume rows) and allocation profile to this directory")
 	flag.BoolVar(&javaDefaults, "java-defaults", false, "produce as the Java kafka-clients 2.0 producer does by default: batches of at most 16 KiB, no linger, no idempotence, 5 requests in flight (instead of 1 MiB batches from an idempotent producer)")
 	flag.Parse()
 	if *withDisk {
@@ -51,6 +53,9 @@ func main() {
 		}
 	}
 }
+
+// profileDir, when set, receives KOP's profiles (-profile).
+var profileDir string
 
 // javaDefaults makes the plain rows' producer behave as the Java
 // producer's defaults do (-java-defaults).
@@ -75,11 +80,12 @@ func run(bin string, n, size int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr, stop, pid, err := startKop(bin, dir)
+	addr, httpAddr, stop, pid, err := startKop(bin, dir)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	cpuDone := startCPUProfile(httpAddr, "embedded", 40*time.Second)
 
 	var results []result
 	for _, perTxn := range []int{0, txnRecords} {
@@ -95,6 +101,8 @@ func run(bin string, n, size int) error {
 	if javaDefaults {
 		producer = "Java's defaults: 16 KiB batches, no idempotence, 5 in flight"
 	}
+	cpuDone()
+	saveProfile(httpAddr, "allocs", "allocs-embedded.pprof")
 	fmt.Printf("\nKOP standalone (embedded log, fsync per append), franz-go (%s), %d uncompressed records of %d random bytes, acks=all;\ntransactional: a transaction per %d records, consumed read_committed\n\n", producer, n, size, txnRecords)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "producer\tpartitions\tproduce MB/s\tproduce rec/s\tp50 latency\tp99 latency\tconsume MB/s\tconsume rec/s\t")
@@ -244,20 +252,20 @@ func benchOne(addr, topic string, parts, n, size, perTxn int) (result, error) {
 // startKop runs `kop standalone` on free loopback ports and returns its
 // Kafka address and a function stopping it by process id.
 // startKop also returns the process id, for its memory figures.
-func startKop(bin, dir string, extra ...string) (string, func(), int, error) {
+func startKop(bin, dir string, extra ...string) (addr, httpAddr string, stop func(), pid int, err error) {
 	var ports [3]int
 	for i := range ports {
 		p, err := freeport.Take()
 		if err != nil {
-			return "", nil, 0, err
+			return "", "", nil, 0, err
 		}
 		ports[i] = p
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	addr = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	httpAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
 	logf, err := os.Create(filepath.Join(dir, "kop.log"))
 	if err != nil {
-		return "", nil, 0, err
+		return "", "", nil, 0, err
 	}
 	args := append([]string{"standalone",
 		"--kafkaListeners=PLAINTEXT://" + addr,
@@ -268,9 +276,9 @@ func startKop(bin, dir string, extra ...string) (string, func(), int, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return "", nil, 0, fmt.Errorf("start %s: %w", bin, err)
+		return "", "", nil, 0, fmt.Errorf("start %s: %w", bin, err)
 	}
-	stop := func() {
+	stop = func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
@@ -287,12 +295,12 @@ func startKop(bin, dir string, extra ...string) (string, func(), int, error) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return addr, stop, cmd.Process.Pid, nil
+				return addr, httpAddr, stop, cmd.Process.Pid, nil
 			}
 		}
 	}
 	stop()
-	return "", nil, 0, fmt.Errorf("kop did not become ready; see its log")
+	return "", "", nil, 0, fmt.Errorf("kop did not become ready; see its log")
 }
 
 // peakRSS is a process's peak resident set (VmHWM) in MiB, -1 when
@@ -308,4 +316,49 @@ func peakRSS(pid int) int64 {
 	}
 	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
 	return kb >> 10
+}
+
+// startCPUProfile, with -profile, takes KOP's CPU profile over the next d
+// (or until the rows are done, whichever is later) into
+// cpu-<name>.pprof; the function returned waits for it.
+func startCPUProfile(httpAddr, name string, d time.Duration) func() {
+	if profileDir == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		saveProfile(httpAddr, fmt.Sprintf("profile?seconds=%d", int(d.Seconds())), "cpu-"+name+".pprof")
+	}()
+	return func() { <-done }
+}
+
+// saveProfile writes KOP's /debug/pprof/<what> to file in profileDir.
+func saveProfile(httpAddr, what, file string) {
+	if profileDir == "" {
+		return
+	}
+	if err := os.MkdirAll(profileDir, 0o755); err != nil {
+		log.Printf("profile: %v", err)
+		return
+	}
+	c := http.Client{Timeout: 5 * time.Minute}
+	resp, err := c.Get("http://" + httpAddr + "/debug/pprof/" + what)
+	if err != nil {
+		log.Printf("profile %s: %v", what, err)
+		return
+	}
+	defer resp.Body.Close()
+	path := filepath.Join(profileDir, file)
+	f, err := os.Create(path)
+	if err != nil {
+		log.Printf("profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		log.Printf("profile %s: %v", what, err)
+		return
+	}
+	fmt.Printf("profile: %s (go tool pprof %s)\n", path, path)
 }

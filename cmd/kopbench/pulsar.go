@@ -36,7 +36,7 @@ func runPulsar(bin string, n, size int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr, stop, pid, err := startKop(bin, dir, "--brokerServiceUrl="+p.ServiceURL, "--webServiceUrl="+p.WebURL)
+	addr, httpAddr, stop, pid, err := startKop(bin, dir, "--brokerServiceUrl="+p.ServiceURL, "--webServiceUrl="+p.WebURL)
 	if err != nil {
 		return err
 	}
@@ -52,6 +52,7 @@ func runPulsar(bin string, n, size int) error {
 		return fmt.Errorf("native Pulsar (warm-up): %w", err)
 	}
 	var kops, natives []result
+	cpuDone := startCPUProfile(httpAddr, "pulsar", 60*time.Second)
 	for round := range pulsarRounds {
 		r, err := benchOne(addr, fmt.Sprintf("kop-on-pulsar-%d", round), 1, n, size, 0)
 		if err != nil {
@@ -64,6 +65,8 @@ func runPulsar(bin string, n, size int) error {
 		}
 		natives = append(natives, r)
 	}
+	cpuDone()
+	saveProfile(httpAddr, "allocs", "allocs-pulsar.pprof")
 	kop, native := median(kops), median(natives)
 	kop.name, native.name = "franz-go → KOP → Pulsar", "pulsar-client-go → Pulsar"
 	fmt.Printf("\nEach round (produce MB/s / consume MB/s):\n")
