@@ -57,8 +57,7 @@ func (s *Server) scopeRequest(ns scope.Namespace, req kmsg.Request) {
 	}
 	optID := func(p *string) {
 		if p != nil {
-			v := id(*p)
-			*p = v
+			*p = id(*p)
 		}
 	}
 	switch r := req.(type) {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -124,12 +125,4 @@ func (m *clusterMetrics) Collect(ch chan<- prometheus.Metric) {
 
 // printableID is a stored group id as a label: a tenant's separator (NUL,
 // package scope) shown as '/'.
-func printableID(id string) string {
-	b := []byte(id)
-	for i, c := range b {
-		if c == 0 {
-			b[i] = '/'
-		}
-	}
-	return string(b)
-}
+func printableID(id string) string { return strings.ReplaceAll(id, "\x00", "/") }

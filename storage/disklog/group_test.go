@@ -144,3 +144,19 @@ func TestGroupCommitLogAppendTime(t *testing.T) {
 		t.Fatalf("acknowledged %+v %v; want LogAppendTime %d", a.res, a.err, now.UnixMilli())
 	}
 }
+
+// TestAssignedOffsetMismatch: an append of batches given offsets that are
+// not the log end (something else appended meanwhile) is refused and
+// leaves the log as it was, so no caller is told offsets its data did not
+// get.
+func TestAssignedOffsetMismatch(t *testing.T) {
+	l := openGroupLog(t)
+	raw := batchtest.Simple(2, 10, 0)
+	recordbatch.SetBaseOffset(raw, 5)
+	if _, err := l.append(context.Background(), 0, []storage.Batch{{Raw: raw}}, true); err == nil {
+		t.Fatal("a batch assigned offset 5 was appended at log end 0")
+	}
+	if end := l.LogEndOffset(); end != 0 {
+		t.Fatalf("log end %d after the refused append", end)
+	}
+}
