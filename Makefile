@@ -56,8 +56,11 @@ e2e: build pulsar-build
 fuzz:
 	FUZZTIME=$${FUZZTIME:-60s} scripts/fuzz.sh
 
-# PROFILE=1: KOP's CPU and allocation profiles into bench-profiles/.
-bench: build
+# KOP, Apache Kafka (deploy/kafka), KOP on Pulsar and Pulsar (deploy/pulsar)
+# side by side: tables on stdout and in docs/bench/, a chart, the README's
+# benchmark section. PROFILE=1: KOP's CPU and allocation profiles into
+# bench-profiles/.
+bench: build pulsar-build
 	$(GO) run ./cmd/kopbench $(if $(PROFILE),-profile bench-profiles)
 
 # franz-go's own kgo integration suite against a fresh standalone broker.

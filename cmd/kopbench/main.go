@@ -1,364 +1,446 @@
-// Command kopbench measures KOP with franz-go: produce and consume
-// throughput (MB/s, records/s) and produce latency (p50/p99) for 1 KiB
-// records with acks=all, on 1 and 8 partitions, plain and transactional
-// (a transaction per 10,000 records, read back read_committed), and offset commits per
-// second with 1 and 100 concurrent committers, against a `kop standalone`
-// it starts on free loopback ports and stops by process id; then KOP's
-// peak resident memory over the run (/proc VmHWM). `make bench` runs it
-// and prints the tables.
+// Command kopbench is `make bench`: it measures, in one run on 127.0.0.1,
+// the same workloads against KOP standalone (embedded log), Apache Kafka
+// 3.9 in KRaft mode (jars from Maven Central, deploy/kafka), KOP on a
+// Pulsar standalone (deploy/pulsar), and pulsar-client-go directly on
+// that Pulsar: 1 and 8 partitions, 1 KiB and 100 B records, acks=all,
+// each system at its default durability.
+//
+// For each it reports the maximum produce throughput, the consumer's
+// catch-up throughput over what was produced, the broker's CPU seconds
+// per GiB both ways, latency at a fixed rate (half the slowest system's
+// maximum: p50/p99/p99.9) and the broker's peak memory; Kafka-protocol
+// systems are driven by franz-go and by Kafka's own Java perf tools.
+// Systems alternate within each round; medians and spreads over the
+// rounds are printed, written to docs/bench/results.md with a chart
+// (docs/bench/throughput.png), and summarised in the README's benchmark
+// section. Then KOP-only rows: transactions and offset commits.
+//
+// Every server is started here on free loopback ports and stopped by its
+// process id.
 package main
 
 import (
 	"context"
-	"crypto/rand"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
-	"sync"
-	"syscall"
-	"text/tabwriter"
+	"strings"
 	"time"
 
-	"github.com/kop-project/kop/internal/freeport"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/kop-project/kop/internal/pulsartest"
 )
 
+// options are kopbench's flags.
+type options struct {
+	bin         string
+	records     int
+	rounds      int
+	fixed       time.Duration
+	systems     []string
+	java        bool
+	out, readme string
+	extras      bool
+}
+
 func main() {
-	bin := flag.String("kop", "bin/kop", "kop binary")
-	records := flag.Int("records", 200_000, "records per run")
-	size := flag.Int("size", 1024, "record value size in bytes")
-	withDisk := flag.Bool("disk", true, "measure KOP standalone on the embedded log")
-	withPulsar := flag.Bool("pulsar", true, "also compare KOP on Pulsar with pulsar-client-go on the same Pulsar")
-	pulsarRecords := flag.Int("pulsar-records", 500_000, "records per round of the Pulsar comparison")
-	flag.StringVar(&profileDir, "profile", "", "write KOP's CPU profile (over the produce and consume rows) and allocation profile to this directory")
-	flag.BoolVar(&javaDefaults, "java-defaults", false, "produce as the Java kafka-clients 2.0 producer does by default: batches of at most 16 KiB, no linger, no idempotence, 5 requests in flight (instead of 1 MiB batches from an idempotent producer)")
+	var o options
+	var systems string
+	flag.StringVar(&o.bin, "kop", "bin/kop", "kop binary")
+	flag.IntVar(&o.records, "records", 100_000, "records per maximum-throughput run of 1 KiB records (100 B runs send 5 times as many)")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each measures every system once per workload, in rotating order")
+	flag.DurationVar(&o.fixed, "fixed", 10*time.Second, "length of each fixed-rate latency run (0: none)")
+	flag.StringVar(&systems, "systems", "kop,kafka,kop-pulsar,pulsar", "systems to measure, of kop, kafka, kop-pulsar, pulsar")
+	flag.BoolVar(&o.java, "java", true, "also drive the Kafka-protocol systems with Kafka's Java perf tools")
+	flag.StringVar(&o.out, "out", "docs/bench", "directory for results.md and throughput.png (empty: print only)")
+	flag.StringVar(&o.readme, "readme", "README.md", "README whose benchmark section is rewritten (empty: leave it)")
+	flag.BoolVar(&o.extras, "kop-extras", true, "then measure KOP alone: transactions and offset commits")
+	flag.StringVar(&kafkaScript, "kafka-script", kafkaScript, "deploy/kafka/kafka.sh")
+	flag.StringVar(&profileDir, "profile", "", "write KOP's CPU profile (over the rounds) and allocation profile to this directory")
 	flag.Parse()
-	if *withDisk {
-		if err := run(*bin, *records, *size); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if *withPulsar {
-		if err := runPulsar(*bin, *pulsarRecords, *size); err != nil {
-			log.Fatal(err)
-		}
+	o.systems = strings.Split(systems, ",")
+	if err := run(o); err != nil {
+		log.Fatal(err)
 	}
 }
 
-// profileDir, when set, receives KOP's profiles (-profile).
-var profileDir string
+// shape is a workload's partitions and record size.
+type shape struct{ parts, size int }
 
-// javaDefaults makes the plain rows' producer behave as the Java
-// producer's defaults do (-java-defaults).
-var javaDefaults bool
-
-// txnRecords is how many records one transaction of the transactional
-// rows holds.
-const txnRecords = 10_000
-
-type result struct {
-	name              string
-	partitions        int
-	txn               bool
-	prodMBs, prodRecs float64
-	p50, p99          time.Duration
-	consMBs, consRecs float64
+func (sh shape) String() string {
+	if sh.size >= 1024 && sh.size%1024 == 0 {
+		return fmt.Sprintf("%d p, %d KiB", sh.parts, sh.size/1024)
+	}
+	return fmt.Sprintf("%d p, %d B", sh.parts, sh.size)
 }
 
-func run(bin string, n, size int) error {
-	dir, err := os.MkdirTemp("", "kopbench")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	addr, httpAddr, stop, pid, err := startKop(bin, dir)
-	if err != nil {
-		return err
-	}
+var shapes = []shape{{1, 1024}, {8, 1024}, {1, 100}, {8, 100}}
+
+// records is how many records a maximum-throughput run of sh sends:
+// o.records of 1 KiB, proportionally more of smaller ones (at most 5×).
+func (o options) recordsOf(sh shape) int {
+	return o.records * min(5, max(1, 1024/sh.size))
+}
+
+// cellKey names one system, client and shape.
+type cellKey struct {
+	sys, client string
+	sh          shape
+}
+
+// maxRun is one maximum-throughput run: produce, then consume it all.
+type maxRun struct {
+	prodMiBs, consMiBs float64
+	prodRecs           float64 // records/s
+	prodCPU, consCPU   float64 // broker CPU s/GiB
+	p50, p99           time.Duration
+}
+
+// fixedRun is one fixed-rate run.
+type fixedRun struct {
+	rate           float64
+	p50, p99, p999 time.Duration
+}
+
+// bench holds the systems and what they measured.
+type bench struct {
+	o       options
+	systems []*system
+	maxRuns map[cellKey][]maxRun
+	fixed   map[cellKey][]fixedRun
+	rates   map[shape]float64
+	started time.Time
+}
+
+func run(o options) error {
+	b := &bench{o: o, maxRuns: map[cellKey][]maxRun{}, fixed: map[cellKey][]fixedRun{}, rates: map[shape]float64{}, started: time.Now()}
+	stop, err := b.start()
 	defer stop()
-	cpuDone := startCPUProfile(httpAddr, "embedded", 40*time.Second)
-
-	var results []result
-	for _, perTxn := range []int{0, txnRecords} {
-		for _, parts := range []int{1, 8} {
-			r, err := benchOne(addr, fmt.Sprintf("bench-%d-%d", parts, perTxn), parts, n, size, perTxn)
-			if err != nil {
+	if err != nil {
+		return err
+	}
+	var cpuDone func()
+	for _, s := range b.systems {
+		if s.key == "kop" {
+			cpuDone = startCPUProfile(s.httpAddr, "embedded", 60*time.Second)
+		}
+	}
+	// JVMs (Kafka's, Pulsar's, the perf tools') speed up for a while as
+	// they compile: every system and client runs once, unrecorded, first.
+	fmt.Println("Warming up...")
+	for _, s := range b.systems {
+		for _, c := range s.clients(o.java) {
+			if err := b.measureMax(s, c, shape{1, 1024}, warmUp); err != nil {
 				return err
 			}
-			results = append(results, r)
 		}
 	}
-	producer := "1 MiB batches, idempotent"
-	if javaDefaults {
-		producer = "Java's defaults: 16 KiB batches, no idempotence, 5 in flight"
-	}
-	cpuDone()
-	saveProfile(httpAddr, "allocs", "allocs-embedded.pprof")
-	fmt.Printf("\nKOP standalone (embedded log, fsync per append), franz-go (%s), %d uncompressed records of %d random bytes, acks=all;\ntransactional: a transaction per %d records, consumed read_committed\n\n", producer, n, size, txnRecords)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "producer\tpartitions\tproduce MB/s\tproduce rec/s\tp50 latency\tp99 latency\tconsume MB/s\tconsume rec/s\t")
-	for _, r := range results {
-		kind := "plain"
-		if r.txn {
-			kind = "transactional"
+	for round := range o.rounds {
+		for _, sh := range shapes {
+			for _, s := range rotate(b.systems, round) {
+				for _, c := range s.clients(o.java) {
+					if err := b.measureMax(s, c, sh, round); err != nil {
+						return err
+					}
+				}
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%s\t%s\t%.1f\t%.0f\t\n", kind, r.partitions, r.prodMBs, r.prodRecs,
-			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.consMBs, r.consRecs)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	if cpuDone != nil {
+		cpuDone()
 	}
-
-	var commits []commitResult
-	for _, c := range []int{1, 100} {
-		r, err := benchCommits(addr, "bench-8-0", c, 10*time.Second)
+	if o.fixed > 0 {
+		for _, sh := range shapes {
+			if sh.size != 1024 {
+				continue // latency at 1 KiB only: the runs take their full length
+			}
+			b.rates[sh] = b.fixedRate(sh)
+			for round := range o.rounds {
+				for _, s := range rotate(b.systems, round) {
+					for _, c := range s.clients(o.java) {
+						if err := b.measureFixed(s, c, sh, round); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+	}
+	for _, s := range b.systems {
+		if s.key == "kop" {
+			saveProfile(s.httpAddr, "allocs", "allocs-embedded.pprof")
+		}
+	}
+	report := b.report()
+	fmt.Print(report)
+	if o.extras {
+		extra, err := kopExtras(o.bin)
 		if err != nil {
 			return err
 		}
-		commits = append(commits, r)
+		fmt.Print(extra)
+		report += extra
 	}
-	fmt.Printf("\nOffset commits (OffsetCommit of 8 partitions each, written through Raft), 10 s per row\n\n")
-	tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "concurrent committers\tcommits/s\tp50 latency\tp99 latency\t")
-	for _, r := range commits {
-		fmt.Fprintf(tw, "%d\t%.0f\t%s\t%s\t\n", r.committers, r.commitsPerS, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+	if o.out != "" {
+		if err := b.write(report); err != nil {
+			return err
+		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Printf("\nKOP's peak resident memory over the run (VmHWM): %d MiB\n", peakRSS(pid))
 	return nil
 }
 
-// benchOne produces n records to a new topic and consumes them; with
-// perTxn > 0 the producer is transactional, committing every perTxn
-// records, and the consumer reads read_committed.
-func benchOne(addr, topic string, parts, n, size, perTxn int) (result, error) {
+// start starts the systems asked for; the function returned stops them
+// (also after an error).
+func (b *bench) start() (func(), error) {
+	var stops []func()
+	stopAll := func() {
+		for _, f := range slices.Backward(stops) {
+			f()
+		}
+	}
+	want := func(k string) bool { return slices.Contains(b.o.systems, k) }
+	tmp := func(name string) (string, error) {
+		dir, err := os.MkdirTemp("", "kopbench-"+name)
+		if err == nil {
+			stops = append(stops, func() { os.RemoveAll(dir) })
+		}
+		return dir, err
+	}
+	if want("kop") {
+		dir, err := tmp("kop")
+		if err != nil {
+			return stopAll, err
+		}
+		addr, httpAddr, stop, pid, err := startKop(b.o.bin, dir)
+		if err != nil {
+			return stopAll, err
+		}
+		stops = append(stops, stop)
+		b.systems = append(b.systems, &system{key: "kop", name: "KOP", addr: addr, httpAddr: httpAddr, pids: []int{pid}, rssPID: pid})
+	}
+	if want("kafka") {
+		fmt.Println("Starting Apache Kafka (KRaft)...")
+		dir, err := tmp("kafka")
+		if err != nil {
+			return stopAll, err
+		}
+		addr, stop, pid, err := startKafka(dir)
+		if err != nil {
+			return stopAll, err
+		}
+		stops = append(stops, stop)
+		b.systems = append(b.systems, &system{key: "kafka", name: "Apache Kafka", addr: addr, pids: []int{pid}, rssPID: pid})
+	}
+	if want("kop-pulsar") || want("pulsar") {
+		fmt.Println("Starting a Pulsar standalone...")
+		p, err := pulsartest.Start()
+		if err != nil {
+			return stopAll, err
+		}
+		stops = append(stops, func() { p.Stop() })
+		if want("kop-pulsar") {
+			dir, err := tmp("kop-pulsar")
+			if err != nil {
+				return stopAll, err
+			}
+			addr, httpAddr, stop, pid, err := startKop(b.o.bin, dir, "--brokerServiceUrl="+p.ServiceURL, "--webServiceUrl="+p.WebURL)
+			if err != nil {
+				return stopAll, err
+			}
+			stops = append(stops, stop)
+			b.systems = append(b.systems, &system{key: "kop-pulsar", name: "KOP on Pulsar", addr: addr, httpAddr: httpAddr, pids: []int{pid, p.PID()}, rssPID: pid})
+		}
+		if want("pulsar") {
+			b.systems = append(b.systems, &system{key: "pulsar", name: "Pulsar (native)", pulsar: p, pids: []int{p.PID()}, rssPID: p.PID()})
+		}
+	}
+	if len(b.systems) == 0 {
+		return stopAll, fmt.Errorf("no system to measure in -systems %q", strings.Join(b.o.systems, ","))
+	}
+	return stopAll, nil
+}
+
+// rotate starts the systems' order at a different one each round, so none
+// always runs first (or right after the same neighbour).
+func rotate(ss []*system, round int) []*system {
+	k := round % len(ss)
+	return append(slices.Clone(ss[k:]), ss[:k]...)
+}
+
+// topicName is a fresh topic for one run.
+func topicName(s *system, client string, sh shape, round int, kind string) string {
+	c := map[string]string{clientFranz: "go", clientJava: "java", clientPulsar: "native"}[client]
+	name := fmt.Sprintf("bench-%s-%s-%dp-%db-%s%d", s.key, c, sh.parts, sh.size, kind, round)
+	if s.addr == "" {
+		return "persistent://public/default/" + name
+	}
+	return name
+}
+
+// warmUp is the round number of the unrecorded warm-up runs.
+const warmUp = -1
+
+// measureMax produces records as fast as the client goes, then consumes
+// them all from the start, counting the broker's CPU time over each half.
+// The warm-up round sends a fifth of the records and records nothing.
+func (b *bench) measureMax(s *system, client string, sh shape, round int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		return result{}, err
+	n := b.o.recordsOf(sh)
+	kind := "max"
+	if round == warmUp {
+		n, kind = n/5, "warm"
 	}
-	defer admCl.Close()
-	if _, err := kadm.NewClient(admCl).CreateTopic(ctx, int32(parts), 1, nil, topic); err != nil {
-		return result{}, fmt.Errorf("create %s: %w", topic, err)
+	topic := topicName(s, client, sh, round, kind)
+	if err := b.createTopic(ctx, s, topic, sh.parts); err != nil {
+		return err
 	}
-
-	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchMaxBytes(1 << 20),
-		// Uncompressed random values: the bytes measured are the bytes
-		// moved and stored.
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.MaxBufferedRecords(20_000)}
-	if perTxn > 0 {
-		opts = append(opts, kgo.TransactionalID("kopbench-"+topic))
-	} else if javaDefaults {
-		opts = append(opts, kgo.ProducerBatchMaxBytes(16384), kgo.ProducerLinger(0),
-			kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(5))
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return result{}, err
-	}
-	endTxn := func() error {
-		if err := cl.Flush(ctx); err != nil {
-			return err
+	gib := float64(n*sh.size) / (1 << 30) // moved by this run
+	mib := gib * 1024
+	var r maxRun
+	cpu0 := cpuSeconds(s.pids)
+	switch client {
+	case clientFranz, clientPulsar:
+		var ps produceStats
+		var err error
+		if client == clientFranz {
+			ps, err = franzProduce(ctx, s.addr, topic, n, sh.size)
+		} else {
+			ps, err = pulsarProduce(ctx, s.pulsar, topic, n, sh.size)
 		}
-		return cl.EndTransaction(ctx, kgo.TryCommit)
-	}
-	value := make([]byte, size)
-	rand.Read(value)
-	lat := make([]time.Duration, n)
-	var wg sync.WaitGroup
-	var perr error
-	var mu sync.Mutex
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		if perTxn > 0 && i%perTxn == 0 {
-			if i > 0 {
-				if err := endTxn(); err != nil {
-					return result{}, fmt.Errorf("commit: %w", err)
-				}
-			}
-			if err := cl.BeginTransaction(); err != nil {
-				return result{}, fmt.Errorf("begin transaction: %w", err)
-			}
-		}
-		wg.Add(1)
-		sent := time.Now()
-		i := i
-		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
-			lat[i] = time.Since(sent)
-			if err != nil {
-				mu.Lock()
-				perr = err
-				mu.Unlock()
-			}
-			wg.Done()
-		})
-	}
-	wg.Wait()
-	if perTxn > 0 {
-		if err := endTxn(); err != nil {
-			return result{}, fmt.Errorf("commit: %w", err)
-		}
-	}
-	prodDur := time.Since(start)
-	cl.Close()
-	if perr != nil {
-		return result{}, fmt.Errorf("produce: %w", perr)
-	}
-	slices.Sort(lat)
-
-	copts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(32 << 20), kgo.FetchMaxPartitionBytes(8 << 20)}
-	if perTxn > 0 {
-		copts = append(copts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	}
-	cons, err := kgo.NewClient(copts...)
-	if err != nil {
-		return result{}, err
-	}
-	defer cons.Close()
-	start = time.Now()
-	got := 0
-	for got < n {
-		fs := cons.PollFetches(ctx)
-		if ctx.Err() != nil {
-			return result{}, fmt.Errorf("consume: %d of %d records", got, n)
-		}
-		got += fs.NumRecords()
-	}
-	consDur := time.Since(start)
-	mb := float64(n*size) / (1 << 20)
-	return result{
-		name: topic, partitions: parts, txn: perTxn > 0,
-		prodMBs: mb / prodDur.Seconds(), prodRecs: float64(n) / prodDur.Seconds(),
-		p50: lat[n/2], p99: lat[n*99/100],
-		consMBs: mb / consDur.Seconds(), consRecs: float64(n) / consDur.Seconds(),
-	}, nil
-}
-
-// startKop runs `kop standalone` on free loopback ports and returns its
-// Kafka address and a function stopping it by process id.
-// startKop also returns the process id, for its memory figures.
-func startKop(bin, dir string, extra ...string) (addr, httpAddr string, stop func(), pid int, err error) {
-	var ports [3]int
-	for i := range ports {
-		p, err := freeport.Take()
 		if err != nil {
-			return "", "", nil, 0, err
+			return fmt.Errorf("%s, %s, %v: %w", s.name, client, sh, err)
 		}
-		ports[i] = p
-	}
-	addr = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	httpAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
-	logf, err := os.Create(filepath.Join(dir, "kop.log"))
-	if err != nil {
-		return "", "", nil, 0, err
-	}
-	args := append([]string{"standalone",
-		"--kafkaListeners=PLAINTEXT://" + addr,
-		fmt.Sprintf("--raftBindAddress=127.0.0.1:%d", ports[1]),
-		"--httpAddress=" + httpAddr,
-		"--dataDir=" + filepath.Join(dir, "data"),
-		"--logLevel=warn"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return "", "", nil, 0, fmt.Errorf("start %s: %w", bin, err)
-	}
-	stop = func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-done
+		r.prodMiBs, r.prodRecs = mib/ps.dur.Seconds(), float64(n)/ps.dur.Seconds()
+		r.p50, r.p99 = quantile(ps.latency, 0.5), quantile(ps.latency, 0.99)
+	case clientJava:
+		jr, err := javaProduce(ctx, s.addr, topic, n, sh.size, 0)
+		if err != nil {
+			return fmt.Errorf("%s, %s, %v: %w", s.name, client, sh, err)
 		}
-		logf.Close()
+		r.prodMiBs, r.prodRecs = jr.mibs, jr.mibs*(1<<20)/float64(sh.size)
+		r.p50, r.p99 = jr.p50, jr.p99
 	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr, httpAddr, stop, cmd.Process.Pid, nil
+	cpu1 := cpuSeconds(s.pids)
+	switch client {
+	case clientFranz:
+		d, err := franzConsume(ctx, s.addr, topic, n)
+		if err != nil {
+			return fmt.Errorf("%s, %s, %v: %w", s.name, client, sh, err)
+		}
+		r.consMiBs = mib / d.Seconds()
+	case clientPulsar:
+		d, err := pulsarConsume(ctx, s.pulsar, topic, n)
+		if err != nil {
+			return fmt.Errorf("%s, %s, %v: %w", s.name, client, sh, err)
+		}
+		r.consMiBs = mib / d.Seconds()
+	case clientJava:
+		v, err := javaConsume(ctx, s.addr, topic, n)
+		if err != nil {
+			return fmt.Errorf("%s, %s, %v: %w", s.name, client, sh, err)
+		}
+		r.consMiBs = v
+	}
+	cpu2 := cpuSeconds(s.pids)
+	r.prodCPU, r.consCPU = (cpu1-cpu0)/gib, (cpu2-cpu1)/gib
+	if round == warmUp {
+		return nil
+	}
+	k := cellKey{s.key, client, sh}
+	b.maxRuns[k] = append(b.maxRuns[k], r)
+	fmt.Printf("round %d  %-16s %-17s %-11v produce %7.1f MiB/s  consume %7.1f MiB/s  CPU s/GiB %5.1f / %5.1f\n",
+		round+1, s.name, client, sh, r.prodMiBs, r.consMiBs, r.prodCPU, r.consCPU)
+	return nil
+}
+
+func (b *bench) createTopic(ctx context.Context, s *system, topic string, parts int) error {
+	if s.addr == "" {
+		return createPulsarTopic(ctx, s.pulsar.WebURL, topic, parts)
+	}
+	return createKafkaTopic(ctx, s.addr, topic, parts)
+}
+
+// fixedRate is half the slowest system's median maximum produce rate (in
+// records a second) for sh, over the franz-go and pulsar-client-go rows.
+func (b *bench) fixedRate(sh shape) float64 {
+	slowest := 0.0
+	for _, s := range b.systems {
+		for _, c := range []string{clientFranz, clientPulsar} {
+			runs := b.maxRuns[cellKey{s.key, c, sh}]
+			if len(runs) == 0 {
+				continue
+			}
+			m := medianOf(runs, func(r maxRun) float64 { return r.prodRecs })
+			if slowest == 0 || m < slowest {
+				slowest = m
 			}
 		}
 	}
-	stop()
-	return "", "", nil, 0, fmt.Errorf("kop did not become ready; see its log")
+	return max(1000, float64(int(slowest/2/1000))*1000)
 }
 
-// peakRSS is a process's peak resident set (VmHWM) in MiB, -1 when
-// /proc cannot tell.
-func peakRSS(pid int) int64 {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return -1
+// measureFixed sends b.rates[sh] records a second for b.o.fixed and keeps
+// the latency percentiles.
+func (b *bench) measureFixed(s *system, client string, sh shape, round int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), b.o.fixed+5*time.Minute)
+	defer cancel()
+	rate := b.rates[sh]
+	topic := topicName(s, client, sh, round, "fixed")
+	if err := b.createTopic(ctx, s, topic, sh.parts); err != nil {
+		return err
 	}
-	m := regexp.MustCompile(`(?m)^VmHWM:\s+(\d+) kB$`).FindSubmatch(status)
-	if m == nil {
-		return -1
+	r := fixedRun{rate: rate}
+	switch client {
+	case clientFranz, clientPulsar:
+		var lat []time.Duration
+		var err error
+		if client == clientFranz {
+			lat, err = franzFixedRate(ctx, s.addr, topic, sh.size, rate, b.o.fixed)
+		} else {
+			lat, err = pulsarFixedRate(ctx, s.pulsar, topic, sh.size, rate, b.o.fixed)
+		}
+		if err != nil {
+			return fmt.Errorf("%s, %s, %v at %.0f/s: %w", s.name, client, sh, rate, err)
+		}
+		r.p50, r.p99, r.p999 = quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 0.999)
+	case clientJava:
+		jr, err := javaProduce(ctx, s.addr, topic, int(rate*b.o.fixed.Seconds()), sh.size, rate)
+		if err != nil {
+			return fmt.Errorf("%s, %s, %v at %.0f/s: %w", s.name, client, sh, rate, err)
+		}
+		r.p50, r.p99, r.p999 = jr.p50, jr.p99, jr.p999
 	}
-	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	return kb >> 10
+	k := cellKey{s.key, client, sh}
+	b.fixed[k] = append(b.fixed[k], r)
+	fmt.Printf("round %d  %-16s %-17s %-11v at %.0f rec/s: p50 %v  p99 %v  p99.9 %v\n",
+		round+1, s.name, client, sh, rate, r.p50, r.p99, r.p999)
+	return nil
 }
 
-// startCPUProfile, with -profile, takes KOP's CPU profile over the next d
-// (or until the rows are done, whichever is later) into
-// cpu-<name>.pprof; the function returned waits for it.
-func startCPUProfile(httpAddr, name string, d time.Duration) func() {
-	if profileDir == "" {
-		return func() {}
+// write puts the report and the chart into o.out and the summary into the
+// README.
+func (b *bench) write(report string) error {
+	if err := os.MkdirAll(b.o.out, 0o755); err != nil {
+		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		saveProfile(httpAddr, fmt.Sprintf("profile?seconds=%d", int(d.Seconds())), "cpu-"+name+".pprof")
-	}()
-	return func() { <-done }
-}
-
-// saveProfile writes KOP's /debug/pprof/<what> to file in profileDir.
-func saveProfile(httpAddr, what, file string) {
-	if profileDir == "" {
-		return
+	md := filepath.Join(b.o.out, "results.md")
+	if err := os.WriteFile(md, []byte(report), 0o644); err != nil {
+		return err
 	}
-	if err := os.MkdirAll(profileDir, 0o755); err != nil {
-		log.Printf("profile: %v", err)
-		return
+	png := filepath.Join(b.o.out, "throughput.png")
+	if err := b.chart(png); err != nil {
+		return fmt.Errorf("chart: %w", err)
 	}
-	c := http.Client{Timeout: 5 * time.Minute}
-	resp, err := c.Get("http://" + httpAddr + "/debug/pprof/" + what)
-	if err != nil {
-		log.Printf("profile %s: %v", what, err)
-		return
+	fmt.Printf("\nwrote %s and %s\n", md, png)
+	if b.o.readme == "" {
+		return nil
 	}
-	defer resp.Body.Close()
-	path := filepath.Join(profileDir, file)
-	f, err := os.Create(path)
-	if err != nil {
-		log.Printf("profile: %v", err)
-		return
+	if err := b.updateReadme(b.o.readme); err != nil {
+		return err
 	}
-	defer f.Close()
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		log.Printf("profile %s: %v", what, err)
-		return
-	}
-	fmt.Printf("profile: %s (go tool pprof %s)\n", path, path)
+	fmt.Printf("updated the benchmark section of %s\n", b.o.readme)
+	return nil
 }

@@ -85,7 +85,7 @@ up() {
   until admin_ok; do
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "pulsar.sh: Pulsar exited during start-up" >&2
-      tail -n 50 "$data/stdout.log" "$data/pulsar.log" 2>/dev/null >&2 || true
+      tail -n 50 "$data/stdout.log" "$data/pulsar.log" >&2 2>/dev/null || true
       rm -f "$pidfile"
       exit 1
     fi

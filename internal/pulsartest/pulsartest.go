@@ -116,6 +116,21 @@ func (p *Pulsar) Stop() error {
 	return os.RemoveAll(p.Dir)
 }
 
+// PID is the process id of a Pulsar this package started (pulsar.sh
+// records it), for the benchmark's CPU and memory figures; 0 when it was
+// started elsewhere or the pid file cannot be read.
+func (p *Pulsar) PID() int {
+	if p.Dir == "" {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(p.Dir, "pulsar.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
 // Restart stops and starts the same Pulsar (same ports and data).
 func (p *Pulsar) Restart() error {
 	if p.Dir == "" {
