@@ -63,7 +63,12 @@ type frame struct {
 // that completes the response and returns its frame; reserved is the
 // request budget its body holds until then.
 type outgoing struct {
-	frame    []byte
+	frame []byte
+	// parts, when set, are written instead of frame: a Fetch response
+	// cut around its records (fetchframe.go); release then gives the
+	// records' buffers back once they are written.
+	parts    [][]byte
+	release  func()
 	finish   func() []byte
 	reserved int
 	// timed responses answer a request of API key; received, started
@@ -380,11 +385,16 @@ func (c *conn) write() {
 		}
 		c.s.metrics.inFlight.Dec()
 		if broken {
+			if o.release != nil {
+				o.release()
+			}
 			continue // the connection is closing: drain
 		}
-		c.s.metrics.bytesOut.Add(float64(len(frame)))
-		_, err := bw.Write(frame)
+		err := writeOut(bw, frame, o.parts, c.s.metrics.bytesOut.Add)
 		c.s.bufs.Put(frame) // bufio copies what it keeps
+		if o.release != nil {
+			o.release()
+		}
 		if o.timed {
 			c.s.metrics.observe(o.key, o.received, o.started, o.ready, time.Now())
 		}
@@ -400,6 +410,24 @@ func (c *conn) write() {
 			c.cancel()
 		}
 	}
+}
+
+// writeOut writes a frame, or the parts it was cut into, and counts the
+// bytes. bufio copies only what fits its buffer; a large part goes to the
+// socket directly.
+func writeOut(bw *bufio.Writer, frame []byte, parts [][]byte, count func(float64)) error {
+	if parts == nil {
+		count(float64(len(frame)))
+		_, err := bw.Write(frame)
+		return err
+	}
+	for _, p := range parts {
+		count(float64(len(p)))
+		if _, err := bw.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // finish runs a deferred response's finish; nil when it panicked.
@@ -486,12 +514,22 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 			return c.frame(h, resp, flexible)
 		}}, true
 	}
-	defer r.encoded()
 	c.s.metrics.countErrors(h.key, resp)
 	if scoped {
 		scopeResponse(ns, resp)
 	}
-	return outgoing{key: h.key, timed: true, frame: c.frame(h, resp, flexible), closeAfter: r.closeAfter, delay: r.delay}, true
+	o := outgoing{key: h.key, timed: true, closeAfter: r.closeAfter, delay: r.delay}
+	if fr, ok := resp.(*kmsg.FetchResponse); ok {
+		o.frame, o.parts = c.fetchFrame(h, fr, flexible)
+	} else {
+		o.frame = c.frame(h, resp, flexible)
+	}
+	if o.parts != nil {
+		o.release = r.encoded // the parts point into the records
+	} else {
+		r.encoded()
+	}
+	return o, true
 }
 
 func (s *Server) handle(ctx context.Context, a *api, r *request, req kmsg.Request) (resp kmsg.Response, err error) {
@@ -558,7 +596,8 @@ type request struct {
 	delay      time.Duration
 }
 
-// encoded runs the request's releases: its response is in a frame now.
+// encoded runs the request's releases: its response is in a frame now, or
+// (a Fetch response written in parts) on the socket.
 func (r *request) encoded() {
 	for _, f := range r.release {
 		f()

@@ -76,8 +76,11 @@ type Server struct {
 	authz   *authorizer // nil: everything is allowed
 	metrics *metrics
 	// bufs recycles response frames once written (Fetch's are megabytes).
-	bufs   bufpool.Pool
-	closed atomic.Bool
+	bufs bufpool.Pool
+	// fetchSecret is the random half of the markers Fetch responses are
+	// cut at (fetchframe.go).
+	fetchSecret [8]byte
+	closed      atomic.Bool
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -113,13 +116,14 @@ func NewServer(cfg Config, deps Deps, log *slog.Logger) *Server {
 		cfg.Now = time.Now
 	}
 	s := &Server{
-		cfg:       cfg,
-		deps:      deps,
-		log:       log,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
-		metrics:   newMetrics(),
-		perIP:     make(map[string]int),
+		cfg:         cfg,
+		deps:        deps,
+		log:         log,
+		listeners:   make(map[net.Listener]struct{}),
+		conns:       make(map[*conn]struct{}),
+		metrics:     newMetrics(),
+		perIP:       make(map[string]int),
+		fetchSecret: newFetchSecret(),
 	}
 	if cfg.QueuedMaxRequestBytes > 0 {
 		// A request larger than the budget could never be read.

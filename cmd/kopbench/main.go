@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&o.bin, "kop", "bin/kop", "kop binary")
 	flag.IntVar(&o.records, "records", 100_000, "records per maximum-throughput run of 1 KiB records (100 B runs send 5 times as many)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds; each measures every system once per workload, in rotating order")
-	flag.DurationVar(&o.fixed, "fixed", 10*time.Second, "length of each fixed-rate latency run (0: none)")
+	flag.DurationVar(&o.fixed, "fixed", 5*time.Second, "length of each fixed-rate latency run (0: none)")
 	flag.StringVar(&systems, "systems", "kop,kafka,kop-pulsar,pulsar", "systems to measure, of kop, kafka, kop-pulsar, pulsar")
 	flag.BoolVar(&o.java, "java", true, "also drive the Kafka-protocol systems with Kafka's Java perf tools")
 	flag.StringVar(&o.out, "out", "docs/bench", "directory for results.md and throughput.png (empty: print only)")

@@ -16,6 +16,7 @@ import (
 	"github.com/kop-project/kop/scope"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/kop-project/kop/internal/bufpool"
 	"github.com/kop-project/kop/storage"
 	"github.com/kop-project/kop/storage/compaction"
 )
@@ -58,6 +59,9 @@ type Backend struct {
 	cleaner cleanerShared
 	// fsyncTime is the latency of the fsyncs that acknowledge appends.
 	fsyncTime prometheus.Histogram
+	// bufs recycles the buffers reads return, once a fetch response has
+	// been encoded from them (storage.ReadResult.Release).
+	bufs bufpool.Pool
 
 	// ctx ends when the backend closes: the background loops stop and a
 	// cleaning pass in progress gives up.
@@ -192,6 +196,7 @@ func (b *Backend) Open(ctx context.Context, tp storage.TopicPartition, cfg stora
 				st.log.onClose = b.forget
 				st.log.cleaner = &b.cleaner
 				st.log.fsyncTime = b.fsyncTime
+				st.log.bufs = &b.bufs
 			}
 			close(st.done)
 			b.mu.Unlock()

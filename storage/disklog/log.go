@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kop-project/kop/internal/bufpool"
 	"github.com/kop-project/kop/storage"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -69,6 +70,9 @@ type Log struct {
 	// fsyncTime observes those fsyncs (the backend's histogram; nil in
 	// logs opened alone).
 	fsyncTime prometheus.Observer
+	// bufs recycles the buffers Read returns (the backend's pool; nil in
+	// logs opened alone: the garbage collector takes them).
+	bufs *bufpool.Pool
 
 	mu       sync.RWMutex // guards the fields below
 	cfg      storage.TopicConfig

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/kop-project/kop/internal/bufpool"
 	"github.com/kop-project/kop/recordbatch"
 	"github.com/kop-project/kop/storage"
 )
@@ -36,12 +37,15 @@ func (l *Log) Read(ctx context.Context, offset int64, maxBytes int) (storage.Rea
 	v := segView{s: l.segs[i], size: l.segs[i].size, index: l.segs[i].index}
 	l.mu.RUnlock()
 	for {
-		recs, found, err := v.read(offset, maxBytes)
+		recs, buf, found, err := v.read(offset, maxBytes, l.bufs)
 		if err != nil {
 			return res, l.readErr(err)
 		}
 		if found {
 			res.Records = recs
+			if pool := l.bufs; pool != nil {
+				res.Release = func() { pool.Put(buf) }
+			}
 			return res, nil
 		}
 		// offset falls past the last batch of its segment (or compaction
@@ -66,23 +70,32 @@ type segView struct {
 }
 
 // read returns the whole batches from the one containing offset, up to
-// maxBytes but at least that one batch, read with a single ReadAt. found
-// is false when the segment holds no batch at or after offset.
-func (v segView) read(offset int64, maxBytes int) ([]byte, bool, error) {
+// maxBytes but at least that one batch, read with a single ReadAt into a
+// buffer from pool (when not nil), which it also returns for the caller
+// to give back. found is false when the segment holds no batch at or
+// after offset.
+func (v segView) read(offset int64, maxBytes int, pool *bufpool.Pool) (recs, buf []byte, found bool, err error) {
 	if !v.s.acquire() {
-		return nil, false, errSegmentGone
+		return nil, nil, false, errSegmentGone
 	}
 	defer v.s.release()
 	pos, h, found, err := v.s.findBatch(v.index, v.size, offset)
 	if err != nil || !found {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	n := max(int64(h.Size()), min(int64(maxBytes), v.size-pos))
-	buf := make([]byte, n)
+	n := int(max(int64(h.Size()), min(int64(maxBytes), v.size-pos)))
+	if pool != nil {
+		buf = pool.Get(n)[:n]
+	} else {
+		buf = make([]byte, n)
+	}
 	if _, err := v.s.f.ReadAt(buf, pos); err != nil {
-		return nil, false, fmt.Errorf("%w: read %s at %d: %w", storage.ErrIO, filepath.Base(v.s.path), pos, err)
+		if pool != nil {
+			pool.Put(buf)
+		}
+		return nil, nil, false, fmt.Errorf("%w: read %s at %d: %w", storage.ErrIO, filepath.Base(v.s.path), pos, err)
 	}
-	return buf[:recordbatch.WholeBatches(buf)], true, nil
+	return buf[:recordbatch.WholeBatches(buf)], buf, true, nil
 }
 
 // errSegmentGone: retention or Close released a segment between a
