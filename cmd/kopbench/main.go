@@ -121,10 +121,12 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	var cpuDone func()
+	// -profile: each KOP's CPU profile over the rounds, embedded and on
+	// Pulsar.
+	var cpuDone []func()
 	for _, s := range b.systems {
-		if s.key == "kop" {
-			cpuDone = startCPUProfile(s.httpAddr, "embedded", 60*time.Second)
+		if s.httpAddr != "" {
+			cpuDone = append(cpuDone, startCPUProfile(s.httpAddr, s.key))
 		}
 	}
 	// JVMs (Kafka's, Pulsar's, the perf tools') speed up for a while as
@@ -148,8 +150,8 @@ func run(o options) error {
 			}
 		}
 	}
-	if cpuDone != nil {
-		cpuDone()
+	for _, done := range cpuDone {
+		done()
 	}
 	if o.fixed > 0 {
 		for _, sh := range shapes {
@@ -169,8 +171,8 @@ func run(o options) error {
 		}
 	}
 	for _, s := range b.systems {
-		if s.key == "kop" {
-			saveProfile(s.httpAddr, "allocs", "allocs-embedded.pprof")
+		if s.httpAddr != "" {
+			saveProfile(s.httpAddr, "allocs", "allocs-"+s.key+".pprof")
 		}
 	}
 	report := b.report()

@@ -13,19 +13,27 @@ import (
 // profileDir, when set, receives KOP's profiles (-profile).
 var profileDir string
 
-// startCPUProfile, with -profile, takes KOP's CPU profile over the next d
-// (or until the rows are done, whichever is later) into
-// cpu-<name>.pprof; the function returned waits for it.
-func startCPUProfile(httpAddr, name string, d time.Duration) func() {
+// startCPUProfile, with -profile, takes KOP's CPU profile in one-minute
+// pieces, cpu-<name>-1.pprof, -2, ..., until the function returned is
+// called, which waits for the piece under way (`go tool pprof` merges
+// the pieces given together).
+func startCPUProfile(httpAddr, name string) func() {
 	if profileDir == "" {
 		return func() {}
 	}
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		saveProfile(httpAddr, fmt.Sprintf("profile?seconds=%d", int(d.Seconds())), "cpu-"+name+".pprof")
+		for i := 1; ; i++ {
+			saveProfile(httpAddr, "profile?seconds=60", fmt.Sprintf("cpu-%s-%d.pprof", name, i))
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
 	}()
-	return func() { <-done }
+	return func() { close(stop); <-done }
 }
 
 // saveProfile writes KOP's /debug/pprof/<what> to file in profileDir.
