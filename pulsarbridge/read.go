@@ -16,6 +16,11 @@ import (
 // maxCursors bounds the cached readers of one partition.
 const maxCursors = 8
 
+// readerQueue is how many entries a reader fetches ahead (pulsar-client-go's
+// default is 1,000): entries are Kafka batches of up to a MiB, so the
+// default would let one reader of a backlog hold a GiB.
+const readerQueue = 100
+
 // cursor is a cached Pulsar reader positioned at the entry whose base
 // offset is next (or holding that entry in peeked).
 type cursor struct {
@@ -216,6 +221,7 @@ func (l *partitionLog) cursorAt(ctx context.Context, offset int64, cached bool) 
 		StartMessageID:          id,
 		StartMessageIDInclusive: true,
 		BackoffPolicyFunc:       newReconnectBackoff,
+		ReceiverQueueSize:       readerQueue,
 	})
 	if err != nil {
 		return nil, unavailable("reader for "+l.topic, err)

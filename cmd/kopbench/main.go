@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kop-project/kop/internal/pulsartest"
@@ -110,12 +111,12 @@ type bench struct {
 	systems []*system
 	maxRuns map[cellKey][]maxRun
 	fixed   map[cellKey][]fixedRun
-	rates   map[shape]float64
+	rates   map[cellKey]float64 // fixed rates by shape and client (sys unset)
 	started time.Time
 }
 
 func run(o options) error {
-	b := &bench{o: o, maxRuns: map[cellKey][]maxRun{}, fixed: map[cellKey][]fixedRun{}, rates: map[shape]float64{}, started: time.Now()}
+	b := &bench{o: o, maxRuns: map[cellKey][]maxRun{}, fixed: map[cellKey][]fixedRun{}, rates: map[cellKey]float64{}, started: time.Now()}
 	stop, err := b.start()
 	defer stop()
 	if err != nil {
@@ -158,7 +159,9 @@ func run(o options) error {
 			if sh.size != 1024 {
 				continue // latency at 1 KiB only: the runs take their full length
 			}
-			b.rates[sh] = b.fixedRate(sh)
+			b.rates[cellKey{client: clientFranz, sh: sh}] = b.fixedRate(sh, clientFranz, clientPulsar)
+			b.rates[cellKey{client: clientPulsar, sh: sh}] = b.rates[cellKey{client: clientFranz, sh: sh}]
+			b.rates[cellKey{client: clientJava, sh: sh}] = b.fixedRate(sh, clientJava)
 			for round := range o.rounds {
 				for _, s := range rotate(b.systems, round) {
 					for _, c := range s.clients(o.java) {
@@ -300,6 +303,8 @@ func (b *bench) measureMax(s *system, client string, sh shape, round int) error 
 		return err
 	}
 	gib := float64(n*sh.size) / (1 << 30) // moved by this run
+	// No run pays for the writeback of the one before it.
+	syscall.Sync()
 	mib := gib * 1024
 	var r maxRun
 	cpu0 := cpuSeconds(s.pids)
@@ -366,11 +371,12 @@ func (b *bench) createTopic(ctx context.Context, s *system, topic string, parts 
 }
 
 // fixedRate is half the slowest system's median maximum produce rate (in
-// records a second) for sh, over the franz-go and pulsar-client-go rows.
-func (b *bench) fixedRate(sh shape) float64 {
+// records a second) for sh among the rows of the given clients: the Go
+// clients share one rate, the Java tool (slower on its own) has its own.
+func (b *bench) fixedRate(sh shape, clients ...string) float64 {
 	slowest := 0.0
 	for _, s := range b.systems {
-		for _, c := range []string{clientFranz, clientPulsar} {
+		for _, c := range clients {
 			runs := b.maxRuns[cellKey{s.key, c, sh}]
 			if len(runs) == 0 {
 				continue
@@ -384,16 +390,17 @@ func (b *bench) fixedRate(sh shape) float64 {
 	return max(1000, float64(int(slowest/2/1000))*1000)
 }
 
-// measureFixed sends b.rates[sh] records a second for b.o.fixed and keeps
-// the latency percentiles.
+// measureFixed sends the client's fixed rate for sh for b.o.fixed and
+// keeps the latency percentiles.
 func (b *bench) measureFixed(s *system, client string, sh shape, round int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), b.o.fixed+5*time.Minute)
 	defer cancel()
-	rate := b.rates[sh]
+	rate := b.rates[cellKey{client: client, sh: sh}]
 	topic := topicName(s, client, sh, round, "fixed")
 	if err := b.createTopic(ctx, s, topic, sh.parts); err != nil {
 		return err
 	}
+	syscall.Sync()
 	r := fixedRun{rate: rate}
 	switch client {
 	case clientFranz, clientPulsar:

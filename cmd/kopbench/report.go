@@ -113,6 +113,7 @@ func (b *bench) report() string {
 		"(16 KiB batches, no linger, idempotent), consumer in a group of its own, `fetch.MB.sec` (group join excluded). "+
 		"pulsar-client-go: batches up to 1 MiB or 1,000 records, 20,000 pending, exclusive subscription. "+
 		"Broker CPU is user + system time of the broker's processes (KOP on Pulsar: KOP and Pulsar; native: Pulsar) per GiB moved. "+
+		"Every run starts with sync(2), so none pays for the writeback of the one before. "+
 		"%d rounds; systems take turns within each round; medians, ± the spread (max − min) / median. "+
 		"This machine is shared and small: read ratios as rough.\n\n", b.o.rounds)
 
@@ -138,7 +139,7 @@ func (b *bench) report() string {
 	}
 	if len(b.fixed) > 0 {
 		fmt.Fprintf(&w, "\n## Latency at a fixed rate\n\n")
-		fmt.Fprintf(&w, "Half the slowest system's median maximum (franz-go and pulsar-client-go rows) for %v each; "+
+		fmt.Fprintf(&w, "Half the slowest system's median maximum for %v each: one rate for the franz-go and pulsar-client-go rows, another for the Java tool's (its own maximum is lower); "+
 			"franz-go and pulsar-client-go latencies count from when each record was due, the Java tool's from its send call (whole ms).\n\n", b.o.fixed)
 		fmt.Fprintf(&w, "| system | client | workload | records/s | p50 | p99 | p99.9 |\n|---|---|---|---|---|---|---|\n")
 		for _, sh := range shapes {
