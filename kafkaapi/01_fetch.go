@@ -27,10 +27,15 @@ type fetchPart struct {
 	req  kmsg.FetchRequestTopicPartition
 	resp *kmsg.FetchResponseTopicPartition
 	p    *partition.Partition
+	// region, when set, holds the partition's records instead of
+	// resp.RecordBatches: a part of a segment file the connection sends
+	// with sendfile (fetchframe.go).
+	region *storage.Region
 }
 
 func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	r.regions = map[*kmsg.FetchResponseTopicPartition]*storage.Region{}
 	if req.SessionID != 0 {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
@@ -137,6 +142,8 @@ func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, 
 	for _, fp := range parts {
 		sp := fp.resp
 		sp.RecordBatches = []byte{}
+		fp.region = nil
+		delete(r.regions, sp)
 		sp.ErrorCode = 0
 		sp.AbortedTransactions = nil
 		l := fp.p.Log()
@@ -154,6 +161,27 @@ func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, 
 		}
 		if budget <= 0 {
 			budget = 1
+		}
+		if rr, ok := l.(storage.RegionReader); ok && !committed && r.conn != nil && r.conn.sendfile {
+			reg, ok, err := rr.ReadRegion(ctx, fp.req.FetchOffset, budget)
+			if err != nil {
+				sp.ErrorCode = errorCode(err)
+				if !errors.Is(err, storage.ErrOffsetOutOfRange) {
+					s.log.Warn("fetch read failed", "topic", fp.p.Topic(), "partition", fp.req.Partition, "offset", fp.req.FetchOffset, "err", err)
+				}
+				failed = true
+				continue
+			}
+			if ok {
+				sp.HighWatermark, sp.LogStartOffset = reg.HighWatermark, reg.LogStartOffset
+				if reg.Len > 0 {
+					fp.region = &reg
+					r.regions[sp] = &reg
+					r.release = append(r.release, reg.Release)
+				}
+				total += reg.Len
+				continue
+			}
 		}
 		res, err := l.Read(ctx, fp.req.FetchOffset, budget)
 		if err != nil {
@@ -258,7 +286,11 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, deadline time.Time) b
 // countFetched adds what a fetch returns to its topics' counters.
 func (s *Server) countFetched(parts []*fetchPart) {
 	for _, fp := range parts {
-		if n := len(fp.resp.RecordBatches); n > 0 {
+		if reg := fp.region; reg != nil {
+			tm := s.metrics.topics.of(fp.p.Topic())
+			tm.bytesOut.Add(float64(reg.Len))
+			tm.messagesOut.Add(float64(reg.Records))
+		} else if n := len(fp.resp.RecordBatches); n > 0 {
 			tm := s.metrics.topics.of(fp.p.Topic())
 			tm.bytesOut.Add(float64(n))
 			tm.messagesOut.Add(float64(recordbatch.CountRecords(fp.resp.RecordBatches)))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kop-project/kop/scope"
 	"github.com/kop-project/kop/security"
+	"github.com/kop-project/kop/storage"
 )
 
 // conn is one client connection. A reader goroutine reads frames ahead
@@ -29,12 +30,15 @@ import (
 // responses in request order as they complete. A request of any other API
 // waits until the Produce requests before it completed.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	lis    Listener
-	auth   authState   // the worker's (auth.go)
-	authed atomic.Bool // auth.done, for the reader
-	host   string      // the client's address, as ACL hosts name it
+	s  *Server
+	nc net.Conn
+	// sendfile: nc is a plain TCP connection, which fetches write record
+	// regions to with sendfile(2) (not TLS, which must encrypt them).
+	sendfile bool
+	lis      Listener
+	auth     authState   // the worker's (auth.go)
+	authed   atomic.Bool // auth.done, for the reader
+	host     string      // the client's address, as ACL hosts name it
 	// ns is the tenant namespace the principal works in (scope.go); the
 	// worker's, set by authentication.
 	ns     scope.Namespace
@@ -66,8 +70,8 @@ type outgoing struct {
 	frame []byte
 	// parts, when set, are written instead of frame: a Fetch response
 	// cut around its records (fetchframe.go); release then gives the
-	// records' buffers back once they are written.
-	parts    [][]byte
+	// records' buffers and files back once they are written.
+	parts    []outPart
 	release  func()
 	finish   func() []byte
 	reserved int
@@ -91,7 +95,8 @@ func newConn(s *Server, nc net.Conn, lis Listener) *conn {
 	if lis.TLS != nil {
 		nc = tls.Server(nc, lis.TLS)
 	}
-	return &conn{s: s, nc: nc, lis: lis, host: host, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
+	_, plain := nc.(*net.TCPConn)
+	return &conn{s: s, nc: nc, lis: lis, host: host, sendfile: plain, ctx: ctx, cancel: cancel, readCtx: readCtx, readCancel: readCancel,
 		frames: make(chan frame, s.cfg.MaxInFlight), drained: make(chan struct{}, 1),
 		out: make(chan outgoing, s.cfg.MaxInFlight)}
 }
@@ -390,7 +395,7 @@ func (c *conn) write() {
 			}
 			continue // the connection is closing: drain
 		}
-		err := writeOut(bw, frame, o.parts, c.s.metrics.bytesOut.Add)
+		err := c.writeOut(bw, frame, o.parts)
 		c.s.bufs.Put(frame) // bufio copies what it keeps
 		if o.release != nil {
 			o.release()
@@ -414,16 +419,28 @@ func (c *conn) write() {
 
 // writeOut writes a frame, or the parts it was cut into, and counts the
 // bytes. bufio copies only what fits its buffer; a large part goes to the
-// socket directly.
-func writeOut(bw *bufio.Writer, frame []byte, parts [][]byte, count func(float64)) error {
+// socket directly, and a file region goes with sendfile(2) after what is
+// buffered.
+func (c *conn) writeOut(bw *bufio.Writer, frame []byte, parts []outPart) error {
+	count := c.s.metrics.bytesOut.Add
 	if parts == nil {
 		count(float64(len(frame)))
 		_, err := bw.Write(frame)
 		return err
 	}
 	for _, p := range parts {
-		count(float64(len(p)))
-		if _, err := bw.Write(p); err != nil {
+		if p.file == nil {
+			count(float64(len(p.b)))
+			if _, err := bw.Write(p.b); err != nil {
+				return err
+			}
+			continue
+		}
+		count(float64(p.n))
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+		if err := sendFile(c.nc, p.file, p.pos, p.n); err != nil {
 			return err
 		}
 	}
@@ -520,7 +537,7 @@ func (c *conn) execute(body []byte) (outgoing, bool) {
 	}
 	o := outgoing{key: h.key, timed: true, closeAfter: r.closeAfter, delay: r.delay}
 	if fr, ok := resp.(*kmsg.FetchResponse); ok {
-		o.frame, o.parts = c.fetchFrame(h, fr, flexible)
+		o.frame, o.parts = c.fetchFrame(h, fr, flexible, r.regions)
 	} else {
 		o.frame = c.frame(h, resp, flexible)
 	}
@@ -590,6 +607,9 @@ type request struct {
 	// release gives back buffers the response points into (records read
 	// for a fetch) once it is encoded.
 	release []func()
+	// regions are a Fetch response's records that stay in their segment
+	// files, by partition, for the writer to send with sendfile.
+	regions map[*kmsg.FetchResponseTopicPartition]*storage.Region
 	// closeAfter closes the connection once the response is written,
 	// delay after it was handled (failed authentication).
 	closeAfter bool

@@ -3,9 +3,14 @@ package kafkaapi
 import (
 	"bytes"
 	"math/rand/v2"
+	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kop-project/kop/storage"
 )
 
 // randomFetchResponse is a Fetch response of version v with a mix of
@@ -59,11 +64,48 @@ func randomFetchResponse(rng *rand.Rand, v int16) *kmsg.FetchResponse {
 }
 
 // joined is what the writer sends for a frame and its parts.
-func joined(frame []byte, parts [][]byte) []byte {
+func joined(t *testing.T, frame []byte, parts []outPart) []byte {
+	t.Helper()
 	if parts == nil {
 		return frame
 	}
-	return bytes.Join(parts, nil)
+	var out []byte
+	for _, p := range parts {
+		if p.file == nil {
+			out = append(out, p.b...)
+			continue
+		}
+		b := make([]byte, p.n)
+		if _, err := p.file.ReadAt(b, p.pos); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b...)
+	}
+	return out
+}
+
+// toRegions moves some partitions' records into a file, as regions.
+func toRegions(t *testing.T, rng *rand.Rand, f *os.File, resp *kmsg.FetchResponse, all bool) map[*kmsg.FetchResponseTopicPartition]*storage.Region {
+	regions := map[*kmsg.FetchResponseTopicPartition]*storage.Region{}
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			sp := &resp.Topics[i].Partitions[j]
+			if len(sp.RecordBatches) == 0 || !all && rng.IntN(2) == 0 {
+				continue
+			}
+			st, err := f.Stat()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pos := st.Size() + int64(rng.IntN(100))
+			if _, err := f.WriteAt(sp.RecordBatches, pos); err != nil {
+				t.Fatal(err)
+			}
+			regions[sp] = &storage.Region{File: f, Pos: pos, Len: len(sp.RecordBatches)}
+			sp.RecordBatches = []byte{}
+		}
+	}
+	return regions
 }
 
 // TestFetchFrameMatchesEncoding: a Fetch response cut around its records
@@ -71,23 +113,33 @@ func joined(frame []byte, parts [][]byte) []byte {
 func TestFetchFrameMatchesEncoding(t *testing.T) {
 	c := &conn{s: &Server{fetchSecret: newFetchSecret()}}
 	rng := rand.New(rand.NewPCG(1, 2))
+	f, err := os.CreateTemp(t.TempDir(), "segment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
 	for v := int16(4); v <= 17; v++ {
 		for i := range 200 {
 			resp := randomFetchResponse(rng, v)
 			h := header{correlationID: int32(i)}
 			flexibleHeader := resp.IsFlexible()
 			want := append([]byte(nil), c.frame(h, resp, flexibleHeader)...)
-			frame, parts := c.fetchFrame(h, resp, flexibleHeader)
-			got := joined(frame, parts)
-			if !bytes.Equal(got, want) {
-				t.Fatalf("v%d response %d: %d bytes in parts, want the %d kmsg encodes", v, i, len(got), len(want))
-			}
-			// The response itself is left as it was.
-			if again := c.frame(h, resp, flexibleHeader); !bytes.Equal(again, want) {
-				t.Fatalf("v%d response %d: fetchFrame changed the response", v, i)
-			}
 			records := 0
 			c.s.eachRecords(resp, func(*[]byte) { records++ })
+			var regions map[*kmsg.FetchResponseTopicPartition]*storage.Region
+			if i%2 == 1 {
+				regions = toRegions(t, rng, f, resp, false)
+			}
+			before := append([]byte(nil), c.frame(h, resp, flexibleHeader)...)
+			frame, parts := c.fetchFrame(h, resp, flexibleHeader, regions)
+			got := joined(t, frame, parts)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("v%d response %d (%d regions): %d bytes in parts, want the %d kmsg encodes", v, i, len(regions), len(got), len(want))
+			}
+			// The response itself is left as it was.
+			if again := c.frame(h, resp, flexibleHeader); !bytes.Equal(again, before) {
+				t.Fatalf("v%d response %d: fetchFrame changed the response", v, i)
+			}
 			if records > 0 && parts == nil {
 				t.Fatalf("v%d response %d: %d record sets, encoded whole", v, i, records)
 			}
@@ -113,15 +165,91 @@ func TestFetchFrameMarkerElsewhere(t *testing.T) {
 		resp.Topics = append(resp.Topics, rt)
 		h := header{correlationID: 9}
 		want := append([]byte(nil), c.frame(h, resp, resp.IsFlexible())...)
-		frame, parts := c.fetchFrame(h, resp, resp.IsFlexible())
-		if v < 13 && parts != nil {
-			t.Errorf("v%d: cut at a marker in the topic name", v)
+		for _, asRegion := range []bool{false, true} {
+			var regions map[*kmsg.FetchResponseTopicPartition]*storage.Region
+			if asRegion {
+				f, err := os.CreateTemp(t.TempDir(), "segment")
+				if err != nil {
+					t.Fatal(err)
+				}
+				regions = toRegions(t, rand.New(rand.NewPCG(0, 0)), f, resp, true)
+				if len(regions) != 1 {
+					t.Fatalf("%d regions", len(regions))
+				}
+				defer f.Close()
+			}
+			frame, parts := c.fetchFrame(h, resp, resp.IsFlexible(), regions)
+			if v < 13 && parts != nil {
+				t.Errorf("v%d: cut at a marker in the topic name", v)
+			}
+			if v >= 13 && parts == nil {
+				t.Errorf("v%d: encoded whole, with no name in the frame", v)
+			}
+			if !bytes.Equal(joined(t, frame, parts), want) {
+				t.Errorf("v%d (regions %v): the whole encoding differs from kmsg's", v, asRegion)
+			}
+			if asRegion {
+				rp.RecordBatches = bytes.Repeat([]byte{7}, 5000)
+				resp.Topics[0].Partitions[0] = rp
+			}
 		}
-		if v >= 13 && parts == nil {
-			t.Errorf("v%d: encoded whole, with no name in the frame", v)
+	}
+}
+
+// TestSendFile: sendFile moves a file range to a TCP peer, also when it is
+// larger than the socket buffers (the peer reads slowly: EAGAIN), and
+// refuses a connection that is not plain TCP.
+func TestSendFile(t *testing.T) {
+	data := make([]byte, 12<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "segment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	const pos, n = 12345, 10 << 20
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
 		}
-		if !bytes.Equal(joined(frame, parts), want) {
-			t.Errorf("v%d: the whole encoding differs from kmsg's", v)
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Minute))
+		buf := make([]byte, n)
+		for read := 0; read < n; {
+			m, err := c.Read(buf[read:min(n, read+64<<10)])
+			if err != nil {
+				break
+			}
+			read += m
 		}
+		got <- buf
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetWriteDeadline(time.Now().Add(time.Minute))
+	if err := sendFile(c, f, pos, n); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; !bytes.Equal(b, data[pos:pos+n]) {
+		t.Fatal("the peer received other bytes than the file range")
+	}
+	if err := sendFile(&net.UnixConn{}, f, 0, 1); err == nil {
+		t.Error("sendfile on a non-TCP connection: no error")
 	}
 }

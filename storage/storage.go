@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/kop-project/kop/recordbatch"
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,6 +82,30 @@ type ReadResult struct {
 	// reuse; a caller that calls it must not touch Records afterwards.
 	// Not calling it is fine: the garbage collector takes the buffer.
 	Release func()
+}
+
+// A RegionReader is a PartitionLog that can serve a read as a region of a
+// file, for a connection to send with sendfile(2) instead of copying the
+// records through user space. The embedded log is one.
+type RegionReader interface {
+	// ReadRegion returns whole batches from the one holding offset, at
+	// least that one and at most maxBytes otherwise, as Read does, but
+	// maybe fewer (it stops at a batch boundary it knows without reading
+	// the file). ok is false when it cannot serve this read as a region;
+	// the caller then calls Read. Errors are Read's.
+	ReadRegion(ctx context.Context, offset int64, maxBytes int) (r Region, ok bool, err error)
+}
+
+// Region is records in a file: Len bytes from Pos, whole batches spanning
+// Records offsets. The file stays open until Release, which the caller
+// must call once it has sent them.
+type Region struct {
+	File                          *os.File
+	Pos                           int64
+	Len                           int
+	Records                       int64
+	LogStartOffset, HighWatermark int64
+	Release                       func()
 }
 
 // PartitionLog is the seam between the Kafka protocol and a storage backend:

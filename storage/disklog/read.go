@@ -34,7 +34,7 @@ func (l *Log) Read(ctx context.Context, offset int64, maxBytes int) (storage.Rea
 		return res, nil
 	}
 	i := max(sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset })-1, 0)
-	v := segView{s: l.segs[i], size: l.segs[i].size, index: l.segs[i].index}
+	v := l.viewOf(i)
 	l.mu.RUnlock()
 	for {
 		recs, buf, found, err := v.read(offset, maxBytes, l.bufs)
@@ -57,16 +57,98 @@ func (l *Log) Read(ctx context.Context, offset int64, maxBytes int) (storage.Rea
 			l.mu.RUnlock()
 			return res, nil
 		}
-		v = segView{s: l.segs[j], size: l.segs[j].size, index: l.segs[j].index}
+		v = l.viewOf(j)
 		l.mu.RUnlock()
 	}
+}
+
+// ReadRegion implements storage.RegionReader. Compacted logs are read with
+// Read: their offsets have holes, so the offsets a region spans would
+// overstate the records sent.
+func (l *Log) ReadRegion(ctx context.Context, offset int64, maxBytes int) (storage.Region, bool, error) {
+	var reg storage.Region
+	if err := ctx.Err(); err != nil {
+		return reg, false, err
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return reg, false, storage.ErrClosed
+	}
+	if l.cfg.Compact {
+		l.mu.RUnlock()
+		return reg, false, nil
+	}
+	reg.LogStartOffset, reg.HighWatermark = l.logStart, l.logEnd
+	if offset < l.logStart || offset > l.logEnd {
+		l.mu.RUnlock()
+		return reg, false, fmt.Errorf("%w: offset %d, log is [%d, %d]", storage.ErrOffsetOutOfRange, offset, reg.LogStartOffset, reg.HighWatermark)
+	}
+	if offset == l.logEnd {
+		l.mu.RUnlock()
+		return reg, true, nil
+	}
+	i := max(sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset })-1, 0)
+	v := l.viewOf(i)
+	l.mu.RUnlock()
+	for {
+		r, found, err := v.region(offset, maxBytes)
+		if err != nil {
+			return reg, false, l.readErr(err)
+		}
+		if found {
+			r.LogStartOffset, r.HighWatermark = reg.LogStartOffset, reg.HighWatermark
+			return r, true, nil
+		}
+		l.mu.RLock()
+		base := v.s.base
+		j := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > base })
+		if l.closed || j >= len(l.segs) {
+			l.mu.RUnlock()
+			return reg, true, nil
+		}
+		v = l.viewOf(j)
+		l.mu.RUnlock()
+	}
+}
+
+// viewOf snapshots segment i's published state; l.mu must be held.
+func (l *Log) viewOf(i int) segView {
+	s := l.segs[i]
+	return segView{s: s, size: s.size, next: s.next, index: s.index}
 }
 
 // segView is a reader's snapshot of a segment's published state.
 type segView struct {
 	s     *segment
 	size  int64
+	next  int64 // the offset after the last batch within size
 	index []offsetEntry
+}
+
+// region is read's answer as a region of the segment file, pinned (the
+// segment acquired) until its Release. It ends at the last batch boundary
+// it knows within maxBytes: the end of the segment, or an index entry;
+// at least the first batch.
+func (v segView) region(offset int64, maxBytes int) (storage.Region, bool, error) {
+	var r storage.Region
+	if !v.s.acquire() {
+		return r, false, errSegmentGone
+	}
+	pos, h, found, err := v.s.findBatch(v.index, v.size, offset)
+	if err != nil || !found {
+		v.s.release()
+		return r, false, err
+	}
+	end, endOffset := pos+int64(h.Size()), h.NextOffset()
+	if limit := pos + int64(maxBytes); limit >= v.size {
+		end, endOffset = v.size, v.next
+	} else if k := sort.Search(len(v.index), func(k int) bool { return int64(v.index[k].pos) > limit }); k > 0 && int64(v.index[k-1].pos) > end {
+		end, endOffset = int64(v.index[k-1].pos), v.s.base+int64(v.index[k-1].rel)
+	}
+	r.File, r.Pos, r.Len, r.Records = v.s.f, pos, int(end-pos), endOffset-h.BaseOffset
+	r.Release = v.s.release
+	return r, true, nil
 }
 
 // read returns the whole batches from the one containing offset, up to
@@ -138,7 +220,7 @@ func (l *Log) OffsetForTimestamp(ctx context.Context, ts int64) (int64, int64, e
 	var views []tview
 	for _, s := range l.segs {
 		if s.size > 0 && s.maxTs >= ts {
-			views = append(views, tview{segView{s, s.size, s.index}, s.maxTs, s.timeIndex})
+			views = append(views, tview{segView{s: s, size: s.size, next: s.next, index: s.index}, s.maxTs, s.timeIndex})
 		}
 	}
 	l.mu.RUnlock()
