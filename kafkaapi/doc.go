@@ -16,6 +16,12 @@
 // one connection are stored in flight together. Any other request waits
 // until the produce requests before it are complete.
 //
+// Fetch responses are not re-encoded around their records
+// (fetchframe.go): the frame is cut where each partition's records go and
+// the writer sends them in between, from the storage's read buffer, or,
+// on a plain TCP connection, from the embedded log's segment file with
+// sendfile(2) (storage.RegionReader).
+//
 // With tenancy (scope.go), a client that logged in with a Pulsar token
 // works in its tenant's namespace: the worker rewrites the names of each
 // decoded request to the stored, namespace-qualified names before the
