@@ -139,6 +139,14 @@ func (s *Server) handleFetch(ctx context.Context, r *request, req *kmsg.FetchReq
 // skips.
 func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, maxBytes int, committed bool) (int, bool) {
 	total, failed := 0, false
+	// readFailed answers a partition whose read failed.
+	readFailed := func(fp *fetchPart, err error) {
+		fp.resp.ErrorCode = errorCode(err)
+		if !errors.Is(err, storage.ErrOffsetOutOfRange) {
+			s.log.Warn("fetch read failed", "topic", fp.p.Topic(), "partition", fp.req.Partition, "offset", fp.req.FetchOffset, "err", err)
+		}
+		failed = true
+	}
 	for _, fp := range parts {
 		sp := fp.resp
 		sp.RecordBatches = []byte{}
@@ -165,11 +173,7 @@ func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, 
 		if rr, ok := l.(storage.RegionReader); ok && !committed && r.conn != nil && r.conn.sendfile {
 			reg, ok, err := rr.ReadRegion(ctx, fp.req.FetchOffset, budget)
 			if err != nil {
-				sp.ErrorCode = errorCode(err)
-				if !errors.Is(err, storage.ErrOffsetOutOfRange) {
-					s.log.Warn("fetch read failed", "topic", fp.p.Topic(), "partition", fp.req.Partition, "offset", fp.req.FetchOffset, "err", err)
-				}
-				failed = true
+				readFailed(fp, err)
 				continue
 			}
 			if ok {
@@ -185,11 +189,7 @@ func (s *Server) readParts(ctx context.Context, r *request, parts []*fetchPart, 
 		}
 		res, err := l.Read(ctx, fp.req.FetchOffset, budget)
 		if err != nil {
-			sp.ErrorCode = errorCode(err)
-			if !errors.Is(err, storage.ErrOffsetOutOfRange) {
-				s.log.Warn("fetch read failed", "topic", fp.p.Topic(), "partition", fp.req.Partition, "offset", fp.req.FetchOffset, "err", err)
-			}
-			failed = true
+			readFailed(fp, err)
 			continue
 		}
 		sp.HighWatermark = res.HighWatermark

@@ -156,18 +156,6 @@ func (c *conn) fetchFrame(h header, resp *kmsg.FetchResponse, flexibleHeader boo
 	return frame, parts
 }
 
-// eachRecords calls f with every non-empty record set of resp, in the
-// order they are encoded.
-func (s *Server) eachRecords(resp *kmsg.FetchResponse, f func(*[]byte)) {
-	for i := range resp.Topics {
-		for j := range resp.Topics[i].Partitions {
-			if rb := &resp.Topics[i].Partitions[j].RecordBatches; len(*rb) > 0 {
-				f(rb)
-			}
-		}
-	}
-}
-
 // sendFile writes n bytes of f from pos to nc with sendfile(2), waiting
 // for the socket to take them (and honouring its write deadline).
 func sendFile(nc net.Conn, f *os.File, pos int64, n int) error {

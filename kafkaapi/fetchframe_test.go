@@ -125,7 +125,7 @@ func TestFetchFrameMatchesEncoding(t *testing.T) {
 			flexibleHeader := resp.IsFlexible()
 			want := append([]byte(nil), c.frame(h, resp, flexibleHeader)...)
 			records := 0
-			c.s.eachRecords(resp, func(*[]byte) { records++ })
+			eachRecords(resp, func(*[]byte) { records++ })
 			var regions map[*kmsg.FetchResponseTopicPartition]*storage.Region
 			if i%2 == 1 {
 				regions = toRegions(t, rng, f, resp, false)
@@ -251,5 +251,17 @@ func TestSendFile(t *testing.T) {
 	}
 	if err := sendFile(&net.UnixConn{}, f, 0, 1); err == nil {
 		t.Error("sendfile on a non-TCP connection: no error")
+	}
+}
+
+// eachRecords calls f with every non-empty record set of resp, in the
+// order they are encoded.
+func eachRecords(resp *kmsg.FetchResponse, f func(*[]byte)) {
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if rb := &resp.Topics[i].Partitions[j].RecordBatches; len(*rb) > 0 {
+				f(rb)
+			}
+		}
 	}
 }
